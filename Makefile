@@ -1,0 +1,84 @@
+# The two commands: `make run` and `make test`. Everything they need is installed from the
+# hash-locked files in requirements/, into .venv, so every install is reproducible.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PIP    := $(BIN)/python -m pip --disable-pip-version-check
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+
+# What the PostgreSQL + Redis run of the suite talks to (CI sets the same values).
+TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
+TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
+
+.PHONY: run init test test-services lint typecheck lock clean bench bench-growth wrk
+
+run: $(VENV)/.installed-main
+	$(BIN)/authserver init
+	$(BIN)/authserver serve --host $(HOST) --port $(PORT)
+
+init: $(VENV)/.installed-main
+	$(BIN)/authserver init
+
+test: $(VENV)/.installed-test lint typecheck
+	$(BIN)/pytest
+
+# The same suite with PostgreSQL and Redis added (.ci/run starts them when they are down).
+test-services: $(VENV)/.installed-test
+	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest
+
+lint: $(VENV)/.installed-test
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(VENV)/.installed-test
+	$(BIN)/mypy
+
+# Benchmarks (bench/, BENCHMARKS.md). Never part of `make test` or CI: speed is measured by load,
+# not by timed tests. PostgreSQL + Redis are added when AUTHSERVER_TEST_DATABASE_URL /
+# AUTHSERVER_TEST_REDIS_URL are set (as for `make test-services`).
+BENCH_ARGS ?=
+GROWTH_ARGS ?=
+bench: $(VENV)/.installed-bench wrk
+	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# The growth run: PostgreSQL with 10^3, then 10^6 users, refresh tokens and audit rows.
+bench-growth: $(VENV)/.installed-bench wrk
+	AUTHSERVER_TEST_DATABASE_URL=$${AUTHSERVER_TEST_DATABASE_URL:-$(TEST_DATABASE_URL)} \
+		$(BIN)/python -m bench.growth $(GROWTH_ARGS)
+
+wrk:
+	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
+$(BIN)/python:
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed-main: requirements/build.txt requirements/main.txt setup.cfg | $(BIN)/python
+	$(PIP) install --require-hashes -r requirements/build.txt
+	$(PIP) install --require-hashes -r requirements/main.txt
+	$(PIP) install --no-deps --no-build-isolation -e .
+	touch $@
+
+$(VENV)/.installed-test: $(VENV)/.installed-main requirements/test.txt
+	$(PIP) install --require-hashes -r requirements/test.txt
+	touch $@
+
+$(VENV)/.installed-bench: $(VENV)/.installed-main requirements/bench.txt
+	$(PIP) install --require-hashes -r requirements/bench.txt
+	touch $@
+
+# Re-resolve the lock files after changing dependencies in setup.cfg (needs pip-tools).
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --strip-extras \
+	--no-emit-find-links --no-emit-index-url
+lock: | $(BIN)/python
+	$(PIP) install pip-tools
+	$(PIP_COMPILE) -o requirements/build.txt requirements/build.in
+	$(PIP_COMPILE) -c requirements/build.txt -o requirements/main.txt setup.cfg
+	$(PIP_COMPILE) -c requirements/main.txt --extra test -o requirements/test.txt setup.cfg
+	$(PIP_COMPILE) -c requirements/main.txt --extra bench -o requirements/bench.txt setup.cfg
+
+clean:
+	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

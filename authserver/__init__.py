@@ -1,0 +1,40 @@
+"""authserver: an OAuth 2.0 / OpenID Connect identity provider."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask
+
+# `models` is imported for its side effect: it registers every table with the metadata.
+from authserver import (  # noqa: F401
+    extensions,
+    keys,
+    models,
+    oauth,
+    observability,
+    oidc,
+    security,
+    sessions,
+    web,
+)
+from authserver.config import Settings
+
+# Templates and the stylesheet live at the top of the repository (DESIGN.md: "Layout").
+_PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    """Build the application: settings, extensions, then each feature attaches itself."""
+    settings = settings or Settings.from_env()
+    app = Flask(
+        __name__,
+        instance_path=str(Path(settings.instance_path).resolve()),
+        template_folder=str(_PROJECT_ROOT / "templates"),
+        static_folder=str(_PROJECT_ROOT / "templates" / "static"),
+    )
+    app.config.from_mapping(settings.flask_mapping())
+    app.extensions["authserver.settings"] = settings
+    for feature in (observability, extensions, security, keys, sessions, web, oauth, oidc):
+        feature.init_app(app)
+    return app

@@ -1,0 +1,216 @@
+"""``authserver client ...``: register and manage OAuth clients."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+
+from authserver.cli.output import emit_json, fail, json_option
+from authserver.oauth.clients import (
+    AUTH_METHODS,
+    GRANT_TYPES,
+    MAX_ACCESS_TOKEN_TTL,
+    MAX_ID_TOKEN_TTL,
+    MAX_REFRESH_TOKEN_TTL,
+    SIGNING_ALGORITHMS,
+    ClientRegistration,
+    delete_client,
+    describe_client,
+    get_client,
+    list_clients,
+    register_client,
+    rotate_client_secret,
+)
+from authserver.oauth.errors import ClientRegistrationError, UnknownClient
+
+
+@click.group("client")
+def client_group() -> None:
+    """Register and manage OAuth clients (relying parties)."""
+
+
+def _print_client(described: dict[str, object], *, as_json: bool) -> None:
+    if as_json:
+        emit_json(described)
+        return
+    for name, value in described.items():
+        if isinstance(value, list):
+            shown = " ".join(map(str, value))
+        elif value is None and name.endswith("_ttl"):
+            shown = "server setting"
+        else:
+            shown = str(value)
+        click.echo(f"{name}: {shown}".rstrip())  # an empty list leaves no trailing space
+
+
+def _load_jwks(path: Path | None) -> dict[str, object] | None:
+    if path is None:
+        return None
+    try:
+        loaded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        fail(f"--jwks-file: cannot read a JSON JWK Set from {str(path)!r} ({exc})")
+    if not isinstance(loaded, dict):
+        fail("--jwks-file: expected a JSON object with a 'keys' list")
+    return loaded
+
+
+@client_group.command("create")
+@click.option("--name", required=True, help="Shown to users on the consent page.")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, help="Repeat for several.")
+@click.option(
+    "--grant-type",
+    "grant_types",
+    multiple=True,
+    type=click.Choice(GRANT_TYPES),
+    help="Repeat for several. Default: authorization_code and refresh_token.",
+)
+@click.option("--scope", default="openid profile email", show_default=True)
+@click.option("--public", is_flag=True, help="A public client (no secret; PKCE).")
+@click.option("--post-logout-redirect-uri", "post_logout_redirect_uris", multiple=True)
+@click.option("--token-endpoint-auth-method", type=click.Choice(AUTH_METHODS))
+@click.option("--skip-consent", is_flag=True, help="First-party app: never ask for consent.")
+@click.option(
+    "--require-mfa",
+    is_flag=True,
+    help="Every sign-in for this client needs a second factor (users without one set it up).",
+)
+@click.option("--jwks-file", type=click.Path(path_type=Path), help="JWK Set for private_key_jwt.")
+@click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
+@click.option("--access-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
+@click.option(
+    "--access-token-ttl",
+    type=int,
+    metavar="SECONDS",
+    help=f"Access-token lifetime for this client (at most {MAX_ACCESS_TOKEN_TTL}). "
+    "Default: the server setting.",
+)
+@click.option(
+    "--id-token-ttl",
+    type=int,
+    metavar="SECONDS",
+    help=f"ID-token lifetime (at most {MAX_ID_TOKEN_TTL}). Default: the server setting.",
+)
+@click.option(
+    "--refresh-token-ttl",
+    type=int,
+    metavar="SECONDS",
+    help=f"Refresh-token absolute lifetime (at most {MAX_REFRESH_TOKEN_TTL}). "
+    "Default: the server setting.",
+)
+@json_option
+@with_appcontext
+def create(
+    name: str,
+    redirect_uris: tuple[str, ...],
+    grant_types: tuple[str, ...],
+    scope: str,
+    public: bool,
+    post_logout_redirect_uris: tuple[str, ...],
+    token_endpoint_auth_method: str | None,
+    skip_consent: bool,
+    require_mfa: bool,
+    jwks_file: Path | None,
+    id_token_alg: str,
+    access_token_alg: str,
+    access_token_ttl: int | None,
+    id_token_ttl: int | None,
+    refresh_token_ttl: int | None,
+    as_json: bool,
+) -> None:
+    """Register a client; prints its client_id and, once, its client_secret."""
+    if public and token_endpoint_auth_method not in (None, "none"):
+        fail("--public clients authenticate with 'none'")
+    registration = ClientRegistration(
+        name=name,
+        redirect_uris=redirect_uris,
+        grant_types=grant_types or ("authorization_code", "refresh_token"),
+        scope=scope,
+        token_endpoint_auth_method="none"
+        if public
+        else (token_endpoint_auth_method or "client_secret_basic"),
+        post_logout_redirect_uris=post_logout_redirect_uris,
+        skip_consent=skip_consent,
+        require_mfa=require_mfa,
+        jwks=_load_jwks(jwks_file),
+        id_token_signed_response_alg=id_token_alg,
+        access_token_signed_response_alg=access_token_alg,
+        access_token_ttl=access_token_ttl,
+        id_token_ttl=id_token_ttl,
+        refresh_token_ttl=refresh_token_ttl,
+    )
+    try:
+        client, secret = register_client(registration, via="cli")
+    except ClientRegistrationError as error:
+        fail(*error.problems)
+    described = describe_client(client)
+    if secret is not None:
+        described["client_secret"] = secret
+    _print_client(described, as_json=as_json)
+
+
+@client_group.command("list")
+@json_option
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    """List registered clients."""
+    clients = [describe_client(client) for client in list_clients()]
+    if as_json:
+        emit_json(clients)
+        return
+    for each in clients:
+        kind = "public" if each["public"] else "confidential"
+        click.echo(f"{each['client_id']}  {kind:12}  {each['name']}")
+
+
+@client_group.command("show")
+@click.argument("client_id")
+@json_option
+@with_appcontext
+def show(client_id: str, as_json: bool) -> None:
+    """Show one client's registration."""
+    try:
+        _print_client(describe_client(get_client(client_id)), as_json=as_json)
+    except UnknownClient:
+        fail(f"no client with client_id {client_id!r}")
+
+
+@client_group.command("delete")
+@click.argument("client_id")
+@json_option
+@with_appcontext
+def delete(client_id: str, as_json: bool) -> None:
+    """Delete a client with its codes, refresh tokens and consents."""
+    try:
+        delete_client(client_id, via="cli")
+    except UnknownClient:
+        fail(f"no client with client_id {client_id!r}")
+    if as_json:
+        emit_json({"client_id": client_id, "deleted": True})
+    else:
+        click.echo(f"deleted client {client_id}")
+
+
+@client_group.command("rotate-secret")
+@click.argument("client_id")
+@json_option
+@with_appcontext
+def rotate_secret(client_id: str, as_json: bool) -> None:
+    """Replace a client's secret; prints the new one once. The old one stops working now."""
+    try:
+        secret = rotate_client_secret(client_id, via="cli")
+    except UnknownClient:
+        fail(f"no client with client_id {client_id!r}")
+    except ClientRegistrationError as error:
+        fail(*error.problems)
+    if as_json:
+        emit_json({"client_id": client_id, "client_secret": secret})
+    else:
+        click.echo(f"client_secret: {secret}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(client_group)

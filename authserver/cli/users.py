@@ -1,0 +1,197 @@
+"""``user``: create, list, show and unlock accounts, mail verification links, reset MFA.
+
+Passwords, hashes and secrets are never printed.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+from flask.cli import with_appcontext
+
+from authserver.cli.output import emit_json, fail, json_option
+from authserver.mail import MailDeliveryError
+from authserver.models import User
+from authserver.models.types import utcnow
+from authserver.security.accounts import create_user, find_user_by_email, list_users
+from authserver.security.email_verification import send_email_verification
+from authserver.security.errors import (
+    EmailAlreadyRegistered,
+    EmailAlreadyVerified,
+    InvalidEmail,
+    InvalidName,
+    MfaNotEnrolled,
+    PasswordPolicyError,
+)
+from authserver.security.lockout import unlock
+from authserver.security.mfa import is_enrolled, reset_mfa
+
+
+def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
+    """What an operator may see of an account: an allow-list, so new columns stay private."""
+    return {
+        "subject": user.subject,
+        "email": user.email,
+        "name": user.name,
+        "email_verified": user.is_email_verified,
+        "is_disabled": user.is_disabled,
+        "mfa_enabled": is_enrolled(user.id),
+        "created_at": user.created_at.isoformat(),
+        # When sign-in from unrecognised browsers is locked until; a past time means unlocked.
+        "locked_until": None if user.locked_until is None else user.locked_until.isoformat(),
+    }
+
+
+def read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        # One line, so `printf '%s\n' "$PASSWORD" | authserver user create ...` works; only the
+        # line ending is removed, spaces are part of the password.
+        line = sys.stdin.readline()
+        return line.removesuffix("\n").removesuffix("\r")
+    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@click.group("user")
+def user_group() -> None:
+    """Manage user accounts."""
+
+
+MAIL_FAILED = "the verification mail could not be sent (the reason is in the log)"
+
+
+@user_group.command("create")
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True, help="Read the password from one line of stdin.")
+@click.option("--name", help="Display name.")
+@click.option(
+    "--verified",
+    is_flag=True,
+    help="Mark the address verified instead of mailing a verification link.",
+)
+@json_option
+@with_appcontext
+def create(
+    email: str, password_stdin: bool, name: str | None, verified: bool, as_json: bool
+) -> None:
+    """Create an account and mail it a verification link (unless --verified).
+
+    Prompts for the password unless --password-stdin is given.
+    """
+    password = read_password(password_stdin)
+    try:
+        user = create_user(
+            email, password, name=name, email_verified_at=utcnow() if verified else None
+        )
+    except (InvalidEmail, InvalidName, PasswordPolicyError, EmailAlreadyRegistered) as error:
+        fail(str(error))
+    if not verified:
+        try:
+            send_email_verification(user, now=utcnow())
+        except MailDeliveryError:
+            fail(
+                f"created {user.email}, but {MAIL_FAILED}; once mail works, run "
+                f"`authserver user send-verification {user.email}`"
+            )
+    if as_json:
+        emit_json(describe(user))
+        return
+    click.echo(f"created {user.email} (subject {user.subject})")
+    if not verified:
+        click.echo(f"verification link sent to {user.email}")
+
+
+@user_group.command("send-verification")
+@click.argument("email")
+@with_appcontext
+def send_verification(email: str) -> None:
+    """Mail EMAIL a new verification link; earlier links stop working."""
+    user = find_user_by_email(email)
+    if user is None:
+        fail(f"no account with email {email}")
+    try:
+        send_email_verification(user, now=utcnow())
+    except EmailAlreadyVerified as error:
+        fail(str(error))
+    except MailDeliveryError:
+        fail(MAIL_FAILED)
+    click.echo(f"verification link sent to {user.email}")
+
+
+@user_group.command("list")
+@json_option
+@with_appcontext
+def list_command(as_json: bool) -> None:
+    """List every account, oldest first."""
+    users = [describe(user) for user in list_users()]
+    if as_json:
+        emit_json(users)
+        return
+    for user in users:
+        status = "disabled" if user["is_disabled"] else "active"
+        click.echo(f"{user['subject']}  {user['email']}  {status}  {user['name'] or ''}".rstrip())
+
+
+@user_group.command("show")
+@click.argument("email")
+@json_option
+@with_appcontext
+def show(email: str, as_json: bool) -> None:
+    """Show one account."""
+    user = find_user_by_email(email)
+    if user is None:
+        fail(f"no account with email {email}")
+    described = describe(user)
+    if as_json:
+        emit_json(described)
+        return
+    width = max(len(key) for key in described)
+    for key, value in described.items():
+        click.echo(f"{key.ljust(width)}  {'' if value is None else value}".rstrip())
+
+
+@user_group.command("unlock")
+@click.argument("email")
+@json_option
+@with_appcontext
+def unlock_command(email: str, as_json: bool) -> None:
+    """Lift a sign-in lock on an account (and on its browsers) and zero its failure counts."""
+    user = find_user_by_email(email)
+    if user is None:
+        fail(f"no account with email {email}")
+    was_locked = unlock(user, now=utcnow(), by="admin")
+    if as_json:
+        emit_json({"email": user.email, "was_locked": was_locked})
+    elif was_locked:
+        click.echo(f"unlocked {user.email}")
+    else:
+        click.echo(f"{user.email} was not locked; its failure counts are zero now")
+
+
+@user_group.command("reset-mfa")
+@click.argument("email")
+@json_option
+@with_appcontext
+def reset_mfa_command(email: str, as_json: bool) -> None:
+    """Remove an account's authenticator app and recovery codes (audited).
+
+    For someone who lost both: they then sign in with their password alone and can set up a
+    new authenticator app. Check who is asking before running it.
+    """
+    user = find_user_by_email(email)
+    if user is None:
+        fail(f"no account with email {email}")
+    try:
+        reset_mfa(user, via="cli")
+    except MfaNotEnrolled:
+        fail(f"{user.email} has no authenticator app; nothing was changed")
+    if as_json:
+        emit_json({"email": user.email, "subject": user.subject, "mfa_enabled": False})
+    else:
+        click.echo(f"removed the authenticator app and recovery codes of {user.email}")
+
+
+def register(group: click.Group) -> None:
+    group.add_command(user_group)

@@ -1,0 +1,567 @@
+"""Typed settings read from AUTHSERVER_* environment variables, validated once at start-up.
+
+Every setting has an environment variable ``AUTHSERVER_<NAME>`` and a ``AUTHSERVER_<NAME>_FILE``
+twin that names a file holding the value (container secrets). In development a ``.env`` file in
+the working directory is read too, and missing secrets are generated once and kept in the instance
+folder, so that a fresh clone runs with no set-up. Production refuses all of those conveniences.
+
+Nothing else in the package reads ``os.environ``.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import os
+import secrets
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from dotenv import dotenv_values
+from limits import parse_many
+
+PREFIX = "AUTHSERVER_"
+FILE_SUFFIX = "_FILE"
+# AUTHSERVER_TEST_* variables belong to the test suite, not to the server.
+RESERVED_PREFIXES = (PREFIX + "TEST_",)
+ENVIRONMENTS = ("development", "production")
+DEV_SECRETS_FILENAME = "dev-secrets.json"
+MIN_SECRET_KEY_LENGTH = 32
+ENCRYPTION_KEY_BYTES = 32  # AES-256-GCM
+# Development defaults that are wrong for production: each must be set explicitly there.
+REQUIRED_IN_PRODUCTION = ("issuer", "database_url", "secret_key", "encryption_keys", "mail_backend")
+
+log = logging.getLogger(__name__)
+
+
+class ConfigError(Exception):
+    """Start-up configuration is unusable; ``problems`` holds one line per problem."""
+
+    def __init__(self, problems: list[str]) -> None:
+        super().__init__("\n".join(problems))
+        self.problems = problems
+
+
+class _Invalid(ValueError):
+    """A single value could not be parsed; the message says what was expected."""
+
+
+# --- parsers: raw string -> typed value, raising _Invalid with a reason -------------------------
+
+
+def _parse_str(raw: str) -> str:
+    return raw
+
+
+def _parse_optional_str(raw: str) -> str | None:
+    return raw or None
+
+
+def _parse_seconds(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _Invalid(f"expected a whole number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise _Invalid(f"expected a positive number of seconds, got {value}")
+    return value
+
+
+def _parse_positive_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _Invalid(f"expected a whole number, got {raw!r}") from None
+    if value <= 0:
+        raise _Invalid(f"expected a positive number, got {value}")
+    return value
+
+
+def _parse_bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise _Invalid(f"expected true, false, 1 or 0, got {raw!r}")
+
+
+def _parse_key_list(raw: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_log_level(raw: str) -> str:
+    level = raw.strip().upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise _Invalid(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return level
+
+
+MAIL_BACKENDS = ("smtp", "console", "file")
+
+
+def _parse_mail_backend(raw: str) -> str:
+    if raw not in MAIL_BACKENDS:
+        raise _Invalid(f"expected one of {', '.join(MAIL_BACKENDS)}, got {raw!r}")
+    return raw
+
+
+def _parse_totp_issuer(raw: str) -> str:
+    # Key URI format: the label is "issuer:account", so a colon in the issuer would split it.
+    if ":" in raw:
+        raise _Invalid(f"must not contain a colon, got {raw!r}")
+    return raw.strip()
+
+
+def _parse_rate_limit(raw: str) -> str:
+    """Flask-Limiter's notation, several limits joined by ';' (e.g. ``10/minute;100/hour``)."""
+    try:
+        items = parse_many(raw)
+    except ValueError:
+        raise _Invalid(
+            f"expected limits like '10/minute;100/hour' (amount/unit, joined by ';'), got {raw!r}"
+        ) from None
+    if any(item.amount <= 0 for item in items):
+        # A zero limit refuses everything: a typo, never a policy.
+        raise _Invalid(f"every limit must allow at least one request, got {raw!r}")
+    return raw
+
+
+def _parse_env(raw: str) -> str:
+    if raw not in ENVIRONMENTS:
+        raise _Invalid(f"expected one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
+    return raw
+
+
+def _setting(
+    default: Any,  # Any: each field's own annotation gives the real type
+    parse: Callable[[str], Any],
+    help: str,
+    *,
+    secret: bool = False,
+) -> Any:
+    return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
+
+
+# --- the settings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective configuration. Build it with :meth:`from_env`; tests may construct it."""
+
+    env: str = _setting("development", _parse_env, "development or production")
+    issuer: str = _setting(
+        "http://127.0.0.1:5000",
+        _parse_str,
+        "Public base URL; the `iss` of every token. https in production",
+    )
+    instance_path: str = _setting(
+        "instance",
+        _parse_str,
+        "Folder for local state (SQLite file, development secrets)",
+    )
+    database_url: str = _setting(
+        "",
+        _parse_str,
+        "SQLAlchemy URL; empty means a SQLite file in the instance folder",
+        secret=True,
+    )
+    redis_url: str | None = _setting(
+        None,
+        _parse_optional_str,
+        "Optional Redis for rate limits, sessions and the revocation cache",
+        secret=True,
+    )
+    redis_key_prefix: str = _setting(
+        "authserver:",
+        _parse_str,
+        "Prefix of every Redis key we write, so several deployments can share one Redis",
+    )
+    secret_key: str = _setting(
+        "", _parse_str, "Signs cookies and CSRF tokens; at least 32 characters", secret=True
+    )
+    encryption_keys: tuple[str, ...] = _setting(
+        (),
+        _parse_key_list,
+        "Comma-separated base64url 32-byte keys; the first encrypts, all decrypt",
+        secret=True,
+    )
+    access_token_ttl: int = _setting(600, _parse_seconds, "Access token lifetime (seconds)")
+    id_token_ttl: int = _setting(600, _parse_seconds, "ID token lifetime (seconds)")
+    auth_code_ttl: int = _setting(60, _parse_seconds, "Authorization code lifetime (seconds)")
+    refresh_token_ttl: int = _setting(
+        30 * 86400, _parse_seconds, "Refresh token absolute lifetime (seconds)"
+    )
+    refresh_token_idle_ttl: int = _setting(
+        7 * 86400, _parse_seconds, "Refresh token idle lifetime (seconds)"
+    )
+    session_idle_ttl: int = _setting(1800, _parse_seconds, "Browser session idle timeout (seconds)")
+    session_absolute_ttl: int = _setting(
+        12 * 3600, _parse_seconds, "Browser session absolute lifetime (seconds)"
+    )
+    reset_token_ttl: int = _setting(
+        1800, _parse_seconds, "Password-reset link lifetime (seconds); short, it opens an account"
+    )
+    email_verification_ttl: int = _setting(
+        86400, _parse_seconds, "Email-verification link lifetime (seconds)"
+    )
+    pkce_required_for_confidential_clients: bool = _setting(
+        True,
+        _parse_bool,
+        "Demand PKCE from confidential clients too (RFC 9700 §2.1.1); public clients always",
+    )
+    key_rotation_interval: int = _setting(
+        90 * 86400, _parse_seconds, "Age after which a signing key is replaced (seconds)"
+    )
+    key_auto_rotate: bool = _setting(
+        True,
+        _parse_bool,
+        "Advance the key lifecycle inside the server once a minute (off: run `keys advance`)",
+    )
+    jwks_max_age: int = _setting(
+        900,
+        _parse_seconds,
+        "JWKS Cache-Control max-age; a new key is published this long before use (seconds)",
+    )
+    workers: int = _setting(2, _parse_positive_int, "gunicorn worker processes for `serve`")
+    secure_cookies: bool = _setting(
+        False, _parse_bool, "Secure/__Host- cookies; always on in production"
+    )
+    log_level: str = _setting("INFO", _parse_log_level, "Root log level")
+    mail_backend: str = _setting(
+        "console", _parse_mail_backend, "smtp, console (development only) or file"
+    )
+    mail_from: str = _setting(
+        "authserver@localhost", _parse_str, "From address of every message we send"
+    )
+    mail_file_dir: str = _setting(
+        "", _parse_str, "Folder for the file mail backend; empty means <instance>/mail"
+    )
+    smtp_host: str = _setting("localhost", _parse_str, "SMTP server host")
+    smtp_port: int = _setting(587, _parse_positive_int, "SMTP server port")
+    smtp_username: str = _setting("", _parse_str, "SMTP user name; empty means no login")
+    smtp_password: str = _setting("", _parse_str, "SMTP password", secret=True)
+    smtp_starttls: bool = _setting(True, _parse_bool, "Upgrade the SMTP connection with STARTTLS")
+    smtp_timeout: int = _setting(10, _parse_seconds, "SMTP connect and command timeout (seconds)")
+    totp_issuer: str = _setting(
+        "",
+        _parse_totp_issuer,
+        "Name authenticator apps show for our codes; empty means the issuer URL's host name",
+    )
+    mfa_pending_ttl: int = _setting(
+        300,
+        _parse_seconds,
+        "How long a correct password waits for the second factor (seconds)",
+    )
+    lockout_threshold: int = _setting(
+        5,
+        _parse_positive_int,
+        "Failed sign-ins in a row from unknown browsers before the account is locked to them",
+    )
+    lockout_device_threshold: int = _setting(
+        5,
+        _parse_positive_int,
+        "Failed sign-ins in a row a recognised browser may make before it alone is locked",
+    )
+    lockout_seconds: int = _setting(
+        900, _parse_seconds, "Length of a first lock; each further lock doubles it (seconds)"
+    )
+    lockout_max_seconds: int = _setting(
+        86400, _parse_seconds, "Longest a lock can grow to; locks always end (seconds)"
+    )
+    ratelimit_enabled: bool = _setting(
+        True, _parse_bool, "Enforce the AUTHSERVER_RATELIMIT_* limits"
+    )
+    ratelimit_signin: str = _setting(
+        "10/minute;100/hour",
+        _parse_rate_limit,
+        "Sign-in attempts (POST /login), counted per IP address and per account",
+    )
+    ratelimit_mfa: str = _setting(
+        "10/minute;50/hour",
+        _parse_rate_limit,
+        "Second-factor attempts, counted per IP address and per account",
+    )
+    ratelimit_reset: str = _setting(
+        "5/minute;20/hour",
+        _parse_rate_limit,
+        "Password-reset requests and submissions, counted per IP address and per account",
+    )
+    ratelimit_token: str = _setting(
+        "300/minute",
+        _parse_rate_limit,
+        "Token endpoint requests, counted per client (and failed client logins per IP)",
+    )
+    ratelimit_key_prefix: str = _setting(
+        "authserver-ratelimit",
+        _parse_str,
+        "Prefix of rate-limit keys in Redis, so deployments sharing a Redis stay apart",
+    )
+
+    # Not settings: how the values came about, for check-config and warnings.
+    warnings: tuple[str, ...] = field(default=(), compare=False)
+    generated_secrets: bool = field(default=False, compare=False)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        """The database URL with our driver made explicit (psycopg 3 is the one we ship)."""
+        url = self.database_url or _default_sqlite_url(self.instance_path)
+        for bare in ("postgresql://", "postgres://"):
+            if url.startswith(bare):
+                return "postgresql+psycopg://" + url[len(bare) :]
+        return url
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path = ".env"
+    ) -> Settings:
+        """Read, parse and validate; raise :class:`ConfigError` listing every problem at once."""
+        source = dict(os.environ if environ is None else environ)
+        problems: list[str] = []
+        warnings: list[str] = []
+        if source.get(PREFIX + "ENV", "development") == "development":
+            # .env is a development convenience; the real environment always wins.
+            for key, value in dotenv_values(dotenv_path).items():
+                if value is not None:
+                    source.setdefault(key, value)
+        raw = _collect_raw_values(source, problems)
+        warnings.extend(_unknown_variable_warnings(source))
+        values: dict[str, Any] = {}
+        for spec in setting_fields():
+            if spec.name not in raw:
+                continue
+            try:
+                values[spec.name] = spec.metadata["parse"](raw[spec.name])
+            except _Invalid as exc:
+                problems.append(f"{env_name(spec.name)}: {exc}")
+        settings = cls(**values, warnings=tuple(warnings))
+        missing = set()
+        if settings.is_production:
+            missing = {name for name in REQUIRED_IN_PRODUCTION if not raw.get(name)}
+            problems.extend(f"{env_name(name)}: required in production" for name in sorted(missing))
+        elif not problems:
+            settings = settings._with_development_secrets()
+        if "issuer" not in missing:
+            problems.extend(_issuer_problems(settings.issuer, production=settings.is_production))
+        if (
+            settings.is_production
+            and "mail_backend" not in missing
+            and settings.mail_backend == "console"
+        ):
+            # The console backend prints reset links to stdout: fine on a laptop, a leak in a log.
+            problems.append(f"{env_name('mail_backend')}: console is for development; use smtp")
+        problems.extend(settings._validation_problems())
+        if problems:
+            raise ConfigError(problems)
+        return settings
+
+    def _with_development_secrets(self) -> Settings:
+        """Fill missing secrets from (or into) the instance folder: `make run` needs no set-up."""
+        if self.secret_key and self.encryption_keys:
+            return self
+        stored = load_or_create_dev_secrets(Path(self.instance_path))
+        return _replace(
+            self,
+            secret_key=self.secret_key or stored["secret_key"],
+            encryption_keys=self.encryption_keys or (stored["encryption_key"],),
+            generated_secrets=True,
+        )
+
+    def _validation_problems(self) -> list[str]:
+        problems = _database_url_problems(self.sqlalchemy_url)
+        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
+            problems.append(
+                f"{env_name('redis_url')}: expected a redis://, rediss:// or unix:// URL"
+            )
+        # An empty secret is reported by the production check; development fills its own.
+        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+            problems.append(
+                f"{env_name('secret_key')}: must be at least {MIN_SECRET_KEY_LENGTH} characters "
+                "(use `authserver generate-secrets`)"
+            )
+        for position, key in enumerate(self.encryption_keys, start=1):
+            if not is_valid_encryption_key(key):
+                problems.append(
+                    f"{env_name('encryption_keys')}: key #{position} is not base64url of "
+                    f"{ENCRYPTION_KEY_BYTES} bytes (use `authserver generate-secrets`)"
+                )
+        if self.refresh_token_idle_ttl > self.refresh_token_ttl:
+            problems.append(
+                f"{env_name('refresh_token_idle_ttl')}: must not exceed "
+                f"{env_name('refresh_token_ttl')}"
+            )
+        if self.lockout_seconds > self.lockout_max_seconds:
+            problems.append(
+                f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"
+            )
+        if not self.ratelimit_key_prefix:
+            problems.append(f"{env_name('ratelimit_key_prefix')}: must not be empty")
+        if self.session_idle_ttl > self.session_absolute_ttl:
+            problems.append(
+                f"{env_name('session_idle_ttl')}: must not exceed "
+                f"{env_name('session_absolute_ttl')}"
+            )
+        return problems
+
+    def flask_mapping(self) -> dict[str, Any]:
+        """The Flask config keys these settings imply."""
+        secure = self.secure_cookies or self.is_production
+        return {
+            "SECRET_KEY": self.secret_key,
+            "SQLALCHEMY_DATABASE_URI": self.sqlalchemy_url,
+            "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+            "SESSION_COOKIE_SECURE": secure,
+            "SESSION_COOKIE_HTTPONLY": True,
+            "SESSION_COOKIE_SAMESITE": "Lax",
+            "MAX_CONTENT_LENGTH": 1024 * 1024,
+            "WTF_CSRF_TIME_LIMIT": self.session_absolute_ttl,
+        }
+
+    def describe(self) -> dict[str, Any]:
+        """Every setting by its variable name, secrets masked: what check-config prints."""
+        described: dict[str, Any] = {}
+        for spec in setting_fields():
+            value = getattr(self, spec.name)
+            if spec.metadata["secret"] and value:
+                value = "********"
+            elif isinstance(value, tuple):
+                value = list(value)
+            described[env_name(spec.name)] = value
+        if not self.database_url:
+            described[env_name("database_url")] = self.sqlalchemy_url
+        return described
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def setting_fields() -> list[Any]:
+    """The dataclass fields that are real settings (they carry a parser)."""
+    return [spec for spec in fields(Settings) if "parse" in spec.metadata]
+
+
+def env_name(field_name: str) -> str:
+    return PREFIX + field_name.upper()
+
+
+def known_variable_names() -> set[str]:
+    names = {env_name(spec.name) for spec in setting_fields()}
+    return names | {name + FILE_SUFFIX for name in names}
+
+
+def _collect_raw_values(source: Mapping[str, str], problems: list[str]) -> dict[str, str]:
+    raw: dict[str, str] = {}
+    for spec in setting_fields():
+        name = env_name(spec.name)
+        file_name = name + FILE_SUFFIX
+        if name in source and file_name in source:
+            problems.append(f"{name}: set either {name} or {file_name}, not both")
+            continue
+        if file_name in source:
+            try:
+                # Secrets files usually end with a newline that is not part of the value.
+                raw[spec.name] = Path(source[file_name]).read_text(encoding="utf-8").rstrip("\r\n")
+            except OSError as exc:
+                problems.append(f"{file_name}: cannot read {source[file_name]!r} ({exc.strerror})")
+            except UnicodeDecodeError:
+                problems.append(f"{file_name}: {source[file_name]!r} is not UTF-8 text")
+        elif name in source:
+            raw[spec.name] = source[name]
+    return raw
+
+
+def _unknown_variable_warnings(source: Mapping[str, str]) -> list[str]:
+    known = known_variable_names()
+    return [
+        f"{name}: unknown setting (a typo?); it is ignored"
+        for name in sorted(source)
+        if name.startswith(PREFIX) and name not in known and not name.startswith(RESERVED_PREFIXES)
+    ]
+
+
+def _issuer_problems(issuer: str, *, production: bool) -> list[str]:
+    name = env_name("issuer")
+    parts = urlsplit(issuer)
+    # OIDC Discovery 1.0 §3: the issuer is a URL with scheme and host and no query or fragment.
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        return [f"{name}: expected an absolute http(s) URL, got {issuer!r}"]
+    if parts.query or parts.fragment:
+        return [f"{name}: must not contain a query or fragment"]
+    if issuer.endswith("/"):
+        # Endpoint URLs are the issuer plus a path; "https://id.example.com/" would give "//".
+        return [f"{name}: must not end with a slash"]
+    if production and parts.scheme != "https":
+        return [f"{name}: must be an https URL in production"]
+    return []
+
+
+def _database_url_problems(url: str) -> list[str]:
+    scheme = url.split(":", 1)[0]
+    if scheme not in ("sqlite", "postgresql+psycopg"):
+        return [
+            f"{env_name('database_url')}: expected a sqlite:/// or postgresql:// URL "
+            f"(driver {scheme!r} is not supported)"
+        ]
+    return []
+
+
+def _default_sqlite_url(instance_path: str) -> str:
+    return "sqlite:///" + str(Path(instance_path).resolve() / "authserver.sqlite3")
+
+
+def _replace(settings: Settings, **changes: Any) -> Settings:
+    current = {spec.name: getattr(settings, spec.name) for spec in fields(settings)}
+    current.update(changes)
+    return Settings(**current)
+
+
+def is_valid_encryption_key(key: str) -> bool:
+    try:
+        return len(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))) == ENCRYPTION_KEY_BYTES
+    except ValueError:
+        return False
+
+
+def new_secret_key() -> str:
+    return secrets.token_urlsafe(48)
+
+
+def new_encryption_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(ENCRYPTION_KEY_BYTES)).decode().rstrip("=")
+
+
+def load_or_create_dev_secrets(instance_path: Path) -> dict[str, str]:
+    """Development-only secrets kept in the instance folder (mode 0600) across restarts."""
+    path = instance_path / DEV_SECRETS_FILENAME
+    if not path.exists():
+        instance_path.mkdir(parents=True, exist_ok=True)
+        fresh = {"secret_key": new_secret_key(), "encryption_key": new_encryption_key()}
+        descriptor, temporary = tempfile.mkstemp(dir=instance_path, prefix=".dev-secrets-")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
+            json.dump(fresh, handle)
+        # link() fails if the name exists, so two processes starting together agree on one file
+        # and nobody ever reads a half-written one.
+        with contextlib.suppress(FileExistsError):
+            os.link(temporary, path)
+        os.unlink(temporary)
+    try:
+        stored = json.loads(path.read_text(encoding="utf-8"))
+        return {
+            "secret_key": str(stored["secret_key"]),
+            "encryption_key": str(stored["encryption_key"]),
+        }
+    except (OSError, ValueError, KeyError, TypeError):
+        raise ConfigError(
+            [f"{path}: unreadable development secrets; delete the file to make new ones"]
+        ) from None

@@ -1,0 +1,85 @@
+"""Flask extensions, created unbound here and bound to an app in :func:`init_app`."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from flask import Flask
+from flask_migrate import Migrate
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf.csrf import CSRFProtect
+from redis import Redis
+from sqlalchemy import MetaData, event
+from sqlalchemy.orm import DeclarativeBase
+
+from authserver.config import Settings
+
+# Stable constraint names, so migrations can drop and alter constraints on every backend.
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+csrf = CSRFProtect()
+
+ViewFunction = TypeVar("ViewFunction", bound=Callable[..., Any])
+
+
+def csrf_exempt(view: ViewFunction) -> ViewFunction:
+    """Exempt a view from CSRF checks (Flask-WTF's decorator, with its type kept for mypy)."""
+    csrf.exempt(view)
+    return view
+
+
+REDIS_EXTENSION = "authserver.redis"
+# Every Redis call has a deadline: a slow Redis must degrade a request, never hang a worker.
+REDIS_TIMEOUT_SECONDS = 1.0
+
+# The repository layout keeps migrations beside the package (DESIGN.md: "Layout").
+MIGRATIONS_DIRECTORY = str(Path(__file__).resolve().parent.parent / "migrations")
+
+
+def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
+    """SQLite defaults are wrong for a server: enforce foreign keys, use WAL, wait on locks."""
+    if not isinstance(dbapi_connection, sqlite3.Connection):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers do not block the writer
+    cursor.execute("PRAGMA synchronous=NORMAL")  # durable enough with WAL, much faster
+    cursor.execute("PRAGMA busy_timeout=5000")  # wait for a writer instead of failing at once
+    cursor.close()
+
+
+def redis_client(app: Flask) -> Redis | None:
+    """The shared Redis client, or None when AUTHSERVER_REDIS_URL is not set."""
+    client: Redis | None = app.extensions.get(REDIS_EXTENSION)
+    return client
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["authserver.settings"]
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
+    csrf.init_app(app)
+    with app.app_context():
+        event.listen(db.engine, "connect", _tune_sqlite_connection)
+    if settings.redis_url:
+        app.extensions[REDIS_EXTENSION] = Redis.from_url(
+            settings.redis_url,
+            socket_timeout=REDIS_TIMEOUT_SECONDS,
+            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        )

@@ -1,0 +1,106 @@
+"""The JWKS document (RFC 7517 §5): every next, active and retired public key.
+
+The body is built once per key set and served as bytes. A key set is named by its kids: a kid's
+key never changes, so the same kids always give the same document. Whether the kids are still
+the same is asked of the database at most every few seconds per process (DESIGN.md: key sets
+are "cached only with a short TTL"); a query per request cost about half of the endpoint's time
+(BENCHMARKS.md). A change made by this process is seen at once (:meth:`JwksCache.forget`).
+
+A document may thus be up to a few seconds behind the database. The ``Age`` header says by how
+much (RFC 9111 §5.1), so an HTTP cache still drops it ``jwks_max_age`` after the database last
+confirmed it, and a next key, created ``jwks_max_age`` before it is used, is known to every
+verifier that honours the headers by the time it signs anything.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import current_app
+from sqlalchemy import select
+
+from authserver.extensions import db
+from authserver.keys.algorithms import PUBLIC_JWK_MEMBERS
+from authserver.models.keys import SigningKey
+
+CACHE_EXTENSION = "authserver.keys.jwks"
+# At most this long between two checks of the key set; never more than a tenth of the time
+# verifiers are told to cache the document for.
+RECHECK_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class JwksDocument:
+    kids: tuple[str, ...]
+    body: bytes
+    etag: str  # strong: the same bytes always have the same tag
+
+
+class JwksCache:
+    """The last document built in this process, and when the database last confirmed it."""
+
+    def __init__(
+        self,
+        *,
+        jwks_max_age: int,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.recheck_seconds = min(RECHECK_SECONDS, jwks_max_age / 10)
+        self.clock = clock
+        self.document: JwksDocument | None = None
+        self.checked_at = 0.0
+
+    def forget(self) -> None:
+        """After this process changed the keys itself, it need not wait for the next check."""
+        self.document = None
+
+    def age_seconds(self) -> int:
+        """Whole seconds (rounded up) since the database last confirmed the document."""
+        return math.ceil(max(0.0, self.clock() - self.checked_at))
+
+
+def jwks_cache() -> JwksCache:
+    cache: JwksCache = current_app.extensions[CACHE_EXTENSION]
+    return cache
+
+
+def current_jwks() -> JwksDocument:
+    cache = jwks_cache()
+    now = cache.clock()
+    if cache.document is not None and now - cache.checked_at < cache.recheck_seconds:
+        return cache.document
+    if cache.document is None or cache.document.kids != _published_kids():
+        cache.document = _build()
+    cache.checked_at = now
+    return cache.document
+
+
+# Every stored key is published: next (before use), active, retired (until its tokens expire).
+_ORDER = (SigningKey.created_at, SigningKey.kid)
+
+
+def _published_kids() -> tuple[str, ...]:
+    return tuple(db.session.scalars(select(SigningKey.kid).order_by(*_ORDER)))
+
+
+def _build() -> JwksDocument:
+    rows = db.session.execute(select(SigningKey.kid, SigningKey.public_jwk).order_by(*_ORDER))
+    published = [(kid, jwk) for kid, jwk in rows]
+    keys = [_public_only(jwk) for _kid, jwk in published]
+    body = json.dumps({"keys": keys}, separators=(",", ":"), sort_keys=True).encode("utf-8")
+    return JwksDocument(
+        kids=tuple(kid for kid, _jwk in published),
+        body=body,
+        etag=hashlib.sha256(body).hexdigest()[:32],
+    )
+
+
+def _public_only(jwk: dict[str, str]) -> dict[str, str]:
+    # Stored JWKs hold public members only; filtering again means a bug elsewhere can never
+    # publish a private parameter.
+    return {name: value for name, value in jwk.items() if name in PUBLIC_JWK_MEMBERS}

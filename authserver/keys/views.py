@@ -1,0 +1,33 @@
+"""``GET /.well-known/jwks.json``: the public keys verifiers check our tokens with.
+
+No CORS headers for now: DESIGN.md allows CORS on the JWKS only for registered origins, and
+clients (with their origins) do not exist yet. Servers and gateways, the JWKS's real readers,
+do not need CORS.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, current_app, request
+from flask.typing import ResponseReturnValue
+
+from authserver.config import Settings
+from authserver.keys.jwks import current_jwks, jwks_cache
+
+bp = Blueprint("keys", __name__)
+
+
+@bp.get("/.well-known/jwks.json")
+def jwks() -> ResponseReturnValue:
+    settings: Settings = current_app.extensions["authserver.settings"]
+    document = current_jwks()
+    response = Response(document.body, mimetype="application/json")
+    # Public: the same for everyone, so shared caches may keep it. The max-age is also how long
+    # a next key is published before use, so no verifier can hold a set that lacks it.
+    response.headers["Cache-Control"] = f"public, max-age={settings.jwks_max_age}"
+    # How long ago the database confirmed this key set (keys/jwks.py): caches count it against
+    # the max-age, so none keeps a set longer than jwks_max_age after it was current.
+    age = jwks_cache().age_seconds()
+    if age:
+        response.headers["Age"] = str(age)
+    response.set_etag(document.etag)
+    return response.make_conditional(request)

@@ -1,0 +1,39 @@
+"""SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
+
+from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
+from authserver.models.audit import AuditEvent
+from authserver.models.clients import Client, ClientAssertionJti
+from authserver.models.keys import KeyState, SigningAlg, SigningKey
+from authserver.models.lockout import LoginDevice, UnlockToken
+from authserver.models.mfa import RecoveryCode, TotpCredential
+from authserver.models.sessions import BrowserSessionRecord
+from authserver.models.tokens import (
+    AuthorizationCode,
+    Consent,
+    RefreshFamily,
+    RefreshToken,
+    RevokedAccessToken,
+)
+from authserver.models.users import User
+
+__all__ = [
+    "AuditEvent",
+    "AuthorizationCode",
+    "BrowserSessionRecord",
+    "Client",
+    "ClientAssertionJti",
+    "Consent",
+    "EmailVerificationToken",
+    "KeyState",
+    "LoginDevice",
+    "PasswordResetToken",
+    "RecoveryCode",
+    "RefreshFamily",
+    "RefreshToken",
+    "RevokedAccessToken",
+    "SigningAlg",
+    "SigningKey",
+    "TotpCredential",
+    "UnlockToken",
+    "User",
+]

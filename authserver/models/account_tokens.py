@@ -1,0 +1,41 @@
+"""Single-use tokens mailed to account owners: password reset and email verification.
+
+Each purpose has its own table, and its own hash prefix (security/one_time_tokens.py), so a
+token of one kind can never be looked up, let alone used, as the other. Only SHA-256 hashes are
+stored: a database leak yields no usable link (DESIGN.md "Tokens").
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from authserver.extensions import db
+from authserver.models.types import BigIntPrimaryKey, UTCDateTime, utcnow
+
+
+class PasswordResetToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "password_reset_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class EmailVerificationToken(db.Model):  # type: ignore[name-defined,misc]
+    __tablename__ = "email_verification_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    # The address the link was sent to: it verifies that address only, even if the account's
+    # address has changed since.
+    email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

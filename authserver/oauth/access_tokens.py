@@ -1,0 +1,117 @@
+"""Verifying our own access tokens: for userinfo, introspection and revocation.
+
+Downstream services verify locally against the JWKS; here we can do more (DESIGN.md "Tokens"):
+after the signature and claims, the deny list and the user's `tokens_valid_after` are checked,
+so a revoked token is inactive here at once and everywhere within one token lifetime.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from flask import current_app
+from sqlalchemy import select
+
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.keys.verification import InvalidSignature, verify_compact_jws
+from authserver.models.users import User
+from authserver.oauth.clients import find_client
+from authserver.oauth.deny_list import is_denied
+from authserver.oauth.refresh_rotation import is_user_token_valid
+from authserver.oauth.scopes import parse_scope
+from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, GRANT_ID_CLAIM
+
+CLOCK_SKEW_SECONDS = 30
+
+
+class InvalidAccessToken(Exception):
+    """Not an active access token of ours. Deliberately without detail for the caller."""
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    claims: dict[str, Any]  # Any: the verified JSON claims
+
+    @property
+    def subject(self) -> str:
+        return str(self.claims["sub"])
+
+    @property
+    def client_id(self) -> str:
+        return str(self.claims["client_id"])
+
+    @property
+    def scopes(self) -> list[str]:
+        return parse_scope(str(self.claims.get("scope", "")))
+
+    @property
+    def jti(self) -> str:
+        return str(self.claims["jti"])
+
+    @property
+    def grant_id(self) -> str | None:
+        value = self.claims.get(GRANT_ID_CLAIM)
+        return str(value) if value is not None else None
+
+    @property
+    def expires_at(self) -> datetime:
+        return datetime.fromtimestamp(int(self.claims["exp"]), UTC)
+
+    @property
+    def is_for_user(self) -> bool:
+        # Client-credentials tokens carry no authentication event (RFC 9068 §2.2.1).
+        return "auth_time" in self.claims
+
+
+def verify_signed_access_token(token: str, *, now: datetime) -> AccessToken:
+    """Signature, type and standard claims: what any verifier can check (RFC 9068 §4)."""
+    try:
+        claims = verify_compact_jws(token, expected_typ=ACCESS_TOKEN_TYPE)
+    except InvalidSignature:
+        raise InvalidAccessToken from None
+    settings: Settings = current_app.extensions["authserver.settings"]
+    if not _has_valid_claims(claims, settings.issuer, now=now):
+        raise InvalidAccessToken
+    return AccessToken(claims)
+
+
+def verify_access_token(token: str, *, now: datetime) -> AccessToken:
+    """Everything: signature and claims, then deny list, user state and client existence."""
+    access = verify_signed_access_token(token, now=now)
+    if is_denied(jti=access.jti, grant_id=access.grant_id):
+        raise InvalidAccessToken
+    if find_client(access.client_id) is None:
+        raise InvalidAccessToken
+    if access.is_for_user:
+        issued_at = datetime.fromtimestamp(int(access.claims["iat"]), UTC)
+        if not is_user_token_valid(find_user_by_subject(access.subject), issued_at):
+            raise InvalidAccessToken
+    return access
+
+
+def find_user_by_subject(subject: str) -> User | None:
+    return db.session.scalar(select(User).where(User.subject == subject))
+
+
+def _has_valid_claims(claims: dict[str, Any], issuer: str, *, now: datetime) -> bool:
+    required_strings = ("iss", "sub", "client_id", "jti")
+    if not all(isinstance(claims.get(name), str) for name in required_strings):
+        return False
+    if not all(_is_number(claims.get(name)) for name in ("exp", "iat")):
+        return False
+    audience = claims.get("aud")
+    audiences = audience if isinstance(audience, list) else [audience]
+    timestamp = now.timestamp()
+    return (
+        claims["iss"] == issuer
+        and issuer in audiences
+        and claims["exp"] > timestamp
+        and claims["iat"] <= timestamp + CLOCK_SKEW_SECONDS
+    )
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)

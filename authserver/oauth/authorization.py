@@ -1,0 +1,229 @@
+"""Deciding an authorization request and issuing the authorization code.
+
+The view asks :func:`decide` what to do with a validated request and the browser's session; the
+answer is to sign in first, to ask for consent, or a code already issued.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from flask import current_app
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
+
+from authserver.audit import EventTag, record_event
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.models.tokens import AuthorizationCode, Consent
+from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
+from authserver.oauth.scopes import OFFLINE_ACCESS, format_scope, parse_scope
+from authserver.security.mfa import is_enrolled
+from authserver.sessions import ACR_MFA, ACR_PASSWORD, BrowserSession
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SignInRequired:
+    """Send the browser to the sign-in page, then back to this request."""
+
+
+@dataclass(frozen=True)
+class SecondFactorRequired:
+    """The client demands MFA and the session has none: step up (or enrol first), then resume."""
+
+    is_enrolled: bool
+
+
+@dataclass(frozen=True)
+class ConsentRequired:
+    scopes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CodeIssued:
+    location: str
+
+
+Decision = SignInRequired | SecondFactorRequired | ConsentRequired | CodeIssued
+
+
+def settings() -> Settings:
+    configured: Settings = current_app.extensions["authserver.settings"]
+    return configured
+
+
+def hash_code(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+def decide(
+    request: AuthorizationRequest, session: BrowserSession | None, *, now: datetime
+) -> Decision:
+    """OIDC Core §3.1.2.3-4: authenticate (honouring prompt, max_age and a demand for a
+    second factor), then consent."""
+    if session is None or _needs_fresh_sign_in(request, session, now=now):
+        if "none" in request.prompt:
+            raise RedirectableError("login_required", "The user is not signed in.", request)
+        return SignInRequired()
+    if is_second_factor_missing(request, session):
+        if "none" in request.prompt:
+            # OIDC Core §3.1.2.6: prompt=none and the user would have to act.
+            raise RedirectableError(
+                "interaction_required", "This application requires a second factor.", request
+            )
+        return SecondFactorRequired(is_enrolled=is_enrolled(session.user_id))
+    if not _has_consent(request, session):
+        if "none" in request.prompt:
+            raise RedirectableError("consent_required", "The user has not consented.", request)
+        return ConsentRequired(scopes=request.scopes)
+    return CodeIssued(location=issue_code(request, session, now=now))
+
+
+def _needs_fresh_sign_in(
+    request: AuthorizationRequest, session: BrowserSession, *, now: datetime
+) -> bool:
+    if "login" in request.prompt:
+        return True
+    if request.max_age is not None:
+        # OIDC Core §3.1.2.1: re-authenticate when the last sign-in is older than max_age.
+        return now - session.auth_time > timedelta(seconds=request.max_age)
+    return False
+
+
+def is_mfa_demanded(request: AuthorizationRequest) -> bool:
+    """The client is registered with require_mfa, or its acr_values accept only the MFA class.
+
+    acr_values is a list of acceptable classes in order of preference (OIDC Core §3.1.2.1):
+    a request that also lists the password class is content with a password alone.
+    """
+    if request.client.require_mfa:
+        return True
+    return ACR_MFA in request.acr_values and ACR_PASSWORD not in request.acr_values
+
+
+def is_second_factor_missing(request: AuthorizationRequest, session: BrowserSession) -> bool:
+    return is_mfa_demanded(request) and not session.has_second_factor
+
+
+def _has_consent(request: AuthorizationRequest, session: BrowserSession) -> bool:
+    if "consent" in request.prompt:
+        # OIDC Core §3.1.2.1: prompt=consent asks, even for a first-party client.
+        return False
+    if request.client.skip_consent:
+        return True
+    consent = _find_consent(session.user_id, request.client.id)
+    return consent is not None and set(request.scopes) <= set(parse_scope(consent.scope))
+
+
+def _find_consent(user_id: int, client_pk: int) -> Consent | None:
+    return db.session.scalar(
+        select(Consent).where(Consent.user_id == user_id, Consent.client_pk == client_pk)
+    )
+
+
+def grant_consent(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
+    """The user pressed Allow: remember it (adding to earlier scopes) and issue the code."""
+    consent = _find_consent(session.user_id, request.client.id)
+    if consent is None:
+        consent = Consent(user_id=session.user_id, client_pk=request.client.id, scope="")
+        db.session.add(consent)
+    known = parse_scope(consent.scope)
+    consent.scope = format_scope([*known, *(s for s in request.scopes if s not in known)])
+    consent.granted_at = now
+    record_event(
+        EventTag.CONSENT_GIVEN,
+        user_subject=session.user_subject,
+        client_id=request.client.client_id,
+        detail={"scope": format_scope(request.scopes)},
+    )
+    return issue_code(request, session, now=now)
+
+
+def deny_consent(request: AuthorizationRequest) -> str:
+    return error_location(
+        RedirectableError("access_denied", "The user denied the request.", request)
+    )
+
+
+def granted_scopes(request: AuthorizationRequest) -> tuple[str, ...]:
+    """offline_access only means something to a client allowed to refresh (OIDC Core §11)."""
+    if "refresh_token" in request.client.grant_types:
+        return request.scopes
+    return tuple(scope for scope in request.scopes if scope != OFFLINE_ACCESS)
+
+
+def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
+    """Store a new single-use code (hashed) and return the redirect carrying it; commits."""
+    code = secrets.token_urlsafe(32)  # 256 bits
+    db.session.add(
+        AuthorizationCode(
+            code_hash=hash_code(code),
+            grant_id=str(uuid.uuid4()),
+            client_pk=request.client.id,
+            user_id=session.user_id,
+            redirect_uri=request.redirect_uri,
+            scope=format_scope(granted_scopes(request)),
+            nonce=request.nonce,
+            code_challenge=request.code_challenge,
+            code_challenge_method=request.code_challenge_method,
+            session_id=session.sid,
+            auth_time=session.auth_time,
+            acr=session.acr,
+            amr=list(session.amr),
+            created_at=now,
+            expires_at=now + timedelta(seconds=settings().auth_code_ttl),
+        )
+    )
+    db.session.commit()
+    return redirect_location(request.redirect_uri, {"code": code, "state": request.state})
+
+
+def unexpected_failure(exc: Exception, request: AuthorizationRequest) -> RedirectableError:
+    """RFC 6749 §4.1.2.1: once the redirect URI is trusted, even our own failures go back to
+    the client: `temporarily_unavailable` when the database is busy or unreachable (worth a
+    retry), `server_error` for anything else. The details stay in our log."""
+    db.session.rollback()
+    log.exception("authorization request failed for client %s", request.client.client_id)
+    if isinstance(exc, OperationalError) and _is_transient(exc):
+        return RedirectableError(
+            "temporarily_unavailable", "The server is busy; try again shortly.", request
+        )
+    return RedirectableError("server_error", "The server could not complete the request.", request)
+
+
+def _is_transient(exc: OperationalError) -> bool:
+    message = str(exc.orig).lower()
+    return exc.connection_invalidated or "locked" in message or "connection" in message
+
+
+def error_location(error: RedirectableError) -> str:
+    """RFC 6749 §4.1.2.1: the error goes back to the client with `state` (and `iss`)."""
+    return redirect_location(
+        error.request.redirect_uri,
+        {
+            "error": error.error,
+            "error_description": error.description,
+            "state": error.request.state,
+        },
+    )
+
+
+def redirect_location(redirect_uri: str, params: dict[str, str | None]) -> str:
+    """Add response parameters to the registered URI, keeping its own query (RFC 6749 §3.1.2).
+
+    RFC 9207 §2: every authorization response names the issuer, so a client talking to several
+    servers can tell which one answered (mix-up defence).
+    """
+    parts = urlsplit(redirect_uri)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    query += [(name, value) for name, value in params.items() if value is not None]
+    query.append(("iss", settings().issuer))
+    return urlunsplit(parts._replace(query=urlencode(query)))

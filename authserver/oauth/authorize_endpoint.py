@@ -1,0 +1,136 @@
+"""GET/POST /oauth/authorize and the consent decision (RFC 6749 §4.1.1, OIDC Core §3.1.2)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from urllib.parse import parse_qs, urlencode
+
+from flask import Blueprint, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+
+from authserver.extensions import csrf_exempt
+from authserver.oauth.authorization import (
+    CodeIssued,
+    ConsentRequired,
+    SecondFactorRequired,
+    SignInRequired,
+    decide,
+    deny_consent,
+    error_location,
+    grant_consent,
+    is_second_factor_missing,
+    unexpected_failure,
+)
+from authserver.oauth.authorization_request import (
+    AuthorizationRequest,
+    Params,
+    RedirectableError,
+    UntrustedRedirect,
+    parse_authorization_request,
+)
+from authserver.oauth.scopes import describe_scopes
+from authserver.sessions import current_session
+
+bp = Blueprint("authorize", __name__)
+
+AUTHORIZE_PATH = "/oauth/authorize"
+SIGN_IN_PATH = "/login"
+MFA_CHALLENGE_PATH = "/mfa"
+MFA_SETUP_PATH = "/account/mfa"
+
+
+@bp.route(AUTHORIZE_PATH, methods=["GET", "POST"])
+@csrf_exempt  # OIDC Core §3.1.2.1: relying parties may POST the request from their own pages
+def authorize() -> ResponseReturnValue:
+    params = _request_params()
+    try:
+        auth_request = parse_authorization_request(params)
+    except UntrustedRedirect as error:
+        return _error_page(error)
+    except RedirectableError as error:
+        return redirect(error_location(error), 302)
+    try:
+        decision = decide(auth_request, current_session(), now=datetime.now(UTC))
+    except RedirectableError as error:
+        return redirect(error_location(error), 302)
+    except Exception as exc:
+        return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
+    if isinstance(decision, SignInRequired):
+        return redirect(_sign_in_location(params, auth_request), 302)
+    if isinstance(decision, SecondFactorRequired):
+        return redirect(_second_factor_location(params, decision), 302)
+    if isinstance(decision, ConsentRequired):
+        return _consent_page(auth_request, params)
+    assert isinstance(decision, CodeIssued)
+    return redirect(decision.location, 302)
+
+
+@bp.post(AUTHORIZE_PATH + "/consent")
+def consent_decision() -> ResponseReturnValue:
+    """The consent form posts back here (CSRF-protected) with the original request."""
+    params: Params = parse_qs(request.form.get("authorization_request", ""), keep_blank_values=True)
+    try:
+        auth_request = parse_authorization_request(params)
+    except UntrustedRedirect as error:
+        return _error_page(error)
+    except RedirectableError as error:
+        return redirect(error_location(error), 302)
+    session = current_session()
+    if session is None:
+        return redirect(_sign_in_location(params, auth_request), 302)
+    if request.form.get("decision") != "allow":
+        return redirect(deny_consent(auth_request), 302)
+    if is_second_factor_missing(auth_request, session):
+        # Consent cannot stand in for the second factor: back through the request's checks.
+        return redirect(_resume_location(params), 302)
+    try:
+        return redirect(grant_consent(auth_request, session, now=datetime.now(UTC)), 302)
+    except Exception as exc:
+        return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
+
+
+def _request_params() -> Params:
+    # OIDC Core §3.1.2.1: GET with a query string, or POST with a form body.
+    source = request.form if request.method == "POST" else request.args
+    return {name: source.getlist(name) for name in source}
+
+
+def _error_page(error: UntrustedRedirect) -> ResponseReturnValue:
+    return render_template("authorize_error.html", error=error), 400
+
+
+def _sign_in_location(params: Params, auth_request: AuthorizationRequest) -> str:
+    """Sign in, then come back to this same request.
+
+    prompt=login and max_age are dropped from the resumed request: the sign-in they asked for
+    has just happened, and keeping them would send the user round again forever (max_age=0).
+    The ID token's auth_time still tells the client when that was (OIDC Core §3.1.2.1).
+    """
+    resumed = {name: values for name, values in params.items() if name not in ("prompt", "max_age")}
+    remaining_prompt = sorted(auth_request.prompt - {"login"})
+    if remaining_prompt:
+        resumed["prompt"] = [" ".join(remaining_prompt)]
+    next_url = AUTHORIZE_PATH + "?" + urlencode(resumed, doseq=True)
+    sign_in: dict[str, str] = {"next": next_url}
+    if auth_request.login_hint:
+        sign_in["login_hint"] = auth_request.login_hint
+    return SIGN_IN_PATH + "?" + urlencode(sign_in)
+
+
+def _resume_location(params: Params) -> str:
+    return AUTHORIZE_PATH + "?" + urlencode(params, doseq=True)
+
+
+def _second_factor_location(params: Params, decision: SecondFactorRequired) -> str:
+    """The challenge page for an enrolled user, else the set-up page; then this request again."""
+    page = MFA_CHALLENGE_PATH if decision.is_enrolled else MFA_SETUP_PATH
+    return page + "?" + urlencode({"next": _resume_location(params)})
+
+
+def _consent_page(auth_request: AuthorizationRequest, params: Params) -> ResponseReturnValue:
+    return render_template(
+        "consent.html",
+        client_name=auth_request.client.name,
+        scopes=describe_scopes(auth_request.scopes),
+        authorization_request=urlencode(params, doseq=True),
+    )

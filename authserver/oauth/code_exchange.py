@@ -1,0 +1,54 @@
+"""Redeeming an authorization code: exactly once, and a replay revokes what it issued."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from authserver.audit import EventTag
+from authserver.extensions import db
+from authserver.models.clients import Client
+from authserver.models.tokens import AuthorizationCode
+from authserver.oauth.authorization import hash_code
+from authserver.oauth.grant_revocation import revoke_replayed_grant
+
+
+def redeem_code(code: str, client: Client, *, now: datetime) -> AuthorizationCode | None:
+    """Mark the code used with one conditional UPDATE; None when it cannot be redeemed.
+
+    Two requests racing with one code both run the UPDATE, and the database lets exactly one
+    of them change the row (STYLE.md: never read-then-write for single-use things).
+    """
+    code_hash = hash_code(code)
+    claimed = db.session.execute(
+        update(AuthorizationCode)
+        .where(
+            AuthorizationCode.code_hash == code_hash,
+            AuthorizationCode.client_pk == client.id,
+            AuthorizationCode.used_at.is_(None),
+            AuthorizationCode.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if claimed.rowcount == 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        return db.session.scalar(
+            select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
+        )
+    _handle_unredeemable(code_hash, client, now=now)
+    return None
+
+
+def _handle_unredeemable(code_hash: str, client: Client, *, now: datetime) -> None:
+    row = db.session.scalar(
+        select(AuthorizationCode).where(
+            AuthorizationCode.code_hash == code_hash, AuthorizationCode.client_pk == client.id
+        )
+    )
+    if row is None or row.used_at is None:
+        return  # unknown, another client's, or expired unused: nothing was issued from it
+    # RFC 6749 §4.1.2: a code used twice SHOULD revoke the tokens issued from it; the second
+    # presenter may be an attacker holding a stolen code (RFC 9700 §4.5).
+    revoke_replayed_grant(
+        row.grant_id, user_id=row.user_id, client=client, tag=EventTag.CODE_REPLAYED, now=now
+    )

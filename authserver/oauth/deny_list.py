@@ -1,0 +1,55 @@
+"""The access-token deny list: revoked `jti`s and revoked grants, until the tokens expire."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.models.clients import Client
+from authserver.models.tokens import RevokedAccessToken
+
+JTI = "jti"
+GRANT = "grant"
+
+
+def longest_access_token_lifetime() -> int:
+    """The longest any access token can live: a grant's deny-list row must outlive them all."""
+    settings: Settings = current_app.extensions["authserver.settings"]
+    longest_override = db.session.scalar(select(func.max(Client.access_token_ttl))) or 0
+    return max(settings.access_token_ttl, longest_override)
+
+
+def deny(kind: str, value: str, *, expires_at: datetime) -> None:
+    """Add a row unless one exists already (revoking twice is not an error)."""
+    insert = postgresql_insert if db.engine.dialect.name == "postgresql" else sqlite_insert
+    db.session.execute(
+        insert(RevokedAccessToken)
+        .values(
+            kind=kind,
+            value=value,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["kind", "value"])
+    )
+
+
+def deny_grant(grant_id: str, *, now: datetime) -> None:
+    deny(GRANT, grant_id, expires_at=now + timedelta(seconds=longest_access_token_lifetime()))
+
+
+def is_denied(*, jti: str, grant_id: str | None) -> bool:
+    conditions = [and_(RevokedAccessToken.kind == JTI, RevokedAccessToken.value == jti)]
+    if grant_id is not None:
+        conditions.append(
+            and_(RevokedAccessToken.kind == GRANT, RevokedAccessToken.value == grant_id)
+        )
+    return (
+        db.session.scalar(select(RevokedAccessToken.id).where(or_(*conditions)).limit(1))
+        is not None
+    )

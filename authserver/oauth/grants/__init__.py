@@ -1,0 +1,1 @@
+"""One module per grant type; each subclasses Authlib's grant and fills in storage hooks."""

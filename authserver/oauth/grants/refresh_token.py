@@ -1,0 +1,49 @@
+"""The refresh token grant with rotation (RFC 6749 §6, RFC 9700 §4.14.2)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.oauth2.rfc6749 import grants
+
+from authserver.extensions import db
+from authserver.models.users import User
+from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.grants.common import ALL_AUTH_METHODS, RotatedRefreshToken, utcnow
+from authserver.oauth.refresh_rotation import rotate_refresh_token
+from authserver.oauth.scopes import parse_scope
+from authserver.oauth.tokens import Issue, issue_token_response
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
+    TOKEN_ENDPOINT_AUTH_METHODS = ALL_AUTH_METHODS
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> RotatedRefreshToken | None:
+        client: AuthlibClient = self.request.client
+        row = rotate_refresh_token(refresh_token, client.model, now=utcnow())
+        return RotatedRefreshToken(row) if row is not None else None
+
+    def authenticate_user(self, refresh_token: RotatedRefreshToken) -> User | None:
+        return db.session.get(User, refresh_token.row.user_id)
+
+    def revoke_old_credential(self, refresh_token: RotatedRefreshToken) -> None:
+        """Already done: the token was marked rotated atomically when it was accepted."""
+
+    def generate_token(self, user: User, scope: str, **_: Any) -> dict[str, Any]:
+        # Authlib has checked that a requested scope only narrows the original one.
+        parent: RotatedRefreshToken = self.request.refresh_token
+        client: AuthlibClient = self.request.client
+        return issue_token_response(
+            Issue(
+                client=client.model,
+                scopes=tuple(parse_scope(scope)),
+                now=utcnow(),
+                user=user,
+                authentication=parent.authentication,
+                grant_id=parent.row.family_id,
+                refresh_parent=parent.row,
+                include_refresh_token=True,
+                refresh_scopes=tuple(parse_scope(parent.row.scope)),
+            )
+        )

@@ -1,0 +1,53 @@
+"""Authlib's authorization server, wired to our storage, grants and endpoints."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+from flask import Flask, Response, current_app
+
+from authserver.extensions import db
+from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.client_assertion import PrivateKeyJwt
+from authserver.oauth.clients import find_client
+from authserver.oauth.grants.authorization_code import (
+    AuthorizationCodeGrant,
+    ProofKeyForCodeExchange,
+)
+from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+
+SERVER_EXTENSION = "authserver.oauth_server"
+
+
+def _query_client(client_id: str) -> AuthlibClient | None:
+    client = find_client(client_id) if isinstance(client_id, str) else None
+    return AuthlibClient(client) if client is not None else None
+
+
+def _save_token(token: dict[str, Any], request: Any) -> None:  # Any: Authlib's request type
+    """Issuing already staged what must be stored (the refresh token row): commit it."""
+    db.session.commit()
+
+
+def build_server(app: Flask) -> AuthorizationServer:
+    server = AuthorizationServer()
+    server.init_app(app, query_client=_query_client, save_token=_save_token)
+    server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt())
+    server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange()])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    return server
+
+
+def oauth_server() -> AuthorizationServer:
+    server: AuthorizationServer = current_app.extensions[SERVER_EXTENSION]
+    return server
+
+
+def error_response(error: OAuth2Error) -> Response:
+    """An RFC 6749 §5.2 error response (with Cache-Control: no-store) from Authlib's error."""
+    response: Response = oauth_server().handle_error_response(None, error)
+    return response

@@ -1,0 +1,24 @@
+"""POST /oauth/token (RFC 6749 §3.2)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, request
+from flask.typing import ResponseReturnValue
+
+from authserver.extensions import csrf_exempt
+from authserver.oauth.request_checks import protocol_request_problem
+from authserver.oauth.server import error_response, oauth_server
+from authserver.security.rate_limits import limit_token
+
+bp = Blueprint("token", __name__)
+
+
+@bp.post("/oauth/token")
+@csrf_exempt  # clients authenticate themselves; there is no browser session to forge
+@limit_token
+def token() -> ResponseReturnValue:
+    problem = protocol_request_problem(request)
+    if problem is not None:
+        return error_response(problem)
+    response: Response = oauth_server().create_token_response()
+    return response

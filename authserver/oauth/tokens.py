@@ -1,0 +1,177 @@
+"""Issuing tokens: RFC 9068 access tokens, OIDC ID tokens and rotating refresh tokens.
+
+Issuing an access token writes nothing (DESIGN.md "Tokens"): it is a signed JWT that services
+verify against the JWKS. Refresh tokens are random; only their SHA-256 hash is stored.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import current_app
+
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.keys.signing import sign_jwt
+from authserver.models.clients import Client
+from authserver.models.tokens import RefreshFamily, RefreshToken
+from authserver.models.users import User
+from authserver.oauth.scopes import OPENID, format_scope
+
+ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
+ID_TOKEN_TYPE = "JWT"
+GRANT_ID_CLAIM = "gid"  # ties an access token to its grant, so one deny-list row revokes all
+
+
+@dataclass(frozen=True)
+class Authentication:
+    """How and when the user signed in; carried from the session through codes and refreshes."""
+
+    auth_time: datetime
+    acr: str
+    amr: tuple[str, ...]
+    session_id: str | None
+
+
+@dataclass(frozen=True)
+class Issue:
+    """Everything needed to mint one token response."""
+
+    client: Client
+    scopes: tuple[str, ...]
+    now: datetime
+    user: User | None = None
+    authentication: Authentication | None = None
+    grant_id: str | None = None
+    nonce: str | None = None
+    # The refresh token to rotate from (None for a new family) and whether to issue one at all.
+    refresh_parent: RefreshToken | None = None
+    include_refresh_token: bool = False
+    # RFC 6749 §6: a rotated refresh token keeps exactly the scope of the one it replaces.
+    refresh_scopes: tuple[str, ...] | None = None
+
+
+def settings() -> Settings:
+    configured: Settings = current_app.extensions["authserver.settings"]
+    return configured
+
+
+def hash_refresh_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token response
+    access_token, expires_in = _access_token(issue)
+    response: dict[str, Any] = {
+        "access_token": access_token,
+        "token_type": "Bearer",
+        "expires_in": expires_in,
+        "scope": format_scope(issue.scopes),
+    }
+    if issue.user is not None and issue.authentication is not None and OPENID in issue.scopes:
+        response["id_token"] = _id_token(issue, access_token)
+    if issue.include_refresh_token and issue.user is not None and issue.authentication:
+        response["refresh_token"] = _refresh_token(issue)
+    return response
+
+
+def _access_token(issue: Issue) -> tuple[str, int]:
+    lifetime = issue.client.access_token_ttl or settings().access_token_ttl
+    iat = int(issue.now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": settings().issuer,
+        # RFC 9068 §2.2: for client credentials, `sub` is the client itself.
+        "sub": issue.user.subject if issue.user else issue.client.client_id,
+        "aud": settings().issuer,
+        "client_id": issue.client.client_id,
+        "iat": iat,
+        "exp": iat + lifetime,
+        "jti": secrets.token_urlsafe(16),
+        "scope": format_scope(issue.scopes),
+    }
+    if issue.authentication is not None:
+        claims["auth_time"] = int(issue.authentication.auth_time.timestamp())
+        claims["acr"] = issue.authentication.acr
+        claims["amr"] = list(issue.authentication.amr)
+    if issue.grant_id is not None:
+        claims[GRANT_ID_CLAIM] = issue.grant_id
+    alg = issue.client.access_token_signed_response_alg
+    return sign_jwt(claims, alg=alg, typ=ACCESS_TOKEN_TYPE), lifetime
+
+
+def _id_token(issue: Issue, access_token: str) -> str:
+    """OIDC Core §2 and §3.1.3.6."""
+    assert issue.user is not None and issue.authentication is not None
+    alg = issue.client.id_token_signed_response_alg
+    iat = int(issue.now.timestamp())
+    claims: dict[str, Any] = {
+        "iss": settings().issuer,
+        "sub": issue.user.subject,
+        "aud": issue.client.client_id,
+        "azp": issue.client.client_id,
+        "iat": iat,
+        "exp": iat + (issue.client.id_token_ttl or settings().id_token_ttl),
+        "auth_time": int(issue.authentication.auth_time.timestamp()),
+        "acr": issue.authentication.acr,
+        "amr": list(issue.authentication.amr),
+        "at_hash": token_hash_claim(access_token, alg),
+    }
+    if issue.nonce is not None:
+        claims["nonce"] = issue.nonce
+    if issue.authentication.session_id is not None:
+        claims["sid"] = issue.authentication.session_id
+    return sign_jwt(claims, alg=alg, typ=ID_TOKEN_TYPE)
+
+
+def token_hash_claim(token: str, alg: str) -> str:
+    """OIDC Core §3.1.3.6: the left half of the token's hash, with the JWS algorithm's hash.
+
+    Ed25519 signs with SHA-512 internally, so its half-hash uses SHA-512 as well.
+    """
+    digest = hashlib.sha512 if alg == "EdDSA" else hashlib.sha256
+    full = digest(token.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(full[: len(full) // 2]).decode().rstrip("=")
+
+
+def _refresh_token(issue: Issue) -> str:
+    assert issue.user is not None and issue.authentication is not None
+    token = secrets.token_urlsafe(32)  # 256 bits
+    parent = issue.refresh_parent
+    absolute_end = (
+        parent.expires_at
+        if parent is not None
+        else issue.now
+        + timedelta(seconds=issue.client.refresh_token_ttl or settings().refresh_token_ttl)
+    )
+    idle_end = issue.now + timedelta(seconds=settings().refresh_token_idle_ttl)
+    family_id = issue.grant_id or str(uuid.uuid4())
+    if parent is None:
+        db.session.add(
+            RefreshFamily(
+                id=family_id, client_pk=issue.client.id, user_id=issue.user.id, created_at=issue.now
+            )
+        )
+    db.session.add(
+        RefreshToken(
+            token_hash=hash_refresh_token(token),
+            family_id=family_id,
+            parent_id=parent.id if parent is not None else None,
+            client_pk=issue.client.id,
+            user_id=issue.user.id,
+            scope=format_scope(issue.refresh_scopes or issue.scopes),
+            session_id=issue.authentication.session_id,
+            auth_time=issue.authentication.auth_time,
+            acr=issue.authentication.acr,
+            amr=list(issue.authentication.amr),
+            created_at=issue.now,
+            expires_at=absolute_end,
+            idle_expires_at=min(idle_end, absolute_end),
+        )
+    )
+    return token

@@ -1,0 +1,27 @@
+"""Logging and health probes."""
+
+from __future__ import annotations
+
+from logging import getLogger
+
+from flask import Flask
+
+from authserver.config import Settings
+from authserver.observability import health
+from authserver.observability.logging import configure_logging
+
+# `logging` here would be our submodule, which shares the standard library's name.
+log = getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["authserver.settings"]
+    configure_logging(settings)
+    for warning in settings.warnings:
+        log.warning("configuration: %s", warning)
+    if settings.generated_secrets:
+        log.warning(
+            "configuration: using development secrets from %s; never do this in production",
+            settings.instance_path,
+        )
+    app.register_blueprint(health.bp)

@@ -1,0 +1,93 @@
+"""Provider metadata: OIDC Discovery 1.0 §3 and RFC 8414 §2, one document for both.
+
+Only what is implemented is advertised. The body is built once per process and served as
+bytes with a strong ETag: clients poll it, and it only changes with a deployment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Blueprint, Response, current_app, request
+
+from authserver.config import Settings
+from authserver.oauth.clients import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGORITHMS
+from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
+from authserver.oauth.scopes import STANDARD_SCOPES
+from authserver.sessions import ACR_MFA, ACR_PASSWORD
+
+bp = Blueprint("discovery", __name__)
+CACHE_EXTENSION = "authserver.oidc.discovery"
+MAX_AGE_SECONDS = 3600
+
+JWKS_PATH = "/.well-known/jwks.json"
+CLAIMS_SUPPORTED = (
+    "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
+    "at_hash", "name", "email", "email_verified",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Document:
+    body: bytes
+    etag: str
+
+
+def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
+    return {
+        "issuer": issuer,
+        "authorization_endpoint": issuer + "/oauth/authorize",
+        "token_endpoint": issuer + "/oauth/token",
+        "userinfo_endpoint": issuer + "/oauth/userinfo",
+        "jwks_uri": issuer + JWKS_PATH,
+        "end_session_endpoint": issuer + "/oauth/logout",
+        "introspection_endpoint": issuer + "/oauth/introspect",
+        "revocation_endpoint": issuer + "/oauth/revoke",
+        "scopes_supported": list(STANDARD_SCOPES),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": list(GRANT_TYPES),
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "token_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "token_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "introspection_endpoint_auth_methods_supported": list(CONFIDENTIAL_AUTH_METHODS),
+        "introspection_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
+        "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
+        "code_challenge_methods_supported": ["S256"],
+        "claims_supported": list(CLAIMS_SUPPORTED),
+        "prompt_values_supported": ["none", "login", "consent"],
+        "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
+        "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
+        "request_parameter_supported": False,
+        "request_uri_parameter_supported": False,
+        "claims_parameter_supported": False,
+    }
+
+
+def _document() -> Document:
+    cached: Document | None = current_app.extensions.get(CACHE_EXTENSION)
+    if cached is None:
+        settings: Settings = current_app.extensions["authserver.settings"]
+        body = json.dumps(provider_metadata(settings.issuer), separators=(",", ":")).encode()
+        cached = Document(body=body, etag=hashlib.sha256(body).hexdigest()[:32])
+        current_app.extensions[CACHE_EXTENSION] = cached
+    return cached
+
+
+@bp.get("/.well-known/openid-configuration")
+@bp.get("/.well-known/oauth-authorization-server")
+def metadata() -> Response:
+    document = _document()
+    if document.etag in request.if_none_match:
+        response = Response(status=304)
+    else:
+        response = Response(document.body, mimetype="application/json")
+    response.set_etag(document.etag)
+    response.cache_control.public = True
+    response.cache_control.max_age = MAX_AGE_SECONDS
+    return response

@@ -1,0 +1,58 @@
+"""GET/POST /oauth/logout: RP-initiated logout, with a confirmation page when unproven."""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlencode
+
+from flask import Blueprint, redirect, render_template, request
+from flask.typing import ResponseReturnValue
+
+from authserver.audit import EventTag, record_event
+from authserver.extensions import csrf_exempt, db
+from authserver.oidc.logout_request import LogoutRequest, LogoutRequestError, parse_logout_request
+from authserver.sessions import current_session, end_current_session
+
+bp = Blueprint("end_session", __name__)
+
+
+@bp.route("/oauth/logout", methods=["GET", "POST"])
+@csrf_exempt  # §2: relying parties may POST here from their own pages; nothing ends unproven
+def end_session() -> ResponseReturnValue:
+    source = request.form if request.method == "POST" else request.args
+    params = {name: source.getlist(name) for name in source}
+    try:
+        logout = parse_logout_request(params)
+    except LogoutRequestError as error:
+        return render_template("logout_error.html", message=str(error)), 400
+    session = current_session()
+    # A valid id_token_hint naming the signed-in user proves the RP asked; otherwise a page
+    # from anywhere could sign people out, so the user confirms (§2, "SHOULD ask").
+    if session is not None and logout.hinted_subject != session.user_subject:
+        return render_template("logout_confirm.html", logout_request=urlencode(params, doseq=True))
+    return _finish(logout)
+
+
+@bp.post("/oauth/logout/confirm")
+def confirm() -> ResponseReturnValue:
+    """The confirmation form (CSRF-protected) carries the original request back."""
+    params = parse_qs(request.form.get("logout_request", ""), keep_blank_values=True)
+    try:
+        logout = parse_logout_request(params)
+    except LogoutRequestError as error:
+        return render_template("logout_error.html", message=str(error)), 400
+    return _finish(logout)
+
+
+def _finish(logout: LogoutRequest) -> ResponseReturnValue:
+    ended = end_current_session()
+    if ended is not None:
+        record_event(
+            EventTag.LOGOUT,
+            user_subject=ended.user_subject,
+            client_id=logout.client.client_id if logout.client else None,
+        )
+        db.session.commit()
+    location = logout.completion_location()
+    if location is not None:
+        return redirect(location, 302)
+    return render_template("logged_out.html")

@@ -1,0 +1,158 @@
+"""User accounts: creating them, finding them, and checking a sign-in."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+
+from authserver.audit import EventTag, record_event
+from authserver.extensions import db
+from authserver.models import User
+from authserver.security.devices import find_device_id
+from authserver.security.errors import (
+    EmailAlreadyRegistered,
+    InvalidCredentials,
+    InvalidEmail,
+    InvalidName,
+    UnknownUser,
+)
+from authserver.security.lockout import claim_attempt, register_failure, register_success
+from authserver.security.passwords import (
+    DUMMY_HASH,
+    check_password_policy,
+    hash_password,
+    needs_rehash,
+    verify_password,
+)
+
+# RFC 5321 §4.5.3.1: 64 characters for the local part and 254 for a whole address in a path.
+MAX_LOCAL_PART_LENGTH = 64
+MAX_EMAIL_LENGTH = 254
+MAX_NAME_LENGTH = 200  # users.name
+# Deliberately loose: one "@", no spaces, dot-separated non-empty domain labels. Whether an
+# address really receives mail is for a confirmation message to find out, not for a regex.
+_EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*")
+
+
+def normalise_email(email: str) -> str:
+    """The stored form: trimmed and lower-case, so one person cannot register twice by case."""
+    return email.strip().lower()
+
+
+def check_email_shape(email: str) -> None:
+    """Raise :class:`InvalidEmail` unless the (normalised) address looks like one."""
+    if len(email) > MAX_EMAIL_LENGTH:
+        raise InvalidEmail(f"email address must be at most {MAX_EMAIL_LENGTH} characters")
+    if not _EMAIL_SHAPE.fullmatch(email):
+        raise InvalidEmail("email address must look like name@example.org")
+    if len(email.partition("@")[0]) > MAX_LOCAL_PART_LENGTH:
+        raise InvalidEmail(
+            f"the part of an email address before the @ must be at most "
+            f"{MAX_LOCAL_PART_LENGTH} characters"
+        )
+
+
+def clean_name(name: str | None) -> str | None:
+    """The stored form of a display name: trimmed, None when blank; InvalidName if too long."""
+    if name is None or not name.strip():
+        return None
+    name = name.strip()
+    if len(name) > MAX_NAME_LENGTH:
+        raise InvalidName(f"name must be at most {MAX_NAME_LENGTH} characters")
+    return name
+
+
+def create_user(
+    email: str,
+    password: str,
+    *,
+    name: str | None = None,
+    email_verified_at: datetime | None = None,
+) -> User:
+    """Register an account; raise InvalidEmail, PasswordPolicyError or EmailAlreadyRegistered.
+
+    ``email_verified_at`` is for operators who know the address is right (``user create
+    --verified``); everyone else proves it with a verification link (security/email_verification).
+    """
+    email = normalise_email(email)
+    check_email_shape(email)
+    check_password_policy(password, email=email)
+    name = clean_name(name)
+    if find_user_by_email(email) is not None:
+        raise EmailAlreadyRegistered(f"an account with email {email} already exists")
+    user = User(
+        email=email,
+        name=name,
+        password_hash=hash_password(password),
+        email_verified_at=email_verified_at,
+    )
+    db.session.add(user)
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # Two registrations raced past the check above; the unique constraint decides.
+        db.session.rollback()
+        raise EmailAlreadyRegistered(f"an account with email {email} already exists") from None
+    return user
+
+
+def find_user_by_email(email: str) -> User | None:
+    return db.session.scalars(select(User).where(User.email == normalise_email(email))).first()
+
+
+def get_user(user_id: int) -> User:
+    user = db.session.get(User, user_id)
+    if user is None:
+        raise UnknownUser(f"no user with id {user_id}")
+    return user
+
+
+def list_users() -> list[User]:
+    return list(db.session.scalars(select(User).order_by(User.created_at, User.id)))
+
+
+def check_password(email: str, password: str, *, now: datetime) -> User:
+    """The account these credentials open, or :class:`InvalidCredentials` for any failure.
+
+    Unknown address, wrong password, disabled account and locked account look the same to the
+    caller, and each costs one password verification. The attempt is counted against the
+    account (or this browser's device) *before* the password is looked at, and stays counted:
+    call :func:`authenticate` when the password is the whole sign-in, or
+    ``lockout.register_success`` once a second factor has passed too.
+    """
+    user = find_user_by_email(email)
+    if user is None:
+        # Unknown users still pay the hash cost, so timing does not reveal which emails exist.
+        verify_password(DUMMY_HASH, password)
+        record_event(EventTag.LOGIN_FAILURE, outcome="failure", detail={"reason": "no account"})
+        db.session.commit()
+        raise InvalidCredentials()
+    attempt = claim_attempt(user, now=now, device=find_device_id(user))
+    if not attempt.is_allowed:
+        # Locked: the same cost and the same answer as a wrong password; the password itself
+        # is never tried, so guessing during a lock learns nothing.
+        verify_password(DUMMY_HASH, password)
+        register_failure(attempt, now=now, reason="locked")
+        raise InvalidCredentials()
+    if not verify_password(user.password_hash, password):
+        register_failure(attempt, now=now, reason="password")
+        raise InvalidCredentials()
+    if user.is_disabled:
+        register_failure(attempt, now=now, reason="disabled")
+        raise InvalidCredentials()
+    if needs_rehash(user.password_hash):
+        # The only moment the plain password is at hand to upgrade an old hash.
+        user.password_hash = hash_password(password)
+        user.updated_at = now
+    db.session.commit()
+    return user
+
+
+def authenticate(email: str, password: str, *, now: datetime) -> User:
+    """A sign-in by password alone: :func:`check_password`, then the lockout counters reset."""
+    user = check_password(email, password, now=now)
+    register_success(user, now=now, device=find_device_id(user))
+    return user

@@ -1,0 +1,104 @@
+"""Domain exceptions of the security package.
+
+Messages say what went wrong; never a password, a key, a plaintext or a ciphertext.
+"""
+
+from __future__ import annotations
+
+
+class SecurityError(Exception):
+    """Base class for this package's errors."""
+
+
+class DecryptionError(SecurityError):
+    """A ciphertext could not be opened (unknown key, tampering, wrong purpose, malformed)."""
+
+
+class UnknownEncryptionKey(DecryptionError):
+    """The ciphertext was made with a key that is not in AUTHSERVER_ENCRYPTION_KEYS."""
+
+
+class PasswordPolicyError(SecurityError):
+    """A new password breaks the policy; the message says which rule, for the person choosing it."""
+
+
+class InvalidEmail(SecurityError):
+    """An e-mail address does not have the shape of one."""
+
+
+class InvalidName(SecurityError):
+    """A display name is too long to store."""
+
+
+class EmailAlreadyRegistered(SecurityError):
+    """Another account already uses this e-mail address."""
+
+
+class UnknownUser(SecurityError):
+    """No account matches; raised by ``get_*`` look-ups (``find_*`` return None instead)."""
+
+
+class InvalidCredentials(SecurityError):
+    """Sign-in failed. One exception for every reason, so callers cannot tell them apart."""
+
+    def __init__(self) -> None:
+        super().__init__("the email address or password is incorrect")
+
+
+class WrongPassword(SecurityError):
+    """A signed-in user's current password, asked again before a sensitive change, is wrong."""
+
+    def __init__(self) -> None:
+        super().__init__("the current password is incorrect")
+
+
+class InvalidLink(SecurityError):
+    """An emailed single-use link cannot be used: unknown, already used, expired or superseded.
+
+    One exception (and one message) for every reason: the page only needs to say "ask for a new
+    link", and the reason is recorded in the audit event instead.
+    """
+
+    def __init__(self, reason: str, *, user_subject: str | None = None) -> None:
+        super().__init__("this link is not valid: it may have expired or been used already")
+        # For the audit trail, never for the page.
+        self.reason = reason
+        self.user_subject = user_subject
+
+
+class EmailAlreadyVerified(SecurityError):
+    """A verification link was asked for an address that is verified already."""
+
+
+class MfaError(SecurityError):
+    """Base class for second-factor problems; messages are fit to show to the account owner."""
+
+
+class InvalidMfaCode(MfaError):
+    """The code is not a current authenticator code or an unused recovery code of this user."""
+
+    def __init__(self) -> None:
+        super().__init__("that code is not valid")
+
+
+class MalformedMfaCode(MfaError):
+    """The input does not have the shape of a code this field takes (nothing was checked)."""
+
+    def __init__(
+        self,
+        message: str = "enter the 6-digit code from your authenticator app, "
+        "or one of your recovery codes",
+    ) -> None:
+        super().__init__(message)
+
+
+class MfaAlreadyEnrolled(MfaError):
+    """The user already has an authenticator app; it must be removed before another is set up."""
+
+
+class MfaNotEnrolled(MfaError):
+    """The user has no active authenticator app."""
+
+
+class PendingSignInInvalid(MfaError):
+    """The password step this second factor would complete has expired or was already used."""

@@ -1,0 +1,427 @@
+"""Account lockout that an attacker cannot turn into a denial of service against the owner.
+
+The rules (OWASP "Slow Down Online Guessing Attacks with Device Cookies"; NIST SP 800-63B
+§5.2.2 asks for a limit on consecutive failed attempts):
+
+- A browser that has signed in to the account before (a recognised device, security/devices.py)
+  counts its own failures: after AUTHSERVER_LOCKOUT_DEVICE_THRESHOLD in a row only that device
+  is locked. Guessing elsewhere never locks it.
+- Every other browser shares the account's counter: after AUTHSERVER_LOCKOUT_THRESHOLD failures
+  in a row, sign-in to the account from unrecognised browsers is locked.
+- A lock lasts AUTHSERVER_LOCKOUT_SECONDS and doubles with each further lock, up to
+  AUTHSERVER_LOCKOUT_MAX_SECONDS; it always ends. While it lasts even the right password fails,
+  with the same answer as a wrong one. Only a successful sign-in resets the doubling.
+- The owner is mailed a single-use link that lifts the lock (valid while the lock lasts);
+  operators have ``authserver user unlock``.
+
+Every attempt is counted *before* any secret is looked at: :func:`claim_attempt` is one
+conditional UPDATE that increments the counter only while it is below the threshold and no lock
+is running, and returns the new count. The database decides, so parallel guesses (on any number
+of instances) cannot get more than the threshold of attempts past it. A sign-in then ends in
+:func:`register_failure` or :func:`register_success`; a password accepted while a second factor
+is still to come simply stays counted until the sign-in succeeds.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from flask import after_this_request, current_app, has_request_context
+from flask.wrappers import Response
+from sqlalchemy import ColumnElement, or_, select, update
+from sqlalchemy.orm import InstrumentedAttribute
+
+from authserver.audit import EventTag, record_event
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.mail import MailDeliveryError, send_mail
+from authserver.models import LoginDevice, UnlockToken, User
+from authserver.security.devices import find_device, remember_device
+
+log = logging.getLogger(__name__)
+
+UNLOCK_PATH = "/unlock/"
+UNLOCK_TOKEN_BYTES = 32  # 256 bits
+# 2**32 lock lengths are far beyond any maximum; the cap only keeps the arithmetic small.
+MAX_DOUBLINGS = 32
+
+Scope = Literal["account", "device"]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One counted sign-in attempt, from :func:`claim_attempt`."""
+
+    user_id: int
+    user_subject: str
+    email: str
+    # The recognised device it was counted on; None means the account's shared counter.
+    device_id: str | None
+    failures: int  # the counter including this attempt (0 when refused)
+    is_allowed: bool  # False: locked; check no secret, answer as for a wrong one
+
+    @property
+    def scope(self) -> Scope:
+        return "account" if self.device_id is None else "device"
+
+
+@dataclass(frozen=True)
+class LockState:
+    """What a failure left behind."""
+
+    scope: Scope
+    is_locked: bool
+    locked_until: datetime | None
+    just_locked: bool  # this failure started the lock
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["authserver.settings"]
+    return settings
+
+
+def _not_locked(
+    column: InstrumentedAttribute[datetime | None], now: datetime
+) -> ColumnElement[bool]:
+    return or_(column.is_(None), column <= now)
+
+
+def _counters(model: type[User] | type[LoginDevice], **values: Any) -> dict[str, Any]:
+    """UPDATE values for lockout counters (Any: SQL expressions as well as plain values)."""
+    if model is User:
+        # Counters are not changes to the account: users.updated_at must not move (onupdate).
+        values["updated_at"] = User.updated_at
+    return values
+
+
+def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
+    """Count one attempt against ``user`` before any secret is checked; commits at once.
+
+    Committed at once so every instance sees it, and so no transaction stays open while the
+    password is hashed. ``device`` is :func:`security.devices.find_device_id`'s answer.
+    """
+    settings = _settings()
+    known = find_device(user, device, now=now)
+    if known is not None:
+        counted: int | None = db.session.execute(
+            update(LoginDevice)
+            .where(
+                LoginDevice.id == known.id,
+                LoginDevice.failed_logins < settings.lockout_device_threshold,
+                _not_locked(LoginDevice.locked_until, now),
+            )
+            .values(failed_logins=LoginDevice.failed_logins + 1)
+            .returning(LoginDevice.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+    else:
+        counted = db.session.execute(
+            update(User)
+            .where(
+                User.id == user.id,
+                User.failed_logins < settings.lockout_threshold,
+                _not_locked(User.locked_until, now),
+            )
+            .values(_counters(User, failed_logins=User.failed_logins + 1))
+            .returning(User.failed_logins)
+            .execution_options(synchronize_session=False)
+        ).scalar()
+    attempt = Attempt(
+        user_id=user.id,
+        user_subject=user.subject,
+        email=user.email,
+        device_id=None if known is None else known.device_id,
+        failures=counted or 0,
+        is_allowed=counted is not None,
+    )
+    db.session.commit()
+    return attempt
+
+
+def register_failure(attempt: Attempt, *, now: datetime, reason: str) -> LockState:
+    """A claimed attempt failed (wrong password, wrong code, disabled account, or refused).
+
+    Audits it; the attempt that used up the quota locks the account (or device), audits the lock
+    and mails the owner an unlock link once the response has gone out. Commits.
+    """
+    state = _lock_if_due(attempt, now=now)
+    record_event(
+        EventTag.LOGIN_FAILURE,
+        outcome="failure",
+        user_subject=attempt.user_subject,
+        detail={
+            # "locked": refused without looking at the secret. The concurrency test counts the
+            # other reasons to prove how many guesses were really evaluated.
+            "reason": reason if attempt.is_allowed else "locked",
+            "scope": attempt.scope,
+            "failures": attempt.failures,
+        },
+    )
+    if state.just_locked:
+        assert state.locked_until is not None
+        record_event(
+            EventTag.LOCKOUT,
+            user_subject=attempt.user_subject,
+            detail={"scope": attempt.scope, "locked_until": state.locked_until.isoformat()},
+        )
+        token = _issue_unlock_token(attempt.user_id, expires_at=state.locked_until, now=now)
+        _mail_owner_after_response(attempt, token, state.locked_until)
+    db.session.commit()
+    return state
+
+
+def register_success(user: User, *, now: datetime, device: str | None) -> None:
+    """The sign-in is complete (every factor passed): the counters and the doubling restart.
+
+    In a request, the browser gets a fresh device id for this account (the one it presented is
+    replaced). Audits the sign-in and commits.
+    """
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(_counters(User, failed_logins=0, locked_until=None, lock_count=0))
+        .execution_options(synchronize_session=False)
+    )
+    known = find_device(user, device, now=now)
+    if has_request_context():
+        remember_device(user, now=now, replacing=None if known is None else known.device_id)
+    elif known is not None:
+        known.failed_logins, known.locked_until, known.lock_count = 0, None, 0
+    record_event(
+        EventTag.LOGIN,
+        user_subject=user.subject,
+        detail={"device": "new" if known is None else "recognised"},
+    )
+    db.session.commit()
+
+
+def is_locked(user: User, *, now: datetime, device: str | None) -> bool:
+    """Whether sign-in to ``user`` from this browser is locked right now (read afresh)."""
+    known = find_device(user, device, now=now)
+    if known is not None:
+        until = db.session.scalar(
+            select(LoginDevice.locked_until).where(LoginDevice.id == known.id)
+        )
+    else:
+        until = db.session.scalar(select(User.locked_until).where(User.id == user.id))
+    return until is not None and until > now
+
+
+def lock_duration(lock_count: int, settings: Settings) -> timedelta:
+    """The length of the next lock after ``lock_count`` earlier ones: doubling, capped."""
+    seconds = settings.lockout_seconds * 2 ** min(lock_count, MAX_DOUBLINGS)
+    return timedelta(seconds=min(seconds, settings.lockout_max_seconds))
+
+
+def _lock_if_due(attempt: Attempt, *, now: datetime) -> LockState:
+    """Lock when the counter has reached the threshold and no lock is running.
+
+    Conditional on the lock count read just before, so of two failures racing here one locks
+    and the other changes nothing. Also heals a counter left at the threshold without a lock
+    (a request that died between counting and locking, or a lowered threshold): a refused
+    attempt locks it then, so no counter refuses forever. (A refusal racing the last allowed
+    attempt may so lock a moment early; if that attempt had the right password, its success
+    lifts the lock again.)
+    """
+    settings = _settings()
+    model: type[User] | type[LoginDevice]
+    if attempt.device_id is None:
+        model, threshold = User, settings.lockout_threshold
+        row = User.id == attempt.user_id
+    else:
+        model, threshold = LoginDevice, settings.lockout_device_threshold
+        row = LoginDevice.device_id == attempt.device_id
+    current = db.session.execute(
+        select(model.lock_count, model.locked_until, model.failed_logins).where(row)
+    ).one_or_none()
+    if current is None:  # the device record was replaced by a sign-in meanwhile
+        return LockState(attempt.scope, False, None, False)
+    lock_count, locked_until, failures = current
+    if locked_until is not None and locked_until > now:
+        return LockState(attempt.scope, True, locked_until, False)
+    if failures < threshold:
+        return LockState(attempt.scope, False, None, False)
+    until = now + lock_duration(lock_count, settings)
+    locked = db.session.execute(
+        update(model)
+        .where(
+            row,
+            model.lock_count == lock_count,
+            model.failed_logins >= threshold,
+            _not_locked(model.locked_until, now),
+        )
+        .values(
+            _counters(model, failed_logins=0, locked_until=until, lock_count=model.lock_count + 1)
+        )
+        .execution_options(synchronize_session=False)
+    )
+    # Zero rows: a racing failure locked it a moment ago (with the same length).
+    just_locked = locked.rowcount == 1  # type: ignore[attr-defined]  # CursorResult has rowcount
+    return LockState(attempt.scope, True, until, just_locked)
+
+
+# --- unlocking ----------------------------------------------------------------------------------
+
+
+def hash_unlock_token(token: str) -> str:
+    # A plain hash is right: 256 random bits leave nothing to brute-force (DESIGN.md "Tokens").
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def _issue_unlock_token(user_id: int, *, expires_at: datetime, now: datetime) -> str:
+    token = secrets.token_urlsafe(UNLOCK_TOKEN_BYTES)
+    db.session.add(
+        UnlockToken(
+            token_hash=hash_unlock_token(token),
+            user_id=user_id,
+            created_at=now,
+            expires_at=expires_at,
+        )
+    )
+    return token
+
+
+def unlock_link(token: str) -> str:
+    # Built from the configured issuer, never from the request's Host header: a forged Host
+    # would otherwise send the owner's link to an attacker's server.
+    return _settings().issuer + UNLOCK_PATH + token
+
+
+def is_unlock_token_valid(token: str, *, now: datetime) -> bool:
+    """Whether ``token`` would unlock something now (for the confirmation page; uses nothing)."""
+    found = db.session.scalar(
+        select(UnlockToken.id).where(
+            UnlockToken.token_hash == hash_unlock_token(token),
+            UnlockToken.used_at.is_(None),
+            UnlockToken.expires_at > now,
+        )
+    )
+    return found is not None
+
+
+def unlock_with_token(token: str, *, now: datetime) -> bool:
+    """Use an emailed unlock link: True if it was valid (it is spent now), False otherwise.
+
+    Consumed by a conditional UPDATE, so of two clicks racing exactly one succeeds.
+    """
+    user_id: int | None = db.session.execute(
+        update(UnlockToken)
+        .where(
+            UnlockToken.token_hash == hash_unlock_token(token),
+            UnlockToken.used_at.is_(None),
+            UnlockToken.expires_at > now,
+        )
+        .values(used_at=now)
+        .returning(UnlockToken.user_id)
+        .execution_options(synchronize_session=False)
+    ).scalar()
+    if user_id is None:
+        db.session.rollback()
+        return False
+    user = db.session.get(User, user_id)
+    assert user is not None  # the token row cascades away with its user
+    unlock(user, now=now, by="owner")
+    return True
+
+
+def unlock(user: User, *, now: datetime, by: str) -> bool:
+    """Lift every lock on ``user`` and its devices and zero their counters; audit; commit.
+
+    ``by`` is recorded in the audit row: "owner" (the emailed link), "admin" (the CLI).
+    Returns whether anything was locked.
+    """
+    was_locked = clear_locks(user, now=now)
+    record_event(
+        EventTag.UNLOCK, user_subject=user.subject, detail={"by": by, "was_locked": was_locked}
+    )
+    db.session.commit()
+    return was_locked
+
+
+def clear_locks(user: User, *, now: datetime) -> bool:
+    """Zero the counters and lift the locks of ``user`` and its devices. The caller commits.
+
+    For services that end in a state no lock should survive (a password reset) and audit it
+    their own way. The doubling history stays: if the guessing goes on, the next lock is still
+    longer than the last. Returns whether anything was locked.
+    """
+    device_locks = db.session.scalar(
+        select(LoginDevice.id).where(LoginDevice.user_id == user.id, LoginDevice.locked_until > now)
+    )
+    account_until = db.session.scalar(select(User.locked_until).where(User.id == user.id))
+    was_locked = device_locks is not None or (account_until is not None and account_until > now)
+    db.session.execute(
+        update(User)
+        .where(User.id == user.id)
+        .values(_counters(User, failed_logins=0, locked_until=None))
+        .execution_options(synchronize_session=False)
+    )
+    db.session.execute(
+        update(LoginDevice)
+        .where(LoginDevice.user_id == user.id)
+        .values(failed_logins=0, locked_until=None)
+        .execution_options(synchronize_session=False)
+    )
+    return was_locked
+
+
+# --- telling the owner --------------------------------------------------------------------------
+
+
+def _mail_owner_after_response(attempt: Attempt, token: str, locked_until: datetime) -> None:
+    """Send the lock notice once the response has gone out.
+
+    Sending inside the request would make the one failure that locks an account slower than a
+    failure for an address with no account: a timing signal that says the account exists.
+    """
+    to, subject, body = attempt.email, *lock_notice(attempt, unlock_link(token), locked_until)
+    if not has_request_context():
+        _send_quietly(to, subject, body)
+        return
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
+
+    def send_after_close() -> None:
+        with app.app_context():
+            _send_quietly(to, subject, body)
+
+    @after_this_request
+    def defer(response: Response) -> Response:
+        response.call_on_close(send_after_close)
+        return response
+
+
+def _send_quietly(to: str, subject: str, body: str) -> None:
+    # send_mail logs a failure; the lock stands either way, and operators can unlock.
+    with contextlib.suppress(MailDeliveryError):
+        send_mail(to, subject, body)
+
+
+def lock_notice(attempt: Attempt, link: str, locked_until: datetime) -> tuple[str, str]:
+    """Subject and body of the message telling the owner about a lock."""
+    until = locked_until.strftime("%Y-%m-%d %H:%M UTC")
+    if attempt.scope == "account":
+        what = (
+            f"Someone entered wrong passwords for {attempt.email} too many times in a row, so "
+            f"signing in from browsers you have not used before is paused until {until}. "
+            "Browsers you have signed in with before are not affected."
+        )
+    else:
+        what = (
+            f"A browser you have signed in to {attempt.email} with before entered wrong "
+            f"passwords too many times in a row, so signing in from that browser is paused "
+            f"until {until}. Your other browsers are not affected."
+        )
+    body = (
+        f"{what}\n\n"
+        "If it was you, you can lift the pause now (the link works once, until the pause "
+        f"ends):\n{link}\n\n"
+        "If it was not you, your account is safe as long as your password is not used "
+        "anywhere else; if it is, change it.\n"
+    )
+    return "Sign-in to your account was paused", body

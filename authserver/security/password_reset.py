@@ -1,0 +1,186 @@
+"""Password reset by email (DESIGN.md "Accounts", "Tokens").
+
+1. :func:`request_password_reset` mints a single-use link for the account at an address and
+   returns the message to send, or None when there is no account that may reset. The caller
+   answers both cases identically (no enumeration) and sends the message after its response.
+2. :func:`check_reset_link` tells the link page whether to show the form.
+3. :func:`reset_password` sets the new password, ends every session and token of the account,
+   and returns the notification to send.
+
+Links are built from the configured issuer, never from the request's Host header: a forged Host
+would otherwise put an attacker's server in a genuine message, and the token with it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from flask import current_app
+from sqlalchemy import delete, select, update
+
+from authserver.audit import EventTag, record_event
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.mail import Mail, render_mail
+from authserver.models import PasswordResetToken, User
+from authserver.security.accounts import find_user_by_email, get_user
+from authserver.security.credentials import end_all_credentials
+from authserver.security.errors import InvalidLink
+from authserver.security.lockout import clear_locks
+from authserver.security.one_time_tokens import (
+    TokenPurpose,
+    has_token_shape,
+    hash_token,
+    issue_token,
+)
+from authserver.security.passwords import check_password_policy, hash_password
+
+PURPOSE = TokenPurpose.PASSWORD_RESET
+LINK_PATH = "/reset/"  # + token; the route is web/reset.py's
+
+
+def _settings() -> Settings:
+    settings: Settings = current_app.extensions["authserver.settings"]
+    return settings
+
+
+def reset_link(token: str) -> str:
+    return _settings().issuer + LINK_PATH + token
+
+
+def request_password_reset(email: str, *, now: datetime) -> Mail | None:
+    """The reset message for the account at ``email``, or None if no account there may reset.
+
+    A new link replaces every earlier one of the account: only the newest message works.
+    """
+    user = find_user_by_email(email)
+    if user is None or user.is_disabled:
+        record_event(
+            EventTag.PASSWORD_RESET_REQUESTED,
+            outcome="failure",
+            user_subject=None if user is None else user.subject,
+            detail={"reason": "no-account" if user is None else "disabled"},
+        )
+        db.session.commit()
+        return None
+    ttl = _settings().reset_token_ttl
+    issued = issue_token(PURPOSE)
+    db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user.id))
+    db.session.add(
+        PasswordResetToken(
+            token_hash=issued.token_hash,
+            user_id=user.id,
+            created_at=now,
+            expires_at=now + timedelta(seconds=ttl),
+        )
+    )
+    record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=user.subject)
+    db.session.commit()
+    return render_mail(
+        user.email,
+        "Reset your password",
+        "password_reset.txt",
+        email=user.email,
+        link=reset_link(issued.token),
+        minutes=max(1, ttl // 60),
+        issuer=_settings().issuer,
+    )
+
+
+def check_reset_link(token: str, *, now: datetime) -> None:
+    """Raise :class:`InvalidLink` unless ``token`` may still set a password (consumes nothing)."""
+    try:
+        _find_usable(token, now=now)
+    except InvalidLink as error:
+        _record_failure(error)
+        db.session.commit()
+        raise
+
+
+def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
+    """Set the account's password with a reset link; return the "password changed" message.
+
+    Raises :class:`InvalidLink` (nothing changes) or PasswordPolicyError (the link stays usable,
+    so the person can choose another password).
+    """
+    try:
+        row, user = _find_usable(token, now=now)
+    except InvalidLink as error:
+        _record_failure(error)
+        db.session.commit()
+        raise
+    check_password_policy(new_password, email=user.email)
+    # Hashed before the token is claimed, so the claim and the commit are moments apart.
+    password_hash = hash_password(new_password)
+    claimed = db.session.execute(
+        update(PasswordResetToken)
+        .where(
+            PasswordResetToken.id == row.id,
+            PasswordResetToken.used_at.is_(None),
+            PasswordResetToken.expires_at > now,
+        )
+        .values(used_at=now)
+    )
+    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+        # Another request used the link between our read and this update: exactly one wins.
+        refused = InvalidLink("used", user_subject=user.subject)
+        _record_failure(refused)
+        db.session.commit()
+        raise refused
+    user.password_hash = password_hash
+    user.updated_at = now
+    _end_what_the_old_password_held(user, now=now)
+    record_event(EventTag.PASSWORD_RESET, user_subject=user.subject)
+    db.session.commit()
+    return render_mail(
+        user.email,
+        "Your password was changed",
+        "password_changed.txt",
+        email=user.email,
+        issuer=_settings().issuer,
+        forgot_link=_settings().issuer + "/reset",
+    )
+
+
+def _end_what_the_old_password_held(user: User, *, now: datetime) -> None:
+    """The one place that ends what a completed reset ends, inside the reset's transaction.
+
+    Sessions, refresh tokens and access tokens of the account die here (whoever knew the old
+    password may hold some). The sign-in lockout of ``security/lockout.py`` is cleared here too:
+    the owner has just proved control of the mailbox.
+    """
+    end_all_credentials(user, now=now)
+    clear_locks(user, now=now)
+
+
+def _find_usable(token: str, *, now: datetime) -> tuple[PasswordResetToken, User]:
+    if not has_token_shape(token):
+        raise InvalidLink("malformed")
+    row = db.session.scalar(
+        select(PasswordResetToken).where(
+            PasswordResetToken.token_hash == hash_token(PURPOSE, token)
+        )
+    )
+    if row is None:
+        # Never issued, replaced by a newer link, or a token minted for another purpose.
+        raise InvalidLink("unknown")
+    user = get_user(row.user_id)
+    if row.used_at is not None:
+        raise InvalidLink("used", user_subject=user.subject)
+    if row.expires_at <= now:
+        raise InvalidLink("expired", user_subject=user.subject)
+    if user.is_disabled:
+        raise InvalidLink("disabled", user_subject=user.subject)
+    if user.tokens_valid_after is not None and row.created_at < user.tokens_valid_after:
+        # Issued before the account's credentials were last ended (disable, sign out everywhere).
+        raise InvalidLink("revoked", user_subject=user.subject)
+    return row, user
+
+
+def _record_failure(error: InvalidLink) -> None:
+    record_event(
+        EventTag.PASSWORD_RESET_FAILED,
+        outcome="failure",
+        user_subject=error.user_subject,
+        detail={"reason": error.reason},
+    )

@@ -1,0 +1,365 @@
+"""Rate limits (Flask-Limiter) on the endpoints people and programs guess at.
+
+Each group has one limit string in the settings and decorators to apply it::
+
+    @bp.post("/login")
+    @limit_signin                      # AUTHSERVER_RATELIMIT_SIGNIN, per IP and per account
+    def login_submit(): ...
+
+    @limit_mfa(account=pending_subject)   # AUTHSERVER_RATELIMIT_MFA; account: () -> str | None
+    @limit_reset()                         # AUTHSERVER_RATELIMIT_RESET; account: the form's email
+    @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
+
+Only POST requests count. Over a limit, :class:`flask_limiter.RateLimitExceeded` (a 429) is
+raised before the view runs; web/errors.py answers it with ``Retry-After`` (:func:`retry_after`)
+and a page or, on protocol endpoints, an RFC 6749-shaped JSON error. A blueprint may answer it
+its own way (the sign-in page shows its usual generic failure, so a limit says nothing about
+which accounts exist).
+
+Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
+process's memory. If Redis stops answering, Flask-Limiter's in-memory fallback takes over with
+the same limits per process until Redis is back: logged, counted in
+:attr:`RateLimits.storage_fallbacks`, never a 500. Lockout does not depend on any of this: it
+lives in the database.
+
+Every app gets its own :class:`flask_limiter.Limiter` (its storage is per app), so the
+decorators only mark views; the app's limiter wraps each marked view on its first call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import hmac
+import json
+import logging
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import wraps
+from typing import Any, TypeVar, cast
+from urllib.parse import unquote
+
+from flask import Flask, current_app, request
+from flask.wrappers import Response
+from flask_limiter import Limiter
+from limits import parse_many
+from sqlalchemy.exc import SQLAlchemyError
+
+from authserver.config import Settings
+from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
+from authserver.models.types import utcnow
+from authserver.security.accounts import find_user_by_email
+from authserver.security.devices import find_device, remembered_devices
+
+log = logging.getLogger(__name__)
+
+EXTENSION = "authserver.rate_limits"
+# Moving window: no burst of twice the limit across a window boundary, and an exact Retry-After.
+STRATEGY = "moving-window"
+GROUPS = ("signin", "mfa", "reset", "token")
+MAX_PLAIN_KEY_LENGTH = 128  # our client ids are 24 characters
+
+View = TypeVar("View", bound=Callable[..., Any])
+AccountKey = Callable[[], "str | None"]
+
+
+@dataclass(frozen=True)
+class _Counter:
+    """One way of counting a group's requests: per IP, per account or per client."""
+
+    dimension: str  # "ip", "account", "client", "client-auth-failure"
+    key: Callable[[], str]
+    exempt_when: Callable[[], bool] | None = None
+    deduct_when: Callable[[Response], bool] | None = None
+
+
+class RateLimits:
+    """The app's limiter, the limits it enforces, and how often its storage has failed."""
+
+    def __init__(self, app: Flask, settings: Settings) -> None:
+        self.enabled = settings.ratelimit_enabled
+        self.limit_strings = {group: getattr(settings, f"ratelimit_{group}") for group in GROUPS}
+        for value in self.limit_strings.values():
+            parse_many(value)  # settings built in code skip the parser; fail at start-up too
+        storage_uri, storage_options = _storage(settings)
+        self.limiter = Limiter(
+            key_func=client_ip,
+            storage_uri=storage_uri,
+            storage_options=storage_options,
+            strategy=STRATEGY,
+            # Redis down: keep limiting, per process, with the same limits.
+            in_memory_fallback_enabled=True,
+            # A storage error the fallback did not absorb: log it and let the request through.
+            swallow_errors=True,
+            headers_enabled=False,  # Retry-After only where it means something: on a 429
+            enabled=self.enabled,
+        )
+        self.limiter.init_app(app)
+        self.storage_fallbacks = 0  # times this process fell back to memory
+        self._limited_views: dict[Callable[..., Any], Callable[..., Any]] = {}
+        self._lock = threading.Lock()
+
+    @property
+    def is_degraded(self) -> bool:
+        """True while Redis is unreachable and limits are counted in this process only."""
+        return self.limiter.limiter.storage is not self.limiter.storage
+
+    def call(
+        self,
+        view: Callable[..., Any],
+        group: str,
+        counters: tuple[_Counter, ...],
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:  # Any: whatever the view returns
+        if not self.enabled:
+            return view(*args, **kwargs)
+        limited = self._limited(view, group, counters)
+        was_degraded = self.is_degraded
+        try:
+            return limited(*args, **kwargs)
+        finally:
+            self._note_storage_state(was_degraded)
+
+    def _limited(
+        self, view: Callable[..., Any], group: str, counters: tuple[_Counter, ...]
+    ) -> Callable[..., Any]:
+        with self._lock:
+            limited = self._limited_views.get(view)
+            if limited is None:
+                limited = view
+                for counter in counters:
+                    # Stacked on one function, Flask-Limiter checks them all in one pass.
+                    limited = self.limiter.shared_limit(
+                        self.limit_strings[group],
+                        scope=f"{group}:{counter.dimension}",
+                        key_func=counter.key,
+                        methods=["POST"],
+                        exempt_when=counter.exempt_when,
+                        deduct_when=counter.deduct_when,
+                    )(limited)
+                self._limited_views[view] = limited
+            return limited
+
+    def _note_storage_state(self, was_degraded: bool) -> None:
+        if self.is_degraded and not was_degraded:
+            self.storage_fallbacks += 1
+            log.warning(
+                "rate-limit storage unreachable: counting in this process's memory until it "
+                "answers again (fallback #%d in this process)",
+                self.storage_fallbacks,
+            )
+        elif was_degraded and not self.is_degraded:
+            log.warning("rate-limit storage answers again: limits are shared again")
+
+    def retry_after(self) -> int:
+        """Seconds until the limit this request broke lets a request through again."""
+        breached = self.limiter.current_limit
+        if breached is None:
+            return 1
+        try:
+            return max(1, math.ceil(breached.window.reset_time - time.time()))
+        except Exception:  # the storage died since the check: use the window's length
+            return max(1, breached.limit.get_expiry())
+
+
+def rate_limits(app: Flask | None = None) -> RateLimits:
+    limits: RateLimits = (app or current_app).extensions[EXTENSION]
+    return limits
+
+
+def retry_after() -> int:
+    """For a 429 answer: seconds until the limit this request broke admits a request again."""
+    return rate_limits().retry_after()
+
+
+def _storage(settings: Settings) -> tuple[str, dict[str, str | int]]:
+    if not settings.redis_url:
+        return "memory://", {}
+    uri = settings.redis_url
+    if uri.startswith("unix://"):
+        uri = "redis+unix://" + uri.removeprefix("unix://")  # the name `limits` knows it by
+    # Every Redis call has a deadline (extensions.REDIS_TIMEOUT_SECONDS): a slow Redis must
+    # degrade a request, never hang a worker. redis-py takes the float; the dict type is limits'.
+    timeout = cast(int, REDIS_TIMEOUT_SECONDS)
+    return uri, {
+        "key_prefix": settings.ratelimit_key_prefix,
+        "socket_timeout": timeout,
+        "socket_connect_timeout": timeout,
+    }
+
+
+# --- keys: what each counter counts by ---------------------------------------------------------
+
+
+def client_ip() -> str:
+    return request.remote_addr or "unknown"
+
+
+def account_key(identifier: str) -> str:
+    """A counter key for an account identifier (an email or a subject) that does not show it.
+
+    Keyed with the app's secret, so a Redis dump cannot be matched against a list of addresses.
+    """
+    secret = current_app.config["SECRET_KEY"].encode()
+    digest = hmac.new(secret, b"authserver.ratelimit-account:" + identifier.encode(), "sha256")
+    return digest.hexdigest()[:32]
+
+
+def form_email() -> str | None:
+    """The account named by the form's ``email`` field, normalised like stored addresses."""
+    return (request.form.get("email") or "").strip().lower() or None
+
+
+def link_in_path() -> str | None:
+    """Emailed-link pages have no email field: count them per link (and per IP)."""
+    token = (request.view_args or {}).get("token")
+    return f"link:{token}" if isinstance(token, str) else None
+
+
+def _account_counter(account: AccountKey) -> Callable[[], str]:
+    def key() -> str:
+        identifier = account()
+        # Requests that name no account share one counter (an empty key would skip the limit).
+        return "none" if not identifier else account_key(identifier)
+
+    return key
+
+
+def _has_recognised_device() -> bool:
+    """The browser holds a live device cookie for the account it signs in to.
+
+    Such a browser is exempt from the per-account limit: otherwise an attacker could keep the
+    owner out with 429s exactly as a naive lockout would (the device has its own lockout quota).
+    """
+    devices, email = remembered_devices(), form_email()
+    if not devices or email is None:
+        return False  # no device cookie: nothing to look up
+    try:
+        user = find_user_by_email(email)
+        if user is None:
+            return False
+        return find_device(user, devices.get(user.subject), now=utcnow()) is not None
+    except SQLAlchemyError:
+        # Flask-Limiter would take any exception here for a storage failure.
+        db.session.rollback()
+        return False
+
+
+def token_client_id() -> str | None:
+    """The client a token request claims to be (not yet authenticated).
+
+    RFC 6749 §2.3.1: HTTP Basic (form-encoded id) or ``client_id`` in the body; RFC 7523 §3:
+    ``client_assertion`` names the client in its ``sub`` claim when ``client_id`` is absent.
+    """
+    authorization = request.headers.get("Authorization", "")
+    if authorization[:6].lower() == "basic ":
+        try:
+            decoded = base64.b64decode(authorization[6:].strip(), validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return unquote(decoded.partition(":")[0]) or None
+    if request.form.get("client_id"):
+        return request.form["client_id"]
+    return _assertion_subject(request.form.get("client_assertion", ""))
+
+
+def _assertion_subject(assertion: str) -> str | None:
+    parts = assertion.split(".")
+    if len(parts) != 3:
+        return None
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except (binascii.Error, ValueError):
+        return None
+    subject = claims.get("sub") if isinstance(claims, dict) else None
+    return subject if isinstance(subject, str) and subject else None
+
+
+def _presents_client_credentials() -> bool:
+    return bool(
+        request.headers.get("Authorization")
+        or request.form.get("client_secret")
+        or request.form.get("client_assertion")
+    )
+
+
+def _token_client_key() -> str:
+    client_id = token_client_id() or "none"
+    if len(client_id) > MAX_PLAIN_KEY_LENGTH:
+        # Unchecked input: an oversized id must not become an oversized Redis key.
+        client_id = hashlib.sha256(client_id.encode()).hexdigest()
+    if not _presents_client_credentials():
+        # A public client is every user's app at once: one shared budget would let its users
+        # (or anyone quoting its id) throttle all the others. Count it per client and address.
+        return f"{client_id}@{client_ip()}"
+    return client_id
+
+
+def _client_authenticated(response: Response) -> bool:
+    # RFC 6749 §5.2: invalid_client is the one 401. Requests that fail to authenticate do not
+    # use up the client's budget, so nobody can throttle a client by quoting its id; nor do
+    # requests refused by a limit (429) ...
+    return response.status_code not in (401, 429)
+
+
+def _client_authentication_failed(response: Response) -> bool:
+    # ... they count against the address that sent them instead.
+    return response.status_code == 401
+
+
+# --- the decorators -----------------------------------------------------------------------------
+
+
+def _marked(group: str, *counters: _Counter) -> Callable[[View], View]:
+    def decorate(view: View) -> View:
+        @wraps(view)
+        def limited(*args: Any, **kwargs: Any) -> Any:  # Any: the view's own signature
+            return rate_limits().call(view, group, counters, args, kwargs)
+
+        return cast(View, limited)
+
+    return decorate
+
+
+def limit_signin(view: View) -> View:
+    """AUTHSERVER_RATELIMIT_SIGNIN per IP and per account (the form's ``email``).
+
+    A browser recognised for that account (device cookie) is exempt from the per-account count.
+    """
+    return _marked(
+        "signin",
+        _Counter("ip", client_ip),
+        _Counter("account", _account_counter(form_email), exempt_when=_has_recognised_device),
+    )(view)
+
+
+def limit_mfa(*, account: AccountKey) -> Callable[[View], View]:
+    """AUTHSERVER_RATELIMIT_MFA per IP and per account; ``account`` names the account being
+    signed in to (e.g. the pending sign-in's subject), or None."""
+    return _marked("mfa", _Counter("ip", client_ip), _Counter("account", _account_counter(account)))
+
+
+def limit_reset(*, account: AccountKey = form_email) -> Callable[[View], View]:
+    """AUTHSERVER_RATELIMIT_RESET per IP and per account (by default the form's ``email``)."""
+    return _marked(
+        "reset", _Counter("ip", client_ip), _Counter("account", _account_counter(account))
+    )
+
+
+def limit_token(view: View) -> View:
+    """AUTHSERVER_RATELIMIT_TOKEN per client; failed client authentication per IP."""
+    return _marked(
+        "token",
+        _Counter("client", _token_client_key, deduct_when=_client_authenticated),
+        _Counter("client-auth-failure", client_ip, deduct_when=_client_authentication_failed),
+    )(view)
+
+
+def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["authserver.settings"]
+    app.extensions[EXTENSION] = RateLimits(app, settings)

@@ -1,0 +1,29 @@
+"""HTML pages for people, and the error pages every surface shares."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from authserver.web import (
+    account,
+    errors,
+    home,
+    login,
+    mfa,
+    mfa_setup,
+    reset,
+    unlock,
+    verify_email,
+)
+
+
+def init_app(app: Flask) -> None:
+    errors.init_app(app)
+    app.register_blueprint(login.bp)
+    app.register_blueprint(home.bp)
+    app.register_blueprint(account.bp)
+    app.register_blueprint(reset.bp)
+    app.register_blueprint(verify_email.bp)
+    app.register_blueprint(mfa.bp)
+    app.register_blueprint(mfa_setup.bp)
+    app.register_blueprint(unlock.bp)

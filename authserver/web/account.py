@@ -1,0 +1,164 @@
+"""The account page: profile, password, sessions and connected apps of the signed-in user.
+
+Every change is a POST of a CSRF-protected form followed by a redirect back here (303), so a
+reload never repeats it. Rules live in security/account.py, sessions/ and oauth/consents.py.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from authserver.models.types import utcnow
+from authserver.oauth.consents import list_connected_apps, revoke_connected_app
+from authserver.oauth.errors import UnknownConsent
+from authserver.oauth.scopes import describe_scopes
+from authserver.security.account import (
+    change_password,
+    sign_out_everywhere,
+    sign_out_session,
+    update_profile,
+)
+from authserver.security.accounts import get_user
+from authserver.security.errors import InvalidName, PasswordPolicyError, WrongPassword
+from authserver.sessions import (
+    BrowserSession,
+    UnknownSession,
+    end_current_session,
+    list_active_sessions,
+    start_session,
+)
+from authserver.web.account_forms import (
+    PasswordChangeForm,
+    ProfileForm,
+    RevokeAppForm,
+    SignOutEverywhereForm,
+    SignOutSessionForm,
+)
+from authserver.web.guards import signed_in
+
+bp = Blueprint("account", __name__)
+
+MFA_SETUP_PATH = "/account/mfa"  # the MFA pages are their own blueprint
+WRONG_CURRENT_PASSWORD = "Your current password is not correct."
+BAD_REQUEST = "That request could not be understood. Please use the buttons on this page."
+
+
+def as_sentence(message: str) -> str:
+    """Service errors are lower-case clauses ("password must be ..."); pages show sentences."""
+    return message[:1].upper() + message[1:] + ("" if message.endswith(".") else ".")
+
+
+def render_account(
+    session: BrowserSession,
+    *,
+    profile_form: ProfileForm | None = None,
+    password_form: PasswordChangeForm | None = None,
+    error: str | None = None,
+    status: int = 200,
+) -> ResponseReturnValue:
+    user = get_user(session.user_id)
+    apps = list_connected_apps(user)
+    page = render_template(
+        "account.html",
+        user=user,
+        profile_form=profile_form or ProfileForm(formdata=None, name=user.name),
+        password_form=password_form or PasswordChangeForm(formdata=None),
+        sessions=list_active_sessions(user, now=utcnow(), current_sid=session.sid),
+        apps=[(app, describe_scopes(app.scopes)) for app in apps],
+        mfa_setup_path=MFA_SETUP_PATH,
+        error=error,
+    )
+    return page, status
+
+
+@bp.get("/account")
+@signed_in
+def account_page(session: BrowserSession) -> ResponseReturnValue:
+    return render_account(session)
+
+
+@bp.post("/account/profile")
+@signed_in
+def profile_submit(session: BrowserSession) -> ResponseReturnValue:
+    form = ProfileForm()
+    if not form.validate_on_submit():
+        return render_account(session, profile_form=form, status=400)
+    try:
+        update_profile(get_user(session.user_id), name=form.name.data, now=utcnow())
+    except InvalidName as error:
+        form.name.errors.append(as_sentence(str(error)))
+        return render_account(session, profile_form=form, status=400)
+    flash("Your profile was saved.")
+    return redirect(url_for("account.account_page"), 303)
+
+
+@bp.post("/account/password")
+@signed_in
+def password_submit(session: BrowserSession) -> ResponseReturnValue:
+    form = PasswordChangeForm()
+    if not form.validate_on_submit():
+        return render_account(session, password_form=form, status=400)
+    user, now = get_user(session.user_id), utcnow()
+    try:
+        change_password(
+            user,
+            current_password=form.current_password.data,
+            new_password=form.new_password.data,
+            now=now,
+        )
+    except WrongPassword:
+        form.current_password.errors.append(WRONG_CURRENT_PASSWORD)
+        return render_account(session, password_form=form, status=400)
+    except PasswordPolicyError as error:
+        form.new_password.errors.append(as_sentence(str(error)))
+        return render_account(session, password_form=form, status=400)
+    # Everything was ended, this browser's session too; it goes on in a fresh one (new id).
+    start_session(user, amr=session.amr, now=now)
+    flash("Your password was changed. Every other device has been signed out.")
+    return redirect(url_for("account.account_page"), 303)
+
+
+@bp.post("/account/sessions/sign-out")
+@signed_in
+def sign_out_session_submit(session: BrowserSession) -> ResponseReturnValue:
+    form = SignOutSessionForm()
+    if not form.validate_on_submit():
+        return render_account(session, error=BAD_REQUEST, status=400)
+    try:
+        sign_out_session(get_user(session.user_id), form.sid.data, now=utcnow())
+    except UnknownSession:
+        flash("That session had already ended.")
+        return redirect(url_for("account.account_page"), 303)
+    if form.sid.data == session.sid:
+        end_current_session()  # this browser: forget the cookie as well
+        flash("You have been signed out.")
+        return redirect(url_for("login.login_page"), 303)
+    flash("The session was signed out.")
+    return redirect(url_for("account.account_page"), 303)
+
+
+@bp.post("/account/sessions/sign-out-everywhere")
+@signed_in
+def sign_out_everywhere_submit(session: BrowserSession) -> ResponseReturnValue:
+    if not SignOutEverywhereForm().validate_on_submit():
+        return render_account(session, error=BAD_REQUEST, status=400)
+    sign_out_everywhere(get_user(session.user_id), now=utcnow())
+    end_current_session()  # already revoked; this clears the cookie
+    flash("You have been signed out everywhere.")
+    return redirect(url_for("login.login_page"), 303)
+
+
+@bp.post("/account/apps/revoke")
+@signed_in
+def revoke_app_submit(session: BrowserSession) -> ResponseReturnValue:
+    form = RevokeAppForm()
+    if not form.validate_on_submit():
+        return render_account(session, error=BAD_REQUEST, status=400)
+    try:
+        revoke_connected_app(get_user(session.user_id), form.client_id.data, now=utcnow())
+    except UnknownConsent:
+        flash("That app was not connected to your account.")
+        return redirect(url_for("account.account_page"), 303)
+    flash("The app was disconnected. It has to ask for your permission again.")
+    return redirect(url_for("account.account_page"), 303)

@@ -1,0 +1,68 @@
+"""The forms of the account page (Flask-WTF: each carries its CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import EqualTo, InputRequired, Length
+
+from authserver.oauth.clients import MAX_CLIENT_ID_LENGTH
+from authserver.security.accounts import MAX_NAME_LENGTH
+from authserver.security.passwords import MAX_PASSWORD_LENGTH
+
+
+class ProfileForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    name = StringField(
+        "Name",
+        validators=[
+            Length(max=MAX_NAME_LENGTH, message=f"Use at most {MAX_NAME_LENGTH} characters.")
+        ],
+    )
+
+
+MAX_SID_LENGTH = 64  # browser_sessions.public_id
+_TOO_LONG = f"Use at most {MAX_PASSWORD_LENGTH} characters."
+
+
+class PasswordChangeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    # The policy's maximum bounds every field, so nobody can send megabytes to the hasher.
+    current_password = PasswordField(
+        "Current password",
+        validators=[
+            InputRequired("Enter your current password."),
+            Length(max=MAX_PASSWORD_LENGTH, message=_TOO_LONG),
+        ],
+    )
+    new_password = PasswordField(
+        "New password",
+        validators=[
+            InputRequired("Choose a new password."),
+            Length(max=MAX_PASSWORD_LENGTH, message=_TOO_LONG),
+        ],
+    )
+    confirm_password = PasswordField(
+        "Repeat new password",
+        validators=[
+            InputRequired("Repeat the new password."),
+            EqualTo("new_password", message="The two new passwords are not the same."),
+        ],
+    )
+
+
+class SignOutSessionForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    sid = HiddenField(
+        validators=[InputRequired("Choose a session to sign out."), Length(max=MAX_SID_LENGTH)]
+    )
+
+
+class SignOutEverywhereForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """No fields: only the CSRF token, so another site cannot press the button."""
+
+
+class RevokeAppForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    client_id = HiddenField(
+        validators=[
+            InputRequired("Choose an app to disconnect."),
+            Length(max=MAX_CLIENT_ID_LENGTH),
+        ]
+    )

@@ -1,0 +1,84 @@
+"""Error responses: JSON for machines, a plain page for people, never a stack trace."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, jsonify, render_template, request
+from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+from authserver.security.rate_limits import retry_after
+from authserver.sessions.errors import SessionStoreUnavailable
+
+log = logging.getLogger(__name__)
+
+# Paths whose callers are programs; they get JSON bodies instead of HTML pages.
+MACHINE_PATH_PREFIXES = ("/oauth/", "/.well-known/", "/healthz", "/readyz", "/userinfo", "/jwks")
+
+
+def wants_json() -> bool:
+    if request.path.startswith(MACHINE_PATH_PREFIXES):
+        return True
+    best = request.accept_mimetypes.best_match(["text/html", "application/json"])
+    return best == "application/json"
+
+
+# RFC 6749 §5.2 / §4.1.2.1 codes for what the HTTP layer rejects before our code runs.
+PROTOCOL_ERROR_CODES = {400: "invalid_request", 405: "invalid_request", 413: "invalid_request",
+                        415: "invalid_request", 500: "server_error"}  # fmt: skip
+
+
+def render_http_error(error: HTTPException) -> ResponseReturnValue:
+    status = error.code or 500
+    if wants_json():
+        code = PROTOCOL_ERROR_CODES.get(status, error.name.lower().replace(" ", "_"))
+        body = {"error": code, "error_description": error.name}
+        return jsonify(body), status, {"Cache-Control": "no-store"}
+    return render_template("error.html", status=status, title=error.name), status
+
+
+def render_rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
+    """429 with Retry-After (RFC 6585 §4): JSON on protocol endpoints, a page elsewhere."""
+    headers = {"Retry-After": str(retry_after()), "Cache-Control": "no-store"}
+    if wants_json():
+        # RFC 6749 has no "slow down" error for these endpoints; temporarily_unavailable
+        # (§4.1.2.1) is the registered code that tells a client to come back later.
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "Too many requests; try again after Retry-After seconds.",
+        }
+        return jsonify(body), 429, headers
+    page = render_template("error.html", status=429, title="Too many requests")
+    return page, 429, headers
+
+
+def render_unexpected_error(error: Exception) -> ResponseReturnValue:
+    # The traceback goes to the log for operators; the client only learns that it failed.
+    log.exception("unhandled error on %s %s", request.method, request.path)
+    return render_http_error(InternalServerError())
+
+
+# How long a browser should wait before trying again when the session store is down.
+SESSION_STORE_RETRY_AFTER_SECONDS = 30
+
+
+def render_session_store_unavailable(error: SessionStoreUnavailable) -> ResponseReturnValue:
+    """Sessions fail closed: a sign-in or sign-out that cannot be recorded says so (503)."""
+    log.warning("session store unavailable on %s %s: %s", request.method, request.path, error)
+    headers = {"Retry-After": str(SESSION_STORE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
+    if wants_json():
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "The server is busy; try again shortly.",
+        }
+        return jsonify(body), 503, headers
+    return render_template("unavailable.html"), 503, headers
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(RateLimitExceeded, render_rate_limited)
+    app.register_error_handler(HTTPException, render_http_error)
+    app.register_error_handler(SessionStoreUnavailable, render_session_store_unavailable)
+    app.register_error_handler(Exception, render_unexpected_error)

@@ -1,0 +1,58 @@
+"""The HTML forms of the sign-in pages (Flask-WTF: each carries its CSRF token)."""
+
+from __future__ import annotations
+
+from flask_wtf import FlaskForm
+from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms.validators import InputRequired, Length
+
+from authserver.security.accounts import MAX_EMAIL_LENGTH
+from authserver.security.passwords import MAX_PASSWORD_LENGTH
+
+
+class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    # The policy's maximum, so nobody can send megabytes to the hasher.
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    next = HiddenField()
+
+
+class SignOutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """No fields: only the CSRF token, so another site cannot sign people out."""
+
+
+class ResetRequestForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+
+
+class NewPasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    # Length is the policy's business (it says why); the form only bounds the hasher's work.
+    password = PasswordField(
+        "New password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class ConfirmForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """No fields: a button and the CSRF token (e.g. "this address is mine")."""
+
+
+# Long enough for a recovery code typed with spaces; anything longer is not a code.
+MAX_CODE_INPUT_LENGTH = 32
+
+
+class MfaCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """One field for a 6-digit authenticator code or a recovery code (their shapes differ)."""
+
+    code = StringField(
+        "Authentication code", validators=[InputRequired(), Length(max=MAX_CODE_INPUT_LENGTH)]
+    )
+    next = HiddenField()
+
+
+class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """Confirms an emailed unlock link; the token travels in the body, not in the POST's URL."""
+
+    # 32 random bytes in base64url are 43 characters; anything much longer is not ours.
+    token = HiddenField(validators=[InputRequired(), Length(max=64)])

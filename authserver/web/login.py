@@ -1,0 +1,87 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_limiter import RateLimitExceeded
+from flask_wtf.csrf import CSRFError
+
+from authserver.models.types import utcnow
+from authserver.security.accounts import check_password
+from authserver.security.devices import find_device_id
+from authserver.security.errors import InvalidCredentials
+from authserver.security.lockout import register_success
+from authserver.security.mfa import is_enrolled
+from authserver.security.rate_limits import limit_signin, retry_after
+from authserver.security.redirects import safe_redirect_target
+from authserver.sessions import end_current_session, start_session
+from authserver.web.errors import render_http_error
+from authserver.web.forms import LoginForm
+from authserver.web.mfa import redirect_to_challenge
+
+bp = Blueprint("login", __name__)
+
+# One message for every failure (unknown address, wrong password, locked account, too many
+# attempts), so the page never tells which e-mail addresses have accounts.
+GENERIC_LOGIN_FAILURE = "The email address or password is incorrect."
+EXPIRED_FORM = "The sign-in form expired. Please try again."
+DEFAULT_NEXT = "/"
+
+
+def render_login(form: LoginForm, *, error: str | None = None) -> str:
+    return render_template("login.html", form=form, error=error)
+
+
+@bp.get("/login")
+def login_page() -> ResponseReturnValue:
+    form = LoginForm(
+        email=request.args.get("login_hint", ""), next=request.args.get("next", DEFAULT_NEXT)
+    )
+    return render_login(form)
+
+
+@bp.post("/login")
+@limit_signin
+def login_submit() -> ResponseReturnValue:
+    form = LoginForm()
+    if not form.validate_on_submit():
+        return render_login(form), 400
+    try:
+        user = check_password(form.email.data, form.password.data, now=utcnow())
+    except InvalidCredentials:
+        return render_login(form, error=GENERIC_LOGIN_FAILURE), 401
+    next_target = safe_redirect_target(form.next.data, default=DEFAULT_NEXT)
+    if is_enrolled(user.id):
+        # No session until the second factor, and the failure count stays: it is reset only
+        # when the second factor passes too, or the 6-digit code could be guessed forever.
+        return redirect_to_challenge(user, next_target=next_target)
+    register_success(user, now=utcnow(), device=find_device_id(user))
+    start_session(user, amr=["pwd"])
+    return redirect(next_target, 303)
+
+
+@bp.post("/logout")
+def logout() -> ResponseReturnValue:
+    # The CSRF token is checked before any view runs (CSRFProtect); a bad one never gets here.
+    end_current_session()
+    return redirect(url_for("login.login_page"), 303)
+
+
+@bp.errorhandler(RateLimitExceeded)
+def too_many_attempts(error: RateLimitExceeded) -> ResponseReturnValue:
+    """Too many sign-ins from this address or for this account: the usual failure, as a 429.
+
+    The per-account limit counts addresses with no account too, so this says nothing about
+    which accounts exist; the status and Retry-After tell a well-behaved client to wait.
+    """
+    headers = {"Retry-After": str(retry_after()), "Cache-Control": "no-store"}
+    return render_login(LoginForm(), error=GENERIC_LOGIN_FAILURE), 429, headers
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failure(error: CSRFError) -> ResponseReturnValue:
+    """A missing or stale CSRF token on the sign-in form: show the form again, not an error."""
+    if request.endpoint == "login.login_submit":
+        return render_login(LoginForm(), error=EXPIRED_FORM), 400
+    return render_http_error(error)

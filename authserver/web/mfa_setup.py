@@ -1,0 +1,156 @@
+"""``/account/mfa``: set up an authenticator app, replace recovery codes, remove it.
+
+Without an authenticator the page shows a pending secret (QR code, key, ``otpauth://`` URI) and
+asks for a code from the app; only that code makes it count. With one, the page offers new
+recovery codes and removal, each after a fresh code. Recovery codes appear once, in the
+response that made them. Pages that show secrets are never cached.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+from werkzeug.wrappers import Response
+
+from authserver.models import User
+from authserver.models.types import utcnow
+from authserver.security.accounts import get_user
+from authserver.security.errors import (
+    InvalidMfaCode,
+    MalformedMfaCode,
+    MfaAlreadyEnrolled,
+    MfaNotEnrolled,
+)
+from authserver.security.mfa import (
+    begin_enrolment,
+    confirm_enrolment,
+    get_mfa_status,
+    regenerate_recovery_codes,
+    remove_mfa,
+)
+from authserver.security.mfa_codes import RECOVERY_CODE_COUNT
+from authserver.security.rate_limits import limit_mfa
+from authserver.security.redirects import safe_redirect_target
+from authserver.sessions import current_session, start_session
+from authserver.web.errors import render_http_error
+from authserver.web.forms import MfaCodeForm
+from authserver.web.guards import sign_in_required
+from authserver.web.mfa import (
+    EXPIRED_FORM,
+    INVALID_CODE,
+    MALFORMED_CODE,
+    SETUP_PATH,
+    amr_with_otp,
+    challenged_account,
+)
+from authserver.web.qr import qr_code_svg
+
+bp = Blueprint("mfa_setup", __name__)
+
+WRONG_ENROLMENT_CODE = (
+    "That code does not match. Check that your phone's clock is right and enter the code the "
+    "app shows now."
+)
+ENROLMENT_CODE_SHAPE = "Enter the 6-digit code your authenticator app shows."
+ACTIONS = ("enrol", "regenerate", "remove")
+
+
+@bp.get(SETUP_PATH)
+@sign_in_required
+def setup_page() -> ResponseReturnValue:
+    form = MfaCodeForm(next=request.args.get("next", ""))
+    return _page(_signed_in_user(), form)
+
+
+@bp.post(SETUP_PATH)
+@sign_in_required
+@limit_mfa(account=challenged_account)
+def setup_submit() -> ResponseReturnValue:
+    user = _signed_in_user()
+    form = MfaCodeForm()
+    action = request.form.get("action", "enrol")
+    if action not in ACTIONS or not form.validate_on_submit():
+        return _page(user, form, status=400)
+    try:
+        if action == "enrol":
+            return _enrol(user, form)
+        if action == "regenerate":
+            codes = regenerate_recovery_codes(user, form.code.data, now=utcnow())
+            return _show_recovery_codes(codes, form, replaced=True)
+        remove_mfa(user, form.code.data, now=utcnow())
+        return _no_store(render_template("mfa_removed.html"))
+    except MalformedMfaCode:
+        return _page(user, form, error=MALFORMED_CODE, status=400)
+    except InvalidMfaCode:
+        return _page(user, form, error=INVALID_CODE, status=401)
+    except (MfaAlreadyEnrolled, MfaNotEnrolled):
+        # Changed in another tab meanwhile: show the page as it is now.
+        return redirect(url_for("mfa_setup.setup_page"), 303)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failure(error: CSRFError) -> ResponseReturnValue:
+    """A stale form: show the page again with a fresh token, not an error page."""
+    session = current_session()
+    if request.endpoint != "mfa_setup.setup_submit" or session is None:
+        return render_http_error(error)
+    form = MfaCodeForm(next=request.form.get("next", ""))
+    return _page(get_user(session.user_id), form, error=EXPIRED_FORM, status=400)
+
+
+def _enrol(user: User, form: MfaCodeForm) -> ResponseReturnValue:
+    try:
+        codes = confirm_enrolment(user, form.code.data, now=utcnow())
+    except MalformedMfaCode:
+        return _page(user, form, error=ENROLMENT_CODE_SHAPE, status=400)
+    except InvalidMfaCode:
+        return _page(user, form, error=WRONG_ENROLMENT_CODE, status=400)
+    # The browser has just shown both factors: its session now says so (and gets a new id).
+    session = current_session()
+    assert session is not None  # sign_in_required
+    start_session(user, amr=amr_with_otp(session.amr))
+    return _show_recovery_codes(codes, form, replaced=False)
+
+
+def _page(
+    user: User, form: MfaCodeForm, *, error: str | None = None, status: int = 200
+) -> ResponseReturnValue:
+    if not get_mfa_status(user.id).is_enrolled:
+        try:
+            key = begin_enrolment(user, now=utcnow())
+        except MfaAlreadyEnrolled:
+            pass  # set up in another tab a moment ago: show what there is now
+        else:
+            qr_code = qr_code_svg(key.uri, label="QR code for your authenticator app")
+            page = render_template(
+                "mfa_setup.html", form=form, key=key, qr_code=qr_code, error=error
+            )
+            return _no_store(page, status)
+    page = render_template(
+        "mfa_manage.html", form=form, status=get_mfa_status(user.id), error=error
+    )
+    return _no_store(page, status)
+
+
+def _show_recovery_codes(codes: list[str], form: MfaCodeForm, *, replaced: bool) -> Response:
+    page = render_template(
+        "mfa_recovery_codes.html",
+        codes=codes,
+        count=RECOVERY_CODE_COUNT,
+        replaced=replaced,
+        next_target=safe_redirect_target(form.next.data, default=SETUP_PATH),
+    )
+    return _no_store(page)
+
+
+def _no_store(page: str, status: int = 200) -> Response:
+    # Secrets and one-time codes must not stay in a browser or proxy cache.
+    headers = {"Cache-Control": "no-store"}
+    return Response(page, status=status, headers=headers, mimetype="text/html")
+
+
+def _signed_in_user() -> User:
+    session = current_session()
+    assert session is not None  # sign_in_required
+    return get_user(session.user_id)

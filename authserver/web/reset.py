@@ -1,0 +1,122 @@
+"""Password reset pages: ask for a link, then choose a new password behind the link."""
+
+from __future__ import annotations
+
+from flask import (
+    Blueprint,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
+from flask.typing import ResponseReturnValue
+from flask_wtf.csrf import CSRFError
+
+from authserver.config import Settings
+from authserver.extensions import csrf_exempt
+from authserver.mail import send_after_response
+from authserver.models.types import utcnow
+from authserver.security.errors import InvalidLink, PasswordPolicyError
+from authserver.security.password_reset import (
+    check_reset_link,
+    request_password_reset,
+    reset_password,
+)
+from authserver.security.passwords import MIN_PASSWORD_LENGTH
+from authserver.security.rate_limits import limit_reset, link_in_path
+from authserver.web.errors import render_http_error
+from authserver.web.forms import NewPasswordForm, ResetRequestForm
+from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page, sentence
+
+bp = Blueprint("reset", __name__)
+
+
+@bp.get("/reset")
+def request_page() -> ResponseReturnValue:
+    return render_template("reset_request.html", form=ResetRequestForm())
+
+
+@bp.post("/reset")
+@limit_reset()
+def request_submit() -> ResponseReturnValue:
+    form = ResetRequestForm()
+    if not form.validate_on_submit():
+        return render_template("reset_request.html", form=form), 400
+    mail = request_password_reset(form.email.data, now=utcnow())
+    # The same page and status whether or not the address has an account (no enumeration).
+    # The response time must not tell either. The work that differs is small database work
+    # (one token row) and the mail, whose SMTP round trip would stand out; so the mail is sent
+    # after the response has gone out, and both answers take the same time.
+    settings: Settings = current_app.extensions["authserver.settings"]
+    page = render_template(
+        "reset_sent.html", email=form.email.data, minutes=max(1, settings.reset_token_ttl // 60)
+    )
+    response = make_response(page)
+    send_after_response(response, mail)
+    return response
+
+
+@bp.get("/reset/<token>")
+def link_page(token: str) -> ResponseReturnValue:
+    try:
+        check_reset_link(token, now=utcnow())
+    except InvalidLink:
+        return _invalid_link()
+    return _password_form(NewPasswordForm(), token)
+
+
+@bp.post("/reset/<token>")
+@limit_reset(account=link_in_path)
+@csrf_exempt  # the form checks its own CSRF token: see web/link_pages.py
+def link_submit(token: str) -> ResponseReturnValue:
+    form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return _password_form(form, token, error=form_error(form.errors), status=400)
+    try:
+        mail = reset_password(token, form.password.data, now=utcnow())
+    except InvalidLink:
+        return _invalid_link()
+    except PasswordPolicyError as error:
+        return _password_form(NewPasswordForm(), token, error=sentence(str(error)), status=400)
+    response = private_page(redirect(url_for("reset.done_page"), 303))
+    send_after_response(response, mail)
+    return response
+
+
+@bp.get("/reset/done")
+def done_page() -> ResponseReturnValue:
+    return render_template("reset_done.html")
+
+
+def _password_form(
+    form: NewPasswordForm, token: str, *, error: str | None = None, status: int = 200
+) -> ResponseReturnValue:
+    page = render_template(
+        "reset_password.html",
+        form=form,
+        token=token,
+        error=error,
+        min_length=MIN_PASSWORD_LENGTH,
+    )
+    return private_page(page, status)
+
+
+def _invalid_link() -> ResponseReturnValue:
+    page = render_template(
+        "link_invalid.html",
+        title="This reset link cannot be used",
+        again_url=url_for("reset.request_page"),
+        again_label="Send a new reset link",
+    )
+    return private_page(page, 400)
+
+
+@bp.errorhandler(CSRFError)
+def csrf_failure(error: CSRFError) -> ResponseReturnValue:
+    """A missing or stale CSRF token on the request form: show the form again, not an error."""
+    if request.endpoint == "reset.request_submit":
+        page = render_template("reset_request.html", form=ResetRequestForm(), error=EXPIRED_FORM)
+        return page, 400
+    return render_http_error(error)

@@ -1,0 +1,76 @@
+"""The non-HTTP ceilings: raw signatures per second per core, argon2id verifications per second.
+
+Both are measured with the libraries and parameters the server uses, in this run, on this
+machine, so a workload's ratio to them survives a noisy machine better than absolute numbers.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections.abc import Callable
+
+from argon2 import PasswordHasher
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+
+from authserver.keys.algorithms import RSA_KEY_BITS, RSA_PUBLIC_EXPONENT
+from authserver.security.passwords import HASH_PARAMETERS
+
+SIGNING_SECONDS = 2.0
+ARGON2_SECONDS = 4.0
+# A typical access token's signing input: header + claims, base64url (about 400 bytes).
+SIGNING_INPUT = b"e" * 400
+ARGON2_PASSWORD = "purple tractor sings at dawn"
+
+
+def _rate(operation: Callable[[], object], seconds: float) -> float:
+    operation()  # warm
+    count, start = 0, time.perf_counter()
+    deadline = start + seconds
+    while (now := time.perf_counter()) < deadline:
+        for _ in range(10):
+            operation()
+        count += 10
+    return count / (now - start)
+
+
+def signing_rates(seconds: float = SIGNING_SECONDS) -> dict[str, float]:
+    """Signatures per second on one core, straight from `cryptography` (no JOSE around them)."""
+    rsa_key = rsa.generate_private_key(public_exponent=RSA_PUBLIC_EXPONENT, key_size=RSA_KEY_BITS)
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    ed_key = ed25519.Ed25519PrivateKey.generate()
+    pkcs1, sha256, ecdsa = padding.PKCS1v15(), hashes.SHA256(), ec.ECDSA(hashes.SHA256())
+    return {
+        "RS256": _rate(lambda: rsa_key.sign(SIGNING_INPUT, pkcs1, sha256), seconds),
+        "ES256": _rate(lambda: ec_key.sign(SIGNING_INPUT, ecdsa), seconds),
+        "EdDSA": _rate(lambda: ed_key.sign(SIGNING_INPUT), seconds),
+    }
+
+
+def _verify_for(seconds: float, stored_hash: str) -> int:
+    hasher = PasswordHasher.from_parameters(HASH_PARAMETERS)
+    count, deadline = 0, time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        hasher.verify(stored_hash, ARGON2_PASSWORD)
+        count += 1
+    return count
+
+
+def argon2_rates(processes: int, seconds: float = ARGON2_SECONDS) -> dict[str, float]:
+    """Verifications per second at the configured parameters: one process, and ``processes``
+    at once (as many as the server has workers): the second is the sign-in bound."""
+    stored_hash = PasswordHasher.from_parameters(HASH_PARAMETERS).hash(ARGON2_PASSWORD)
+    single = _verify_for(seconds, stored_hash) / seconds
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(processes) as pool:
+        counts = pool.starmap(_verify_for, [(seconds, stored_hash)] * processes)
+    return {"one_process": single, "all_workers": sum(counts) / seconds}
+
+
+def argon2_parameters() -> dict[str, int]:
+    return {
+        "time_cost": HASH_PARAMETERS.time_cost,
+        "memory_cost_kib": HASH_PARAMETERS.memory_cost,
+        "parallelism": HASH_PARAMETERS.parallelism,
+    }

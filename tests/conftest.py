@@ -1,0 +1,162 @@
+"""Shared fixtures: a fresh app per test on each database backend, migrated by Alembic."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import secrets
+import shutil
+from collections.abc import Callable, Iterator
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient, FlaskCliRunner
+from flask_migrate import upgrade
+from sqlalchemy import text
+
+from authserver import create_app
+from authserver.extensions import db, redis_client
+from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
+from tests.support.settings import make_test_settings
+
+
+@pytest.fixture(scope="session")
+def migrated_dbs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
+    """`upgrade head` once per backend; tests then start from a copy (SQLite) or TRUNCATE (PG)."""
+    template_dir = tmp_path_factory.mktemp("template")
+    urls = {"sqlite": f"sqlite:///{template_dir / 'template.sqlite3'}"}
+    postgres = fresh_postgres_database() if "postgresql" in backends() else nullcontext(None)
+    with postgres as postgres_url:
+        if postgres_url:
+            urls["postgresql"] = postgres_url
+        for url in urls.values():
+            app = create_app(make_test_settings(template_dir, database_url=url))
+            with app.app_context():
+                upgrade()
+                db.engine.dispose()  # closes the file, so SQLite checkpoints its WAL before copying
+        yield urls
+
+
+@pytest.fixture(params=backends())
+def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, migrated_dbs: dict[str, str]
+) -> str:
+    backend: str = request.param
+    if backend == "sqlite":
+        template = Path(migrated_dbs["sqlite"].removeprefix("sqlite:///"))
+        copy = tmp_path / "authserver.sqlite3"
+        shutil.copyfile(template, copy)
+        return f"sqlite:///{copy}"
+    return migrated_dbs["postgresql"]
+
+
+AppFactory = Callable[..., Flask]
+
+
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in its own app context, as in production.
+
+    Without this, a request made while the test holds an app context reuses it: requests would
+    share one database session (and `flask.g`), and uncommitted work would leak from one request
+    into the next instead of being rolled back at teardown, hiding exactly the bugs a server has.
+    """
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:  # Any: werkzeug's signature
+        return contextvars.Context().run(super().open, *args, **kwargs)
+
+
+@pytest.fixture
+def make_app(database_url: str, tmp_path: Path) -> Iterator[AppFactory]:
+    """Build apps on the test database (settings changed as asked); all are closed afterwards."""
+    built: list[Flask] = []
+
+    def build(**changes: Any) -> Flask:
+        changes.setdefault("database_url", database_url)
+        built.append(create_app(make_test_settings(tmp_path, **changes)))
+        built[-1].test_client_class = IsolatedClient
+        return built[-1]
+
+    yield build
+    for each in built:
+        with each.app_context():
+            db.session.remove()
+            db.engine.dispose()
+        client = redis_client(each)
+        if client is not None:
+            client.close()
+
+
+@pytest.fixture
+def app(make_app: AppFactory) -> Iterator[Flask]:
+    app = make_app()
+    with app.app_context():
+        if db.engine.dialect.name == "postgresql":
+            _truncate_all_tables()
+        yield app
+
+
+def _truncate_all_tables() -> None:
+    names = ", ".join(f'"{table.name}"' for table in db.metadata.sorted_tables)
+    db.session.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
+    db.session.commit()
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app: Flask) -> FlaskCliRunner:
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """The test Redis; skipped (saying why) when unset, failed when set but unreachable."""
+    url = os.environ.get(REDIS_ENV)
+    if not url:
+        pytest.skip(f"{REDIS_ENV} is not set")
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=2).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"{REDIS_ENV} is set but Redis is unreachable: {exc}", pytrace=False)
+    return url
+
+
+SESSION_STORES = ["database", "redis"]
+
+
+@pytest.fixture(params=SESSION_STORES)
+def session_store_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
+    """Settings choosing each session store in turn (STYLE.md: one contract suite for both).
+
+    The Redis case needs `redis_url` (skipped when unset) and writes under a key prefix of its
+    own, deleted afterwards, so runs sharing one Redis never see each other's keys.
+    """
+    if request.param == "database":
+        yield {}
+        return
+    url: str = request.getfixturevalue("redis_url")
+    prefix = f"authserver-test-{secrets.token_hex(8)}:"
+    yield {"redis_url": url, "redis_key_prefix": prefix}
+    cleaner = redis.Redis.from_url(url)
+    try:
+        for key in cleaner.scan_iter(match=prefix + "*"):
+            cleaner.delete(key)
+    finally:
+        cleaner.close()
+
+
+@pytest.fixture
+def store_app(
+    app: Flask, make_app: AppFactory, session_store_settings: dict[str, Any]
+) -> Iterator[Flask]:
+    """Like `app`, with sessions in each store in turn (`app` empties the database first)."""
+    built = make_app(**session_store_settings)
+    with built.app_context():
+        yield built

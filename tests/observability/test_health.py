@@ -1,0 +1,67 @@
+"""Liveness and readiness probes."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+from flask.testing import FlaskClient
+
+from tests.conftest import AppFactory
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound and released, so connections are refused)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def test_healthz_answers_without_touching_dependencies(
+    make_app: AppFactory, tmp_path: Path
+) -> None:
+    broken = make_app(database_url=f"sqlite:///{tmp_path}/missing-dir/db.sqlite3")
+
+    response = broken.test_client().get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json == {"status": "ok"}
+
+
+def test_readyz_is_ok_when_the_database_answers(client: FlaskClient) -> None:
+    response = client.get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"database": "ok"}}
+    assert response.headers["Cache-Control"] == "no-store"
+
+
+def test_readyz_names_a_failed_database_without_details(make_app: AppFactory) -> None:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{closed_port()}/nothing?connect_timeout=2"
+    broken = make_app(database_url=url)
+
+    response = broken.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json == {"status": "unavailable", "checks": {"database": "failed"}}
+
+
+def test_readyz_pings_redis_when_configured(make_app: AppFactory, redis_url: str) -> None:
+    with_redis = make_app(redis_url=redis_url)
+
+    response = with_redis.test_client().get("/readyz")
+
+    assert response.status_code == 200
+    assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
+
+
+def test_readyz_names_unreachable_redis(make_app: AppFactory) -> None:
+    broken = make_app(redis_url=f"redis://127.0.0.1:{closed_port()}/0")
+
+    response = broken.test_client().get("/readyz")
+
+    assert response.status_code == 503
+    assert response.json == {
+        "status": "unavailable",
+        "checks": {"database": "ok", "redis": "failed"},
+    }

@@ -1,0 +1,46 @@
+"""Real databases for tests: SQLite files and throw-away PostgreSQL databases."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+
+POSTGRES_ENV = "AUTHSERVER_TEST_DATABASE_URL"
+REDIS_ENV = "AUTHSERVER_TEST_REDIS_URL"
+
+
+def postgres_server_url() -> str | None:
+    return os.environ.get(POSTGRES_ENV) or None
+
+
+def backends() -> list[str]:
+    return ["sqlite"] + (["postgresql"] if postgres_server_url() else [])
+
+
+@contextmanager
+def fresh_postgres_database() -> Iterator[str]:
+    """Create a database of our own on the configured server, yield its URL, then drop it."""
+    server_url = postgres_server_url()
+    assert server_url, f"{POSTGRES_ENV} is not set"
+    url = make_url(server_url).set(drivername="postgresql+psycopg")
+    name = f"authserver_test_{secrets.token_hex(6)}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        # Set but unreachable is a failure, never a skip: CI must not go green without it.
+        pytest.fail(f"{POSTGRES_ENV} is set but PostgreSQL is unreachable: {exc}", pytrace=False)
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()

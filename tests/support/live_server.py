@@ -1,0 +1,150 @@
+"""A real `authserver serve` (gunicorn) on a free loopback port, for the tests in tests/e2e.
+
+    with live_server(tmp_path) as server:        # `authserver init`, then `serve`, /healthz answers
+        server.cli_json("user", "create", ...)   # the CLI against the same instance and database
+        requests.get(server.url("/healthz"), timeout=5)
+
+Every process gets an isolated instance folder and no inherited AUTHSERVER_* variables. The
+server's issuer is its own URL, so discovery and token `iss` values match what clients call.
+Every wait is bounded; the server is stopped by its PID (SIGTERM, then SIGKILL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+AUTHSERVER = str(Path(sys.executable).parent / "authserver")
+STARTUP_DEADLINE_SECONDS = 30
+SHUTDOWN_GRACE_SECONDS = 20
+CLI_TIMEOUT_SECONDS = 60
+POLL_INTERVAL_SECONDS = 0.2
+# Lines of the server log that mean something went wrong inside it (ours and gunicorn's).
+ERROR_LINE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def server_environment(workdir: Path, **settings: str) -> dict[str, str]:
+    """The caller's environment minus every AUTHSERVER_* variable, plus an instance of its own."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
+    return {
+        **inherited,
+        "AUTHSERVER_INSTANCE_PATH": str(workdir / "instance"),
+        "AUTHSERVER_WORKERS": "2",
+        **settings,
+    }
+
+
+def run_cli(
+    env: Mapping[str, str], workdir: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run `authserver ARGS...` as an operator would; fail the test (with stderr) on non-zero."""
+    result = subprocess.run(
+        [AUTHSERVER, *args],
+        env=dict(env),
+        cwd=workdir,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT_SECONDS,
+    )
+    if result.returncode != 0:
+        pytest.fail(f"`authserver {' '.join(args)}` exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+@dataclass(frozen=True)
+class LiveServer:
+    base_url: str
+    env: Mapping[str, str]
+    workdir: Path
+    log_path: Path
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def cli(self, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+        return run_cli(self.env, self.workdir, *args, stdin=stdin)
+
+    def cli_json(self, *args: str, stdin: str | None = None) -> Any:  # Any: the command's JSON
+        return json.loads(self.cli(*args, "--json", stdin=stdin).stdout)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def error_lines(self) -> list[str]:
+        """Errors the server logged: an unhandled exception is a 500 some client may not see."""
+        return [line for line in self.log().splitlines() if ERROR_LINE.search(line)]
+
+
+@contextmanager
+def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
+    """Initialise an instance in `workdir`, serve it on a free port, stop it afterwards.
+
+    `settings` are extra AUTHSERVER_* variables (AUTHSERVER_DATABASE_URL, ...).
+    """
+    port = free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    env = server_environment(workdir, AUTHSERVER_ISSUER=base_url, **settings)
+    run_cli(env, workdir, "init")
+    log_path = workdir / "server.log"
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [AUTHSERVER, "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=workdir,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        server = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
+        wait_until_serving(server, process)
+        yield server
+    finally:
+        stop(process)
+
+
+def wait_until_serving(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"server exited early ({process.returncode}):\n{server.log()}")
+        try:
+            requests.get(server.url("/healthz"), timeout=1)
+            return
+        except (requests.ConnectionError, requests.Timeout):
+            # gunicorn accepts connections as soon as it binds; until a worker has imported the
+            # app, a request waits in the backlog and times out. Neither means a failure yet.
+            time.sleep(POLL_INTERVAL_SECONDS)
+    pytest.fail(f"server did not answer within {STARTUP_DEADLINE_SECONDS}s:\n{server.log()}")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (gunicorn's graceful shutdown) by PID; SIGKILL if it has not ended in time."""
+    if process.poll() is not None:
+        return
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=SHUTDOWN_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=SHUTDOWN_GRACE_SECONDS)
