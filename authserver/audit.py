@@ -14,6 +14,7 @@ from flask import has_request_context, request
 
 from authserver.extensions import db
 from authserver.models.audit import AuditEvent
+from authserver.observability.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
 
@@ -64,6 +65,7 @@ def record_event(
     detail: dict[str, Any] | None = None,  # Any: small JSON-ready facts about the event
 ) -> AuditEvent:
     ip, user_agent = _request_origin()
+    request_id = current_request_id()
     event = AuditEvent(
         event=str(tag),
         outcome=outcome,
@@ -71,6 +73,7 @@ def record_event(
         client_id=client_id,
         ip=ip,
         user_agent=user_agent,
+        request_id=request_id,
         detail=detail or {},
     )
     db.session.add(event)
@@ -83,6 +86,7 @@ def record_event(
             "user_subject": user_subject,
             "client_id": client_id,
             "ip": ip,
+            "request_id": request_id,
             "detail": detail or {},
         },
     )

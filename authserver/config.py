@@ -33,6 +33,8 @@ RESERVED_PREFIXES = (PREFIX + "TEST_",)
 ENVIRONMENTS = ("development", "production")
 DEV_SECRETS_FILENAME = "dev-secrets.json"
 MIN_SECRET_KEY_LENGTH = 32
+# OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
+MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
 ENCRYPTION_KEY_BYTES = 32  # AES-256-GCM
 # Development defaults that are wrong for production: each must be set explicitly there.
 REQUIRED_IN_PRODUCTION = ("issuer", "database_url", "secret_key", "encryption_keys", "mail_backend")
@@ -260,6 +262,20 @@ class Settings:
         _parse_seconds,
         "How long a correct password waits for the second factor (seconds)",
     )
+    password_min_length: int = _setting(
+        12,
+        _parse_positive_int,
+        "Shortest password a user may choose (NIST SP 800-63B asks for at least 8)",
+    )
+    argon2_time_cost: int = _setting(
+        3, _parse_positive_int, "argon2id passes over memory for each password hash"
+    )
+    argon2_memory_cost: int = _setting(
+        65536, _parse_positive_int, "argon2id memory for each password hash (KiB)"
+    )
+    argon2_parallelism: int = _setting(
+        4, _parse_positive_int, "argon2id lanes (threads) for each password hash"
+    )
     lockout_threshold: int = _setting(
         5,
         _parse_positive_int,
@@ -405,12 +421,35 @@ class Settings:
             problems.append(
                 f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"
             )
+        problems.extend(self._password_problems())
         if not self.ratelimit_key_prefix:
             problems.append(f"{env_name('ratelimit_key_prefix')}: must not be empty")
         if self.session_idle_ttl > self.session_absolute_ttl:
             problems.append(
                 f"{env_name('session_idle_ttl')}: must not exceed "
                 f"{env_name('session_absolute_ttl')}"
+            )
+        return problems
+
+    def _password_problems(self) -> list[str]:
+        problems = []
+        # SP 800-63B §5.1.1.2: memorized secrets SHALL be at least 8 characters, and verifiers
+        # SHOULD accept at least 64; a minimum above that would refuse what must be allowed.
+        if not 8 <= self.password_min_length <= 64:
+            problems.append(f"{env_name('password_min_length')}: must be between 8 and 64")
+        # RFC 9106 §3.1: memory is at least 8 KiB per lane.
+        if self.argon2_memory_cost < 8 * self.argon2_parallelism:
+            problems.append(
+                f"{env_name('argon2_memory_cost')}: must be at least 8 KiB per lane "
+                f"({8 * self.argon2_parallelism} for {env_name('argon2_parallelism')}="
+                f"{self.argon2_parallelism})"
+            )
+        if self.is_production and self.argon2_memory_cost < MIN_PRODUCTION_ARGON2_MEMORY_KIB:
+            # OWASP's Password Storage Cheat Sheet: argon2id with at least 19 MiB. Less is for
+            # tests and development machines only.
+            problems.append(
+                f"{env_name('argon2_memory_cost')}: production needs at least "
+                f"{MIN_PRODUCTION_ARGON2_MEMORY_KIB} KiB (19 MiB)"
             )
         return problems
 

@@ -83,13 +83,24 @@ class Instance:
         return result.stdout
 
 
+# The production knobs the benchmark must honour when the caller sets them: worker count and
+# the password-hashing cost (bench/ceilings.py measures the argon2 bound at the same values).
+PASSED_THROUGH = (
+    "AUTHSERVER_WORKERS",
+    "AUTHSERVER_ARGON2_TIME_COST",
+    "AUTHSERVER_ARGON2_MEMORY_COST",
+    "AUTHSERVER_ARGON2_PARALLELISM",
+)
+
+
 def make_instance(workdir: Path, **settings: str) -> Instance:
     """A fresh instance folder; AUTHSERVER_* from the caller's environment are not inherited,
-    except AUTHSERVER_WORKERS (the production knob the benchmark must honour)."""
+    except the knobs in PASSED_THROUGH."""
     port = free_port()
     inherited = {k: v for k, v in os.environ.items() if not k.startswith("AUTHSERVER_")}
-    if "AUTHSERVER_WORKERS" in os.environ:
-        inherited["AUTHSERVER_WORKERS"] = os.environ["AUTHSERVER_WORKERS"]
+    for knob in PASSED_THROUGH:
+        if knob in os.environ:
+            inherited[knob] = os.environ[knob]
     workdir.mkdir(parents=True, exist_ok=True)
     env = {
         **inherited,

@@ -107,6 +107,10 @@ def test_complete_production_configuration_is_accepted(tmp_path: Path) -> None:
         ({"AUTHSERVER_DATABASE_URL": "mysql://db/auth"}, "driver 'mysql' is not supported"),
         ({"AUTHSERVER_REDIS_URL": "http://cache"}, "AUTHSERVER_REDIS_URL: expected a redis://"),
         ({"AUTHSERVER_MAIL_BACKEND": "console"}, "console is for development"),
+        (
+            {"AUTHSERVER_ARGON2_MEMORY_COST": "8192"},
+            "AUTHSERVER_ARGON2_MEMORY_COST: production needs at least 19456 KiB (19 MiB)",
+        ),
     ],
 )
 def test_production_refuses_unsafe_values(
@@ -116,6 +120,43 @@ def test_production_refuses_unsafe_values(
 
     assert len(problems) == 1
     assert expected in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("override", "expected"),
+    [
+        ({"AUTHSERVER_PASSWORD_MIN_LENGTH": "7"}, "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between 8"),
+        ({"AUTHSERVER_PASSWORD_MIN_LENGTH": "65"}, "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between"),
+        (
+            {"AUTHSERVER_ARGON2_PARALLELISM": "8", "AUTHSERVER_ARGON2_MEMORY_COST": "32"},
+            "AUTHSERVER_ARGON2_MEMORY_COST: must be at least 8 KiB per lane (64 for "
+            "AUTHSERVER_ARGON2_PARALLELISM=8)",
+        ),
+        ({"AUTHSERVER_ARGON2_TIME_COST": "0"}, "AUTHSERVER_ARGON2_TIME_COST: expected a positive"),
+    ],
+)
+def test_password_settings_out_of_range_are_refused(
+    tmp_path: Path, override: dict[str, str], expected: str
+) -> None:
+    problems = problems_of(override, tmp_path)
+
+    assert len(problems) == 1
+    assert expected in problems[0]
+
+
+def test_password_settings_are_read_from_the_environment(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "AUTHSERVER_ARGON2_TIME_COST": "4",
+            "AUTHSERVER_ARGON2_MEMORY_COST": "131072",
+            "AUTHSERVER_ARGON2_PARALLELISM": "2",
+            "AUTHSERVER_PASSWORD_MIN_LENGTH": "15",
+        },
+        tmp_path,
+    )
+
+    assert (settings.argon2_time_cost, settings.argon2_memory_cost) == (4, 131072)
+    assert (settings.argon2_parallelism, settings.password_min_length) == (2, 15)
 
 
 def test_wrong_types_are_reported_together_naming_each_variable(tmp_path: Path) -> None:

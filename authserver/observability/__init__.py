@@ -7,7 +7,7 @@ from logging import getLogger
 from flask import Flask
 
 from authserver.config import Settings
-from authserver.observability import health
+from authserver.observability import health, request_id
 from authserver.observability.logging import configure_logging
 
 # `logging` here would be our submodule, which shares the standard library's name.
@@ -24,4 +24,5 @@ def init_app(app: Flask) -> None:
             "configuration: using development secrets from %s; never do this in production",
             settings.instance_path,
         )
+    request_id.init_app(app)
     app.register_blueprint(health.bp)

@@ -21,8 +21,8 @@ from authserver.security.errors import (
 )
 from authserver.security.lockout import claim_attempt, register_failure, register_success
 from authserver.security.passwords import (
-    DUMMY_HASH,
     check_password_policy,
+    dummy_verify,
     hash_password,
     needs_rehash,
     verify_password,
@@ -126,7 +126,7 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
     user = find_user_by_email(email)
     if user is None:
         # Unknown users still pay the hash cost, so timing does not reveal which emails exist.
-        verify_password(DUMMY_HASH, password)
+        dummy_verify(password)
         record_event(EventTag.LOGIN_FAILURE, outcome="failure", detail={"reason": "no account"})
         db.session.commit()
         raise InvalidCredentials()
@@ -134,7 +134,7 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
     if not attempt.is_allowed:
         # Locked: the same cost and the same answer as a wrong password; the password itself
         # is never tried, so guessing during a lock learns nothing.
-        verify_password(DUMMY_HASH, password)
+        dummy_verify(password)
         register_failure(attempt, now=now, reason="locked")
         raise InvalidCredentials()
     if not verify_password(user.password_hash, password):

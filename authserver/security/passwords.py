@@ -1,47 +1,97 @@
 """Password hashing (argon2id) and the policy for choosing a new password (NIST SP 800-63B).
 
-The hashing parameters are module constants in one place; a later change moves them to settings.
-Stored hashes made with other parameters keep verifying and are upgraded at the next sign-in
-(:func:`needs_rehash`).
+The hashing parameters and the minimum length come from settings (AUTHSERVER_ARGON2_*,
+AUTHSERVER_PASSWORD_MIN_LENGTH). Stored hashes made with other parameters keep verifying and are
+upgraded at the next sign-in (:func:`needs_rehash`).
 """
 
 from __future__ import annotations
 
 import secrets
 import unicodedata
+from functools import lru_cache
 from pathlib import Path
 
-from argon2 import PasswordHasher, profiles
+from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask import current_app
 
+from authserver.config import Settings
 from authserver.security.errors import PasswordPolicyError
 
 __all__ = [
     "COMMON_PASSWORDS",
-    "DUMMY_HASH",
-    "HASH_PARAMETERS",
+    "DEFAULT_HASH_PARAMETERS",
     "MAX_PASSWORD_LENGTH",
-    "MIN_PASSWORD_LENGTH",
     "PasswordPolicyError",
     "check_password_policy",
+    "configured_hash_parameters",
+    "dummy_verify",
+    "hash_parameters",
     "hash_password",
     "is_common_password",
+    "min_password_length",
     "needs_rehash",
     "verify_password",
 ]
 
-# RFC 9106 §4, second recommended option: argon2id, t=3, m=64 MiB, p=4. The first option needs
-# 2 GiB per hash, too much for a web worker that may hash several passwords at once.
-HASH_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
+# RFC 9106 §4, second recommended option: argon2id, t=3, m=64 MiB, p=4 (the settings' defaults).
+# The first option needs 2 GiB per hash, too much for a web worker that may hash several
+# passwords at once.
+DEFAULT_HASH_PARAMETERS = profiles.RFC_9106_LOW_MEMORY
 
-# SP 800-63B §5.1.1.2 asks for at least 8; 12 is the usual choice for a single factor. The
-# maximum only bounds the work one request can cause; it is far above any passphrase.
-MIN_PASSWORD_LENGTH = 12
+# The maximum only bounds the work one request can cause; SP 800-63B §5.1.1.2 asks verifiers to
+# accept at least 64 characters, and this is far above any passphrase.
 MAX_PASSWORD_LENGTH = 128
 # Shorter local parts ("jo@...") are fragments of too many good passwords to be worth refusing.
 MIN_CHECKED_LOCAL_PART_LENGTH = 4
 
-_hasher = PasswordHasher.from_parameters(HASH_PARAMETERS)
+
+def hash_parameters(settings: Settings) -> Parameters:
+    """argon2id with the configured cost; salt and output lengths as RFC 9106 §4 recommends."""
+    return Parameters(
+        type=Type.ID,
+        version=DEFAULT_HASH_PARAMETERS.version,
+        salt_len=DEFAULT_HASH_PARAMETERS.salt_len,
+        hash_len=DEFAULT_HASH_PARAMETERS.hash_len,
+        time_cost=settings.argon2_time_cost,
+        memory_cost=settings.argon2_memory_cost,
+        parallelism=settings.argon2_parallelism,
+    )
+
+
+def _settings() -> Settings:
+    configured: Settings = current_app.extensions["authserver.settings"]
+    return configured
+
+
+def configured_hash_parameters() -> Parameters:
+    return hash_parameters(_settings())
+
+
+def min_password_length() -> int:
+    return _settings().password_min_length
+
+
+# Keyed by the cost triple (argon2's Parameters is not hashable); one entry per configuration, so
+# a process builds its hasher and its dummy hash once.
+@lru_cache(maxsize=4)
+def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordHasher:
+    return PasswordHasher(
+        time_cost=time_cost,
+        memory_cost=memory_cost,
+        parallelism=parallelism,
+        hash_len=DEFAULT_HASH_PARAMETERS.hash_len,
+        salt_len=DEFAULT_HASH_PARAMETERS.salt_len,
+        type=Type.ID,
+    )
+
+
+def _hasher() -> PasswordHasher:
+    settings = _settings()
+    return _hasher_for(
+        settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
+    )
 
 # SP 800-63B §5.1.1.2: a new password is compared with "passwords obtained from previous breach
 # corpuses" and refused if it is there. The list is Django's 19,640 common passwords (compiled by
@@ -65,13 +115,16 @@ def _normalise(password: str) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(_normalise(password))
+    return _hasher().hash(_normalise(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
-    """True when ``password`` matches; False for a mismatch or a hash we cannot read."""
+    """True when ``password`` matches; False for a mismatch or a hash we cannot read.
+
+    argon2 reads the cost from the stored hash, so hashes made under older settings still verify.
+    """
     try:
-        return _hasher.verify(password_hash, _normalise(password))
+        return _hasher().verify(password_hash, _normalise(password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -79,14 +132,29 @@ def verify_password(password_hash: str, password: str) -> bool:
 def needs_rehash(password_hash: str) -> bool:
     """True when the hash was made with other parameters than today's (or is unreadable)."""
     try:
-        return _hasher.check_needs_rehash(password_hash)
+        return _hasher().check_needs_rehash(password_hash)
     except InvalidHashError:
         return True
 
 
-# Verified against when the account does not exist, so that an unknown e-mail address costs the
-# same time as a wrong password. Nobody knows the password it was made from.
-DUMMY_HASH = hash_password(secrets.token_urlsafe(32))
+@lru_cache(maxsize=4)
+def _dummy_hash_for(time_cost: int, memory_cost: int, parallelism: int) -> str:
+    # Nobody knows the password it was made from.
+    hasher = _hasher_for(time_cost, memory_cost, parallelism)
+    return hasher.hash(secrets.token_urlsafe(32))
+
+
+def dummy_verify(password: str) -> None:
+    """Spend what verifying a real account's password costs, for an account that does not exist.
+
+    An unknown e-mail address must take as long as a wrong password, or the time tells which
+    addresses have accounts. The dummy hash is made with today's parameters, like a fresh hash.
+    """
+    settings = _settings()
+    dummy = _dummy_hash_for(
+        settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
+    )
+    verify_password(dummy, password)
 
 
 def is_common_password(password: str) -> bool:
@@ -102,8 +170,9 @@ def check_password_policy(password: str, *, email: str) -> None:
     only push people towards predictable patterns, and no password known from breaches.
     """
     length = len(_normalise(password))
-    if length < MIN_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"password must be at least {MIN_PASSWORD_LENGTH} characters")
+    minimum = min_password_length()
+    if length < minimum:
+        raise PasswordPolicyError(f"password must be at least {minimum} characters")
     if length > MAX_PASSWORD_LENGTH:
         raise PasswordPolicyError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     local_part = email.strip().partition("@")[0].casefold()

@@ -24,7 +24,7 @@ from authserver.security.password_reset import (
     request_password_reset,
     reset_password,
 )
-from authserver.security.passwords import MIN_PASSWORD_LENGTH
+from authserver.security.passwords import min_password_length
 from authserver.security.rate_limits import limit_reset, link_in_path
 from authserver.web.errors import render_http_error
 from authserver.web.forms import NewPasswordForm, ResetRequestForm
@@ -98,7 +98,7 @@ def _password_form(
         form=form,
         token=token,
         error=error,
-        min_length=MIN_PASSWORD_LENGTH,
+        min_length=min_password_length(),
     )
     return private_page(page, status)
 

@@ -4,25 +4,36 @@ from __future__ import annotations
 
 import time
 import unicodedata
+from collections.abc import Iterator
 
 import pytest
-from argon2 import PasswordHasher, Type, extract_parameters
+from argon2 import PasswordHasher, Type, extract_parameters, profiles
+from flask import Flask
 
+from authserver.config import Settings
 from authserver.security.passwords import (
     COMMON_PASSWORDS,
-    DUMMY_HASH,
-    HASH_PARAMETERS,
     MAX_PASSWORD_LENGTH,
-    MIN_PASSWORD_LENGTH,
     PasswordPolicyError,
     check_password_policy,
+    configured_hash_parameters,
+    dummy_verify,
+    hash_parameters,
     hash_password,
     is_common_password,
     needs_rehash,
     verify_password,
 )
+from tests.conftest import AppFactory
 
 PASSWORD = "correct horse battery staple"
+MIN_PASSWORD_LENGTH = 12  # the default of AUTHSERVER_PASSWORD_MIN_LENGTH
+
+
+@pytest.fixture(autouse=True)
+def _app_context(app: Flask) -> Iterator[None]:
+    # Hashing parameters and the minimum length are settings: every call needs an app.
+    yield
 
 
 def old_parameters_hash(password: str) -> str:
@@ -30,12 +41,26 @@ def old_parameters_hash(password: str) -> str:
     return PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash(password)
 
 
+def test_the_default_parameters_are_rfc_9106s_low_memory_argon2id() -> None:
+    assert hash_parameters(Settings()) == profiles.RFC_9106_LOW_MEMORY
+    assert profiles.RFC_9106_LOW_MEMORY.type is Type.ID
+
+
 def test_hashes_are_argon2id_with_the_configured_parameters() -> None:
     password_hash = hash_password(PASSWORD)
 
     assert password_hash.startswith("$argon2id$")
-    assert HASH_PARAMETERS.type is Type.ID
-    assert extract_parameters(password_hash) == HASH_PARAMETERS
+    assert extract_parameters(password_hash) == configured_hash_parameters()
+
+
+def test_other_settings_give_hashes_with_those_parameters(make_app: AppFactory) -> None:
+    other = make_app(argon2_time_cost=2, argon2_memory_cost=12288, argon2_parallelism=3)
+
+    with other.app_context():
+        parameters = extract_parameters(hash_password(PASSWORD))
+
+    assert (parameters.time_cost, parameters.memory_cost, parameters.parallelism) == (2, 12288, 3)
+    assert parameters.type is Type.ID
 
 
 def test_the_same_password_hashes_differently_each_time() -> None:
@@ -75,10 +100,33 @@ def test_hashes_with_old_parameters_still_verify_but_need_a_rehash() -> None:
     assert needs_rehash("not a hash") is True
 
 
-def test_the_dummy_hash_costs_what_a_real_hash_costs() -> None:
-    # Same algorithm and parameters, hence the same work as verifying a real user's hash.
-    assert extract_parameters(DUMMY_HASH) == HASH_PARAMETERS
-    assert verify_password(DUMMY_HASH, "") is False
+def test_the_dummy_verification_costs_what_a_real_one_costs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    verified: list[str] = []
+    real_verify = PasswordHasher.verify
+
+    def recording_verify(self: PasswordHasher, hash: str | bytes, password: str | bytes) -> bool:
+        verified.append(str(hash))
+        return real_verify(self, hash, password)
+
+    monkeypatch.setattr(PasswordHasher, "verify", recording_verify)
+    dummy_verify(PASSWORD)
+    dummy_verify("")
+
+    # Same algorithm and parameters as a fresh hash, hence the same work as a real user's.
+    assert len(verified) == 2
+    assert extract_parameters(verified[0]) == configured_hash_parameters()
+    assert verified[0] == verified[1]  # made once per process, not per call
+
+
+def test_the_minimum_length_is_a_setting(make_app: AppFactory) -> None:
+    stricter = make_app(password_min_length=16)
+
+    with stricter.app_context():
+        with pytest.raises(PasswordPolicyError, match="at least 16 characters"):
+            check_password_policy("fifteen chars!!", email="ada@example.org")
+        check_password_policy("sixteen chars!!!", email="ada@example.org")
 
 
 @pytest.mark.parametrize(

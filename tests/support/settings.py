@@ -29,5 +29,10 @@ def make_test_settings(tmp_path: Path, *, database_url: str, **overrides: Any) -
         ratelimit_mfa=UNREACHED_RATE_LIMIT,
         ratelimit_reset=UNREACHED_RATE_LIMIT,
         ratelimit_token=UNREACHED_RATE_LIMIT,
+        # Cheap hashing keeps the suite fast; tests/security/test_passwords.py checks that the
+        # defaults are RFC 9106's, and live-server tests run with the defaults.
+        argon2_time_cost=2,
+        argon2_memory_cost=8192,
+        argon2_parallelism=1,
     )
     return replace(base, **overrides)

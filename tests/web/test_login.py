@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 
 import pytest
+from argon2 import extract_parameters
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from authserver.extensions import db
+from authserver.models import User
+from authserver.security.passwords import verify_password
 from authserver.sessions.cookies import COOKIE_NAME, SECURE_COOKIE_NAME
 from authserver.web.login import GENERIC_LOGIN_FAILURE
 from tests.conftest import AppFactory
@@ -74,6 +78,23 @@ def test_with_secure_cookies_the_cookie_is_host_prefixed_and_secure(
     assert attributes == {"Secure", "HttpOnly", "SameSite=Lax", "Path=/"}  # and no Domain
     home = client.get("/", base_url="https://localhost")
     assert "Signed in as alice@example.org" in home.text
+
+
+def test_new_hashing_settings_upgrade_the_stored_hash_at_the_next_sign_in(
+    app: Flask, make_app: AppFactory
+) -> None:
+    user_id = make_user().id  # hashed under the test app's parameters
+    stronger = make_app(argon2_time_cost=4, argon2_memory_cost=16384, argon2_parallelism=2)
+
+    response = sign_in(stronger.test_client(), DEFAULT_EMAIL, DEFAULT_PASSWORD)
+
+    assert response.status_code == 303
+    with stronger.app_context():
+        stored = db.session.get(User, user_id)
+        assert stored is not None
+        upgraded = extract_parameters(stored.password_hash)
+        assert verify_password(stored.password_hash, DEFAULT_PASSWORD)
+    assert (upgraded.time_cost, upgraded.memory_cost, upgraded.parallelism) == (4, 16384, 2)
 
 
 def test_without_next_the_landing_page_says_who_is_signed_in(client: FlaskClient) -> None:
