@@ -16,8 +16,8 @@ from argon2 import Parameters, PasswordHasher
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 
-from authserver.keys.algorithms import RSA_KEY_BITS, RSA_PUBLIC_EXPONENT
 from authserver.config import Settings, env_name
+from authserver.keys.algorithms import RSA_KEY_BITS, RSA_PUBLIC_EXPONENT
 from authserver.security.passwords import hash_parameters
 
 SIGNING_SECONDS = 2.0
@@ -57,7 +57,11 @@ ARGON2_SETTINGS = ("argon2_time_cost", "argon2_memory_cost", "argon2_parallelism
 
 
 def configured_hash_parameters() -> Parameters:
-    chosen = {name: int(os.environ[env_name(name)]) for name in ARGON2_SETTINGS if env_name(name) in os.environ}
+    chosen = {
+        name: int(os.environ[env_name(name)])
+        for name in ARGON2_SETTINGS
+        if env_name(name) in os.environ
+    }
     return hash_parameters(replace(Settings(), **chosen))
 
 

@@ -27,8 +27,8 @@ import psycopg
 from argon2 import PasswordHasher
 from sqlalchemy.engine import make_url
 
-from bench.ceilings import configured_hash_parameters
 from bench import databases, report
+from bench.ceilings import configured_hash_parameters
 from bench.procstats import load_average
 from bench.run import (
     BENCH_SETTINGS,
@@ -77,7 +77,9 @@ def _count(connection: psycopg.Connection[Any], table: str) -> int:
 def grow(url: str, rows: int) -> float:
     """Add users, refresh families + tokens and audit rows until each table has ``rows``."""
     started = time.monotonic()
-    password_hash = PasswordHasher.from_parameters(configured_hash_parameters()).hash("growth password 1")
+    password_hash = PasswordHasher.from_parameters(configured_hash_parameters()).hash(
+        "growth password 1"
+    )
     with psycopg.connect(_dsn(url), autocommit=True) as connection:
         web_client = connection.execute("SELECT max(id) FROM clients").fetchone()
         first_user = connection.execute("SELECT min(id) FROM users").fetchone()

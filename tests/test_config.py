@@ -125,8 +125,14 @@ def test_production_refuses_unsafe_values(
 @pytest.mark.parametrize(
     ("override", "expected"),
     [
-        ({"AUTHSERVER_PASSWORD_MIN_LENGTH": "7"}, "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between 8"),
-        ({"AUTHSERVER_PASSWORD_MIN_LENGTH": "65"}, "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between"),
+        (
+            {"AUTHSERVER_PASSWORD_MIN_LENGTH": "7"},
+            "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between 8",
+        ),
+        (
+            {"AUTHSERVER_PASSWORD_MIN_LENGTH": "65"},
+            "AUTHSERVER_PASSWORD_MIN_LENGTH: must be between",
+        ),
         (
             {"AUTHSERVER_ARGON2_PARALLELISM": "8", "AUTHSERVER_ARGON2_MEMORY_COST": "32"},
             "AUTHSERVER_ARGON2_MEMORY_COST: must be at least 8 KiB per lane (64 for "

@@ -93,6 +93,7 @@ def _hasher() -> PasswordHasher:
         settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
     )
 
+
 # SP 800-63B §5.1.1.2: a new password is compared with "passwords obtained from previous breach
 # corpuses" and refused if it is there. The list is Django's 19,640 common passwords (compiled by
 # Royce Williams from breach corpuses; lower-cased and deduplicated), BSD-3-Clause: see
