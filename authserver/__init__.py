@@ -35,6 +35,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.config.from_mapping(settings.flask_mapping())
     app.extensions["authserver.settings"] = settings
-    for feature in (observability, extensions, security, keys, sessions, web, oauth, oidc):
+    # Sessions before security: after_request hooks run in reverse order, so the session cookie
+    # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
+    # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
+    for feature in (observability, extensions, sessions, security, keys, web, oauth, oidc):
         feature.init_app(app)
     return app
