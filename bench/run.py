@@ -175,11 +175,11 @@ def measure(
         workload.check(ctx)
     warm_seconds, ctx.seconds = ctx.seconds, ctx.warmup_seconds
     warm = _one_run(workload, ctx, server, 0)
-    if warm.failures > warm.successes:
+    if warm.successes == 0 or warm.failures > warm.successes:
         # Most answers wrong (a limit, a seeding fault): numbers from here would be meaningless.
         raise RuntimeError(
-            f"{workload.key}: {warm.failures} of {warm.failures + warm.successes} requests "
-            "failed during the warm-up; see the server log"
+            f"{workload.key}: {warm.successes} successes and {warm.failures} failures during "
+            "the warm-up; see the server log"
         )
     ctx.seconds, ctx.last_rate = warm_seconds, warm.rate
     runs: list[RunResult] = []
