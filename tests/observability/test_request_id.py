@@ -36,7 +36,14 @@ def test_a_well_formed_incoming_id_is_kept(client: FlaskClient) -> None:
 
 @pytest.mark.parametrize(
     "hostile",
-    ["short", "x" * 65, "abc def ghi", "abcdefgh\r\nX-Injected: 1", "<script>alert(1)</script>"],
+    [
+        "short",
+        "x" * 65,
+        "abc def ghi",
+        "abcdefgh\tforged=1",
+        "abcdefgh;drop",
+        "<script>alert(1)</script>",
+    ],
 )
 def test_an_ill_formed_incoming_id_is_replaced(client: FlaskClient, hostile: str) -> None:
     response = client.get("/healthz", headers={"X-Request-ID": hostile})
