@@ -7,19 +7,19 @@ so a revoked token is inactive here at once and everywhere within one token life
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import bindparam, exists, select
 
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.verification import InvalidSignature, verify_compact_jws
+from authserver.models.clients import Client
 from authserver.models.users import User
-from authserver.oauth.clients import find_client
-from authserver.oauth.deny_list import is_denied
+from authserver.oauth.deny_list import IS_DENIED
 from authserver.oauth.refresh_rotation import is_user_token_valid
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, GRANT_ID_CLAIM
@@ -34,6 +34,8 @@ class InvalidAccessToken(Exception):
 @dataclass(frozen=True)
 class AccessToken:
     claims: dict[str, Any]  # Any: the verified JSON claims
+    # The token's user, loaded by verify_access_token for a user's token; None otherwise.
+    user: User | None = None
 
     @property
     def subject(self) -> str:
@@ -78,22 +80,33 @@ def verify_signed_access_token(token: str, *, now: datetime) -> AccessToken:
     return AccessToken(claims)
 
 
+# What the server knows beyond the signature, in one round trip (userinfo and introspection run
+# this on every request): is the token denied, does its client still exist, and, for a user's
+# token, the user (to check state, and for userinfo's claims). Built once, like find_client's.
+_CLIENT_EXISTS = exists().where(Client.client_id == bindparam("client_id"))
+_USER_TOKEN_STATE = select(
+    User, IS_DENIED.label("denied"), _CLIENT_EXISTS.label("client_exists")
+).where(User.subject == bindparam("subject"))
+_CLIENT_TOKEN_STATE = select(IS_DENIED.label("denied"), _CLIENT_EXISTS.label("client_exists"))
+
+
 def verify_access_token(token: str, *, now: datetime) -> AccessToken:
     """Everything: signature and claims, then deny list, user state and client existence."""
     access = verify_signed_access_token(token, now=now)
-    if is_denied(jti=access.jti, grant_id=access.grant_id):
-        raise InvalidAccessToken
-    if find_client(access.client_id) is None:
-        raise InvalidAccessToken
-    if access.is_for_user:
-        issued_at = datetime.fromtimestamp(int(access.claims["iat"]), UTC)
-        if not is_user_token_valid(find_user_by_subject(access.subject), issued_at):
+    parameters = {"jti": access.jti, "grant_id": access.grant_id, "client_id": access.client_id}
+    if not access.is_for_user:
+        denied, client_exists = db.session.execute(_CLIENT_TOKEN_STATE, parameters).one()
+        if denied or not client_exists:
             raise InvalidAccessToken
-    return access
-
-
-def find_user_by_subject(subject: str) -> User | None:
-    return db.session.scalar(select(User).where(User.subject == subject))
+        return access
+    row = db.session.execute(_USER_TOKEN_STATE, {**parameters, "subject": access.subject}).first()
+    if row is None:  # the user is gone
+        raise InvalidAccessToken
+    user, denied, client_exists = row
+    issued_at = datetime.fromtimestamp(int(access.claims["iat"]), UTC)
+    if denied or not client_exists or not is_user_token_valid(user, issued_at):
+        raise InvalidAccessToken
+    return replace(access, user=user)
 
 
 def _has_valid_claims(claims: dict[str, Any], issuer: str, *, now: datetime) -> bool:

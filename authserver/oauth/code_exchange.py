@@ -21,7 +21,8 @@ def redeem_code(code: str, client: Client, *, now: datetime) -> AuthorizationCod
     of them change the row (STYLE.md: never read-then-write for single-use things).
     """
     code_hash = hash_code(code)
-    claimed = db.session.execute(
+    # RETURNING hands back the claimed row in the same round trip (SQLite >= 3.35, PostgreSQL).
+    claimed: AuthorizationCode | None = db.session.scalar(
         update(AuthorizationCode)
         .where(
             AuthorizationCode.code_hash == code_hash,
@@ -30,11 +31,11 @@ def redeem_code(code: str, client: Client, *, now: datetime) -> AuthorizationCod
             AuthorizationCode.expires_at > now,
         )
         .values(used_at=now)
+        .returning(AuthorizationCode),
+        execution_options={"synchronize_session": False},
     )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
-        return db.session.scalar(
-            select(AuthorizationCode).where(AuthorizationCode.code_hash == code_hash)
-        )
+    if claimed is not None:
+        return claimed
     _handle_unredeemable(code_hash, client, now=now)
     return None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from flask import current_app
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -43,13 +43,12 @@ def deny_grant(grant_id: str, *, now: datetime) -> None:
     deny(GRANT, grant_id, expires_at=now + timedelta(seconds=longest_access_token_lifetime()))
 
 
-def is_denied(*, jti: str, grant_id: str | None) -> bool:
-    conditions = [and_(RevokedAccessToken.kind == JTI, RevokedAccessToken.value == jti)]
-    if grant_id is not None:
-        conditions.append(
-            and_(RevokedAccessToken.kind == GRANT, RevokedAccessToken.value == grant_id)
-        )
-    return (
-        db.session.scalar(select(RevokedAccessToken.id).where(or_(*conditions)).limit(1))
-        is not None
+# A token is denied when its own jti or its grant (`gid`) has a row. Bound parameters `jti` and
+# `grant_id` (None for tokens without a grant: `value = NULL` matches nothing). An EXISTS, so
+# callers can fold it into the one statement that checks everything else about the token.
+IS_DENIED = exists().where(
+    or_(
+        and_(RevokedAccessToken.kind == JTI, RevokedAccessToken.value == bindparam("jti")),
+        and_(RevokedAccessToken.kind == GRANT, RevokedAccessToken.value == bindparam("grant_id")),
     )
+)

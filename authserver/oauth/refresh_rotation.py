@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.orm.attributes import set_committed_value
 
 from authserver.audit import EventTag
 from authserver.extensions import db
@@ -22,35 +23,53 @@ def is_user_token_valid(user: User | None, issued_at: datetime) -> bool:
     return user.tokens_valid_after is None or issued_at >= user.tokens_valid_after
 
 
+# Built once (token requests are the hot path): the presented token of this client with its
+# user, in one round trip.
+_CLIENTS_TOKEN_WITH_USER = (
+    select(RefreshToken, User)
+    .join(User, User.id == RefreshToken.user_id)
+    .where(
+        RefreshToken.token_hash == bindparam("token_hash"),
+        RefreshToken.client_pk == bindparam("client_pk"),
+    )
+)
+_CLAIM_FOR_ROTATION = (
+    update(RefreshToken)
+    .where(
+        RefreshToken.id == bindparam("token_id"),
+        RefreshToken.rotated_at.is_(None),
+        RefreshToken.revoked_at.is_(None),
+        RefreshToken.expires_at > bindparam("now"),
+        RefreshToken.idle_expires_at > bindparam("now"),
+    )
+    .values(rotated_at=bindparam("now"))
+    .returning(RefreshToken.id)
+    # The caller's copy of the row is brought up to date below, without another SELECT.
+    .execution_options(synchronize_session=False)
+)
+
+
 def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> RefreshToken | None:
     """Consume a refresh token for rotation; None when it cannot be used.
 
     The conditional UPDATE lets exactly one of two concurrent requests win; the loser finds the
     token already rotated and is treated as a reuse, which revokes the family (DESIGN.md).
     """
-    token_hash = hash_refresh_token(token)
-    row: RefreshToken | None = db.session.scalar(
-        select(RefreshToken).where(
-            RefreshToken.token_hash == token_hash, RefreshToken.client_pk == client.id
-        )
-    )
-    if row is None or not is_user_token_valid(db.session.get(User, row.user_id), row.created_at):
+    found = db.session.execute(
+        _CLIENTS_TOKEN_WITH_USER,
+        {"token_hash": hash_refresh_token(token), "client_pk": client.id},
+    ).first()
+    if found is None:
+        return None
+    row, user = found
+    if not is_user_token_valid(user, row.created_at):
         return None
     if not _lock_live_family(row.family_id):
         return None
-    claimed = db.session.execute(
-        update(RefreshToken)
-        .where(
-            RefreshToken.id == row.id,
-            RefreshToken.rotated_at.is_(None),
-            RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > now,
-            RefreshToken.idle_expires_at > now,
-        )
-        .values(rotated_at=now)
-    )
-    if claimed.rowcount == 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
-        db.session.refresh(row)
+    claimed = db.session.execute(_CLAIM_FOR_ROTATION, {"token_id": row.id, "now": now}).first()
+    if claimed is not None:
+        # What the UPDATE wrote, recorded as loaded state: nothing left for the flush to write.
+        set_committed_value(row, "rotated_at", now)
         return row
     db.session.refresh(row)
     if row.rotated_at is not None:

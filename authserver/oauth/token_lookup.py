@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from authserver.extensions import db
 from authserver.models.clients import Client
@@ -53,11 +53,20 @@ def find_signed_access_token(token: str, *, now: datetime) -> FoundAccessToken |
         return None
 
 
+# The token with its user in one round trip: the user then sits in the session's identity map,
+# so the state check and introspection's `sub` (db.session.get) cost no further query.
+_REFRESH_TOKEN_WITH_USER = (
+    select(RefreshToken, User)
+    .join(User, User.id == RefreshToken.user_id)
+    .where(RefreshToken.token_hash == bindparam("token_hash"))
+)
+
+
 def find_refresh_token(token: str) -> FoundRefreshToken | None:
-    row = db.session.scalar(
-        select(RefreshToken).where(RefreshToken.token_hash == hash_refresh_token(token))
-    )
-    return FoundRefreshToken(row) if row is not None else None
+    found = db.session.execute(
+        _REFRESH_TOKEN_WITH_USER, {"token_hash": hash_refresh_token(token)}
+    ).first()
+    return FoundRefreshToken(found[0]) if found is not None else None
 
 
 def is_refresh_token_active(row: RefreshToken, *, now: datetime) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,16 +11,17 @@ from flask.typing import ResponseReturnValue
 
 from authserver.extensions import csrf_exempt
 from authserver.models.users import User
-from authserver.oauth.access_tokens import (
-    AccessToken,
-    InvalidAccessToken,
-    find_user_by_subject,
-    verify_access_token,
-)
+from authserver.oauth.access_tokens import InvalidAccessToken, verify_access_token
 from authserver.oauth.scopes import OPENID
 
 bp = Blueprint("userinfo", __name__)
 REALM = "authserver"
+
+
+@dataclass(frozen=True)
+class UserAccessToken:
+    user: User
+    scopes: list[str]
 
 
 class BearerError(Exception):
@@ -33,12 +35,9 @@ class BearerError(Exception):
 def userinfo() -> ResponseReturnValue:
     try:
         access = _authorised_access_token()
-        user = find_user_by_subject(access.subject)
-        if user is None:
-            raise BearerError(401, "invalid_token", "The access token is not active.")
     except BearerError as error:
         return _bearer_error(error)
-    response = jsonify(claims_for(user, access.scopes))
+    response = jsonify(claims_for(access.user, access.scopes))
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -55,16 +54,16 @@ def claims_for(user: User, scopes: list[str]) -> dict[str, Any]:  # Any: JSON cl
     return claims
 
 
-def _authorised_access_token() -> AccessToken:
+def _authorised_access_token() -> UserAccessToken:
     token = _bearer_token()
     try:
         access = verify_access_token(token, now=datetime.now(UTC))
     except InvalidAccessToken:
         raise BearerError(401, "invalid_token", "The access token is not active.") from None
-    if not access.is_for_user or OPENID not in access.scopes:
-        # OIDC Core §5.3: userinfo needs an access token issued with the openid scope.
+    if access.user is None or OPENID not in access.scopes:
+        # OIDC Core §5.3: userinfo needs a user's access token issued with the openid scope.
         raise BearerError(403, "insufficient_scope", "The token lacks the openid scope.")
-    return access
+    return UserAccessToken(access.user, access.scopes)
 
 
 def _bearer_token() -> str:
