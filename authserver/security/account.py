@@ -19,8 +19,15 @@ from authserver.mail import MailDeliveryError, send_mail
 from authserver.models import User
 from authserver.security.accounts import clean_name
 from authserver.security.credentials import end_all_credentials
+from authserver.security.devices import find_device_id
 from authserver.security.errors import WrongPassword
-from authserver.security.passwords import check_password_policy, hash_password, verify_password
+from authserver.security.lockout import claim_attempt, is_locked, register_failure
+from authserver.security.passwords import (
+    check_password_policy,
+    dummy_verify,
+    hash_password,
+    verify_password,
+)
 from authserver.sessions import revoke_all_sessions, revoke_session
 
 log = logging.getLogger(__name__)
@@ -48,10 +55,16 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     caller starts a fresh session for it. The owner is told by mail.
     """
     # Asking for the current password again means a session left open on a shared computer,
-    # or a stolen cookie, is not enough to take the account over.
+    # or a stolen cookie, is not enough to take the account over. Guesses here count toward the
+    # same lockout as at sign-in, or the form would be an unlimited password oracle; while
+    # locked, the password is not even looked at.
+    device = find_device_id(user)
+    if is_locked(user, now=now, device=device):
+        dummy_verify(current_password)
+        _record_wrong_current_password(user, now=now, device=device)
+        raise WrongPassword()
     if not verify_password(user.password_hash, current_password):
-        record_event(EventTag.PASSWORD_CHANGE_FAILED, outcome="failure", user_subject=user.subject)
-        db.session.commit()
+        _record_wrong_current_password(user, now=now, device=device)
         raise WrongPassword()
     check_password_policy(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
@@ -61,6 +74,13 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     revoke_all_sessions(user, now=now)
     db.session.commit()
     _notify_password_changed(user, now=now)
+
+
+def _record_wrong_current_password(user: User, *, now: datetime, device: str | None) -> None:
+    record_event(EventTag.PASSWORD_CHANGE_FAILED, outcome="failure", user_subject=user.subject)
+    db.session.commit()
+    attempt = claim_attempt(user, now=now, device=device)
+    register_failure(attempt, now=now, reason="password-change")
 
 
 def sign_out_session(user: User, sid: str, *, now: datetime) -> None:

@@ -239,9 +239,27 @@ def test_a_wrong_current_password_changes_nothing(site: Flask, tmp_path: Path) -
     assert after.tokens_valid_after is None
     assert after.open_sessions == 2
     assert is_signed_in(this) and is_signed_in(other)
-    assert audit_tags(outcome="failure") == ["user:password-change:failure"]
+    # Counted toward lockout like a wrong password at sign-in.
+    assert audit_tags(outcome="failure") == ["user:password-change:failure", "user:login:failure"]
     assert read_outbox(tmp_path / "outbox") == []
     assert "not my password at all" not in response.text and NEW_PASSWORD not in response.text
+
+
+def test_guessing_the_current_password_locks_like_sign_in_does(site: Flask) -> None:
+    client = signed_in_browser(site)
+    before = snapshot()
+    threshold = site.extensions["authserver.settings"].lockout_device_threshold
+
+    for guess in range(threshold):
+        assert change_password(client, f"guess number {guess}", NEW_PASSWORD).status_code == 400
+    # Locked now: even the right current password is refused, with the same message.
+    response = change_password(client, DEFAULT_PASSWORD, NEW_PASSWORD)
+
+    assert response.status_code == 400
+    assert "Your current password is not correct." in response.text
+    assert snapshot().password_hash == before.password_hash
+    assert audit_tags().count("user:lockout") == 1
+    assert audit_tags(outcome="failure").count("user:password-change:failure") == threshold + 1
 
 
 @pytest.mark.parametrize(
