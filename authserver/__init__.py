@@ -8,6 +8,7 @@ from flask import Flask
 
 # `models` is imported for its side effect: it registers every table with the metadata.
 from authserver import (  # noqa: F401
+    edges,
     extensions,
     keys,
     models,
@@ -35,6 +36,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )
     app.config.from_mapping(settings.flask_mapping())
     app.extensions["authserver.settings"] = settings
-    for feature in (observability, extensions, security, keys, sessions, web, oauth, oidc):
+    for feature in (observability, edges, extensions, security, keys, sessions, web, oauth, oidc):
         feature.init_app(app)
     return app
