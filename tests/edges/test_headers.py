@@ -11,7 +11,9 @@ from werkzeug.test import TestResponse
 
 from tests.conftest import AppFactory
 from tests.edges.conftest import PRODUCTION_ISSUER
+from tests.support.mfa import enrol, frozen_clock
 from tests.support.oauth import (
+    PASSWORD,
     Pkce,
     authorization_params,
     authorize,
@@ -20,6 +22,7 @@ from tests.support.oauth import (
     make_user,
     sign_in,
 )
+from tests.support.web import sign_in as web_sign_in
 
 SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>", re.IGNORECASE)
 
@@ -228,3 +231,33 @@ def test_a_registered_uri_cannot_inject_into_the_policy(client: FlaskClient) -> 
     header = page.headers["Content-Security-Policy"]
     assert "unsafe-inline" not in header
     assert csp(page)["form-action"] == ["'self'"]
+
+
+def test_second_factor_page_that_continues_an_authorization_allows_the_client(
+    client: FlaskClient,
+) -> None:
+    with frozen_clock() as clock:
+        make_user()
+        sign_in(client)
+        enrol(client)
+        client.post("/logout", data={"csrf_token": csrf_token(client.get("/"))})
+        clock.next_step()
+        rp = make_relying_party()
+        next_url = "/oauth/authorize?" + urlencode(authorization_params(rp, Pkce()))
+
+        password_ok = web_sign_in(client, "ada@example.com", PASSWORD, next_path=next_url)
+        challenge = client.get(password_ok.headers["Location"])
+
+    assert challenge.status_code == 200 and 'name="code"' in challenge.text
+    assert csp(challenge)["form-action"] == ["'self'", "https://rp.example.com"]
+
+
+def test_signed_in_pages_have_no_inline_script_or_style(client: FlaskClient) -> None:
+    make_user()
+    sign_in(client)
+    consent = authorize(client, make_relying_party(), Pkce())
+
+    for page in (client.get("/account"), client.get("/account/mfa"), consent):
+        assert page.status_code == 200
+        assert SCRIPT_OR_STYLE.search(page.text) is None
+        assert re.search(r"\sstyle=", page.text) is None
