@@ -14,7 +14,7 @@ from a trusted proxy (edges/proxies.py) and nothing else.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
@@ -46,7 +46,9 @@ def _redirect_to_https() -> Response:
     # Host cannot turn this into a redirect to somewhere else.
     settings: Settings = current_app.extensions["authserver.settings"]
     path = urlsplit(request.url).path  # quoted again, with the script root
-    query = request.query_string.decode("ascii", "replace")  # exactly as the client sent it
+    # The query as the client sent it; bytes that may not appear in a URL are percent-encoded,
+    # existing escapes are kept.
+    query = quote(request.query_string, safe="!$&'()*+,;=:@/?%[]~")
     target = urlunsplit(("https", urlsplit(settings.issuer).netloc, path, query, ""))
     # 302, not 301: a misconfigured proxy (TLS not recognised) must not leave a permanent
     # redirect in every browser's cache. HSTS makes the browser go to https by itself anyway.

@@ -46,6 +46,15 @@ def test_authorization_page_over_http_is_redirected_with_its_query(plain: FlaskC
     )
 
 
+def test_a_hostile_query_is_carried_over_safely(plain: FlaskClient) -> None:
+    response = plain.get("/login", query_string="next=é x&y=%ZZ&z=<script>")
+
+    assert response.status_code == 302
+    assert response.headers["Location"] == (
+        PRODUCTION_ISSUER + "/login?next=%C3%A9%20x&y=%ZZ&z=%3Cscript%3E"
+    )
+
+
 def test_a_forged_host_does_not_change_the_redirect_target(plain: FlaskClient) -> None:
     response = plain.get("/login", headers={"Host": "evil.example"})
 
