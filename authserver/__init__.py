@@ -8,6 +8,7 @@ from flask import Flask
 
 # `models` is imported for its side effect: it registers every table with the metadata.
 from authserver import (  # noqa: F401
+    edges,
     extensions,
     keys,
     models,
@@ -38,6 +39,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Sessions before security: after_request hooks run in reverse order, so the session cookie
     # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
     # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
-    for feature in (observability, extensions, sessions, security, keys, web, oauth, oidc):
+    # Edges before extensions: its checks (body size, TLS, CORS preflight) run before CSRF's.
+    features = (observability, edges, extensions, sessions, security, keys, web, oauth, oidc)
+    for feature in features:
         feature.init_app(app)
     return app

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import ipaddress
 import json
 import logging
 import os
@@ -36,6 +37,7 @@ MIN_SECRET_KEY_LENGTH = 32
 # OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
 MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
 ENCRYPTION_KEY_BYTES = 32  # AES-256-GCM
+MIN_CONTENT_LENGTH = 4096
 # Development defaults that are wrong for production: each must be set explicitly there.
 REQUIRED_IN_PRODUCTION = ("issuer", "database_url", "secret_key", "encryption_keys", "mail_backend")
 
@@ -96,6 +98,17 @@ def _parse_bool(raw: str) -> bool:
 
 def _parse_key_list(raw: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+
+def _parse_networks(raw: str) -> tuple[str, ...]:
+    """Comma-separated IP addresses or CIDR networks, each normalised (``10.0.0.0/8``)."""
+    networks = []
+    for part in _parse_key_list(raw):
+        try:
+            networks.append(str(ipaddress.ip_network(part, strict=False)))
+        except ValueError:
+            raise _Invalid(f"expected IP addresses or CIDR networks, got {part!r}") from None
+    return tuple(networks)
 
 
 def _parse_log_level(raw: str) -> str:
@@ -315,10 +328,37 @@ class Settings:
         _parse_rate_limit,
         "Token endpoint requests, counted per client (and failed client logins per IP)",
     )
+    ratelimit_csp_report: str = _setting(
+        "60/minute",
+        _parse_rate_limit,
+        "Content-Security-Policy violation reports (POST /csp-report), counted per IP address",
+    )
     ratelimit_key_prefix: str = _setting(
         "authserver-ratelimit",
         _parse_str,
         "Prefix of rate-limit keys in Redis, so deployments sharing a Redis stay apart",
+    )
+
+    csp_report_only: bool = _setting(
+        False,
+        _parse_bool,
+        "Send the Content-Security-Policy as report-only (roll-out: watch reports, then enforce)",
+    )
+    trusted_proxies: tuple[str, ...] = _setting(
+        (),
+        _parse_networks,
+        "Comma-separated IPs/CIDRs of proxies whose X-Forwarded-* headers are believed; "
+        "empty trusts none",
+    )
+    trusted_proxy_hops: int = _setting(
+        1,
+        _parse_positive_int,
+        "How many trusted proxies in a row append to X-Forwarded-For (ProxyFix's x_for)",
+    )
+    max_content_length: int = _setting(
+        64 * 1024,
+        _parse_positive_int,
+        "Largest request body accepted (bytes); a larger one gets 413",
     )
 
     # Not settings: how the values came about, for check-config and warnings.
@@ -422,6 +462,11 @@ class Settings:
                 f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"
             )
         problems.extend(self._password_problems())
+        if self.max_content_length < MIN_CONTENT_LENGTH:
+            # Sign-in, consent and token requests are a few KB; less would refuse real requests.
+            problems.append(
+                f"{env_name('max_content_length')}: must be at least {MIN_CONTENT_LENGTH} bytes"
+            )
         if not self.ratelimit_key_prefix:
             problems.append(f"{env_name('ratelimit_key_prefix')}: must not be empty")
         if self.session_idle_ttl > self.session_absolute_ttl:
@@ -463,7 +508,7 @@ class Settings:
             "SESSION_COOKIE_SECURE": secure,
             "SESSION_COOKIE_HTTPONLY": True,
             "SESSION_COOKIE_SAMESITE": "Lax",
-            "MAX_CONTENT_LENGTH": 1024 * 1024,
+            "MAX_CONTENT_LENGTH": self.max_content_length,
             "WTF_CSRF_TIME_LIMIT": self.session_absolute_ttl,
         }
 

@@ -32,6 +32,11 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         # Gunicorn's control socket lives in $HOME; we do not use it, and the container's root
         # filesystem is read-only.
         "--no-control-socket",
+        # gunicorn itself believes X-Forwarded-Proto from 127.0.0.1 by default. The application
+        # decides whom to believe (AUTHSERVER_TRUSTED_PROXIES, authserver/edges/proxies.py), so
+        # gunicorn believes nobody.
+        "--forwarded-allow-ips",
+        "",
         "--access-logfile",
         "-",
         "wsgi:app",

@@ -1,8 +1,6 @@
 """``GET /.well-known/jwks.json``: the public keys verifiers check our tokens with.
 
-No CORS headers for now: DESIGN.md allows CORS on the JWKS only for registered origins, and
-clients (with their origins) do not exist yet. Servers and gateways, the JWKS's real readers,
-do not need CORS.
+CORS headers (any origin: the document is public) come from authserver/edges/cors.py.
 """
 
 from __future__ import annotations

@@ -91,6 +91,17 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
     )
 
 
+def verified_redirect_uri(params: Params) -> str | None:
+    """The request's redirect URI once the client and the URI are established, else None.
+
+    From that point on, every outcome of the request (a code or an error) is a redirect there.
+    """
+    try:
+        return _establish_redirect_uri(params, _establish_client(params))
+    except UntrustedRedirect:
+        return None
+
+
 def _untrusted_value(params: Params, name: str) -> str:
     values = params.get(name, [])
     if len(values) != 1 or not values[0]:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from urllib.parse import parse_qs, urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from flask import Blueprint, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
+from authserver.edges.csp import allow_form_redirects
 from authserver.extensions import csrf_exempt
 from authserver.oauth.authorization import (
     CodeIssued,
@@ -27,6 +28,7 @@ from authserver.oauth.authorization_request import (
     RedirectableError,
     UntrustedRedirect,
     parse_authorization_request,
+    verified_redirect_uri,
 )
 from authserver.oauth.scopes import describe_scopes
 from authserver.sessions import current_session
@@ -89,6 +91,20 @@ def consent_decision() -> ResponseReturnValue:
         return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
 
 
+def client_redirect_uri_after(next_target: str | None) -> str | None:
+    """Where a page's form may end up when its ``next`` continues an authorization request.
+
+    Sign-in and the second factor redirect to ``next``; when that is this endpoint, it
+    redirects on to the client's redirect URI, and the page's CSP form-action must allow it.
+    """
+    if not next_target:
+        return None
+    parts = urlsplit(next_target)
+    if parts.scheme or parts.netloc or parts.path != AUTHORIZE_PATH:
+        return None
+    return verified_redirect_uri(parse_qs(parts.query, keep_blank_values=True))
+
+
 def _request_params() -> Params:
     # OIDC Core §3.1.2.1: GET with a query string, or POST with a form body.
     source = request.form if request.method == "POST" else request.args
@@ -128,6 +144,8 @@ def _second_factor_location(params: Params, decision: SecondFactorRequired) -> s
 
 
 def _consent_page(auth_request: AuthorizationRequest, params: Params) -> ResponseReturnValue:
+    # Allow and Deny both end in a redirect to the client.
+    allow_form_redirects(auth_request.redirect_uri)
     return render_template(
         "consent.html",
         client_name=auth_request.client.name,

@@ -8,6 +8,7 @@ from flask import Blueprint, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
 from authserver.audit import EventTag, record_event
+from authserver.edges.csp import allow_form_redirects
 from authserver.extensions import csrf_exempt, db
 from authserver.oidc.logout_request import LogoutRequest, LogoutRequestError, parse_logout_request
 from authserver.sessions import current_session, end_current_session
@@ -28,6 +29,8 @@ def end_session() -> ResponseReturnValue:
     # A valid id_token_hint naming the signed-in user proves the RP asked; otherwise a page
     # from anywhere could sign people out, so the user confirms (§2, "SHOULD ask").
     if session is not None and logout.hinted_subject != session.user_subject:
+        # Confirming ends in a redirect to the verified post_logout_redirect_uri, if any.
+        allow_form_redirects(logout.post_logout_redirect_uri)
         return render_template("logout_confirm.html", logout_request=urlencode(params, doseq=True))
     return _finish(logout)
 

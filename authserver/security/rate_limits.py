@@ -9,6 +9,7 @@ Each group has one limit string in the settings and decorators to apply it::
     @limit_mfa(account=pending_subject)   # AUTHSERVER_RATELIMIT_MFA; account: () -> str | None
     @limit_reset()                         # AUTHSERVER_RATELIMIT_RESET; account: the form's email
     @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
+    @limit_csp_report                      # AUTHSERVER_RATELIMIT_CSP_REPORT, per IP
 
 Only POST requests count. Over a limit, :class:`flask_limiter.RateLimitExceeded` (a 429) is
 raised before the view runs; web/errors.py answers it with ``Retry-After`` (:func:`retry_after`)
@@ -60,7 +61,7 @@ log = logging.getLogger(__name__)
 EXTENSION = "authserver.rate_limits"
 # Moving window: no burst of twice the limit across a window boundary, and an exact Retry-After.
 STRATEGY = "moving-window"
-GROUPS = ("signin", "mfa", "reset", "token")
+GROUPS = ("signin", "mfa", "reset", "token", "csp_report")
 MAX_PLAIN_KEY_LENGTH = 128  # our client ids are 24 characters
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -365,6 +366,12 @@ def limit_token(view: View) -> View:
         _Counter("client", _token_client_key, deduct_when=_client_authenticated),
         _Counter("client-auth-failure", client_ip, deduct_when=_client_authentication_failed),
     )(view)
+
+
+def limit_csp_report(view: View) -> View:
+    """AUTHSERVER_RATELIMIT_CSP_REPORT per IP: violation reports are unauthenticated writes to
+    the log, so one address cannot flood it."""
+    return _marked("csp_report", _Counter("ip", client_ip))(view)
 
 
 def init_app(app: Flask) -> None:

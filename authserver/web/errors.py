@@ -7,19 +7,19 @@ import logging
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
-from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
+from authserver.edges.surfaces import is_probe_path, is_protocol_path
+from authserver.observability.request_id import current_request_id
 from authserver.security.rate_limits import retry_after
 from authserver.sessions.errors import SessionStoreUnavailable
 
 log = logging.getLogger(__name__)
 
-# Paths whose callers are programs; they get JSON bodies instead of HTML pages.
-MACHINE_PATH_PREFIXES = ("/oauth/", "/.well-known/", "/healthz", "/readyz", "/userinfo", "/jwks")
-
 
 def wants_json() -> bool:
-    if request.path.startswith(MACHINE_PATH_PREFIXES):
+    """Protocol endpoints and probes always get JSON; elsewhere the Accept header decides."""
+    if is_protocol_path(request.path) or is_probe_path(request.path):
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"
@@ -32,11 +32,15 @@ PROTOCOL_ERROR_CODES = {400: "invalid_request", 405: "invalid_request", 413: "in
 
 def render_http_error(error: HTTPException) -> ResponseReturnValue:
     status = error.code or 500
+    headers = {"Cache-Control": "no-store"}
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # RFC 9110 §15.5.6: a 405 MUST list the methods the resource does allow.
+        headers["Allow"] = ", ".join(error.valid_methods)
     if wants_json():
         code = PROTOCOL_ERROR_CODES.get(status, error.name.lower().replace(" ", "_"))
         body = {"error": code, "error_description": error.name}
-        return jsonify(body), status, {"Cache-Control": "no-store"}
-    return render_template("error.html", status=status, title=error.name), status
+        return jsonify(body), status, headers
+    return render_template("error.html", status=status, title=error.name), status, headers
 
 
 def render_rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
@@ -78,6 +82,8 @@ def render_session_store_unavailable(error: SessionStoreUnavailable) -> Response
 
 
 def init_app(app: Flask) -> None:
+    # Every page can show the request id, so a person can quote it and support find the logs.
+    app.jinja_env.globals["request_id"] = current_request_id
     app.register_error_handler(RateLimitExceeded, render_rate_limited)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(SessionStoreUnavailable, render_session_store_unavailable)

@@ -7,7 +7,9 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
+from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
+from authserver.oauth.authorize_endpoint import client_redirect_uri_after
 from authserver.security.accounts import check_password
 from authserver.security.devices import find_device_id
 from authserver.security.errors import InvalidCredentials
@@ -30,6 +32,7 @@ DEFAULT_NEXT = "/"
 
 
 def render_login(form: LoginForm, *, error: str | None = None) -> str:
+    allow_form_redirects(client_redirect_uri_after(form.next.data))
     return render_template("login.html", form=form, error=error)
 
 

@@ -22,8 +22,10 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings
+from authserver.edges.csp import allow_form_redirects
 from authserver.models import User
 from authserver.models.types import utcnow
+from authserver.oauth.authorize_endpoint import client_redirect_uri_after
 from authserver.security.accounts import get_user
 from authserver.security.errors import (
     InvalidMfaCode,
@@ -184,6 +186,8 @@ def _forget_pending(response: Response) -> None:
 
 
 def _render(form: MfaCodeForm, challenged: _Challenged, *, error: str | None = None) -> str:
+    # A correct code redirects to `next`, which may continue an authorization to its client.
+    allow_form_redirects(client_redirect_uri_after(form.next.data))
     return render_template(
         "mfa_challenge.html", form=form, error=error, stepping_up=challenged.pending is None
     )

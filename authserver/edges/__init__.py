@@ -1,0 +1,22 @@
+"""The HTTP edge: proxies, TLS, security headers, CSP and its reports, CORS.
+
+Attached right after observability, so its hooks run before every feature's: a request over
+http in production is answered before CSRF checks or rate limits see it, and a CORS preflight
+never reaches a view.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from authserver.edges import body_size, cors, csp_report, headers, origins, proxies, transport
+
+
+def init_app(app: Flask) -> None:
+    proxies.init_app(app)
+    transport.init_app(app)
+    body_size.init_app(app)
+    headers.init_app(app)
+    origins.init_app(app)
+    cors.init_app(app)
+    app.register_blueprint(csp_report.bp)

@@ -1,0 +1,65 @@
+"""The Content-Security-Policy: what our pages may load, submit to and be framed by.
+
+Pages load only our own stylesheet and never run inline script or style; any ``<script>`` or
+``<style>`` a template adds must carry ``nonce="{{ csp_nonce() }}"`` (a fresh nonce per request,
+made by Flask-Talisman). There is no ``'unsafe-inline'``.
+
+``form-action`` is ``'self'`` plus, on the few pages whose form ends in a redirect back to a
+client, that client's origin. Browsers (Chromium) check every redirect after a form submission
+against it, so without the origin the consent form's Allow/Deny, a sign-in that continues an
+authorization and a logout confirmation with ``post_logout_redirect_uri`` would be blocked on
+their way back to the client. The view that renders such a page calls
+:func:`allow_form_redirects` with the one redirect URI in play (verified against the client's
+registration); no page ever gets a list of every client.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from flask import g, has_request_context
+
+from authserver.edges.origins import origin_of
+
+REPORT_PATH = "/csp-report"
+REPORT_GROUP = "csp"  # the Reporting API endpoint name (Reporting-Endpoints / report-to)
+_FORM_ORIGINS = "authserver_csp_form_origins"
+
+
+def allow_form_redirects(*redirect_uris: str | None) -> None:
+    """Let this page's forms end in a redirect to these (already verified) URIs' origins."""
+    origins: set[str] = g.setdefault(_FORM_ORIGINS, set())
+    origins.update(origin for origin in map(origin_of, filter(None, redirect_uris)) if origin)
+
+
+class _FormActionSources:
+    """``'self'`` and this request's client origins, read when the header is written.
+
+    Talisman joins a directive's sources with spaces when they are not a string, so an iterable
+    evaluated per request gives one policy object a per-request ``form-action``.
+    """
+
+    def __iter__(self) -> Iterator[str]:
+        yield "'self'"
+        if has_request_context():
+            yield from sorted(g.get(_FORM_ORIGINS, ()))
+
+
+def content_security_policy() -> dict[str, object]:
+    # Directives without a fallback to default-src are spelled out: base-uri, form-action and
+    # frame-ancestors (CSP Level 3 §6.3, §6.4).
+    return {
+        "default-src": "'self'",
+        "script-src": "'self'",  # Talisman appends 'nonce-...' to these two
+        "style-src": "'self'",
+        "object-src": "'none'",
+        "base-uri": "'none'",
+        "frame-ancestors": "'none'",
+        "form-action": _FormActionSources(),
+        "report-to": REPORT_GROUP,
+    }
+
+
+NONCE_DIRECTIVES = ["script-src", "style-src"]
+# Enforced even while the full policy is only reported: none of these can break one of our pages.
+REPORT_ONLY_BASELINE = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
