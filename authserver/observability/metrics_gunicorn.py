@@ -43,7 +43,8 @@ def child_exit(server: Any, worker: Any) -> None:  # Any: gunicorn's Arbiter and
 
 
 def on_exit(server: Any) -> None:  # Any: gunicorn's Arbiter
-    """gunicorn stops: remove the folder `serve` made (never one we did not make)."""
+    """gunicorn stops: remove the folder `serve` made. A folder without our prefix was chosen by
+    whoever ran gunicorn by hand, and is theirs to clean."""
     path = metrics_multiprocess_dir()
     if path is not None and Path(path).name.startswith(DIRECTORY_PREFIX):
         shutil.rmtree(path, ignore_errors=True)
