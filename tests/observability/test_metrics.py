@@ -6,6 +6,7 @@ Every app owns its metrics, so each test starts from zero and can expect exact n
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from flask import Flask
@@ -160,7 +161,7 @@ def test_with_both_configured_a_scrape_must_pass_both(app: Flask, make_app: AppF
     ],
 )
 def test_bad_metrics_settings_are_refused_at_start_up(
-    variable: str, value: str, problem: str, tmp_path: object
+    variable: str, value: str, problem: str, tmp_path: Path
 ) -> None:
     with pytest.raises(ConfigError) as refused:
         Settings.from_env({variable: value, "AUTHSERVER_INSTANCE_PATH": str(tmp_path)})
@@ -168,7 +169,23 @@ def test_bad_metrics_settings_are_refused_at_start_up(
     assert any(line.startswith(problem) for line in refused.value.problems)
 
 
-def test_metrics_settings_are_parsed_and_the_token_masked(tmp_path: object) -> None:
+def test_production_refuses_a_short_metrics_token(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as refused:
+        Settings.from_env(
+            {
+                "AUTHSERVER_ENV": "production",
+                "AUTHSERVER_INSTANCE_PATH": str(tmp_path),
+                "AUTHSERVER_METRICS_TOKEN": "x" * 31,
+            }
+        )
+
+    assert any(
+        line.startswith("AUTHSERVER_METRICS_TOKEN: must be at least 32 characters")
+        for line in refused.value.problems
+    )
+
+
+def test_metrics_settings_are_parsed_and_the_token_masked(tmp_path: Path) -> None:
     settings = Settings.from_env(
         {
             "AUTHSERVER_INSTANCE_PATH": str(tmp_path),
