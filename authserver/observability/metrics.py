@@ -52,7 +52,7 @@ class Metrics:
         )
         self.latency = Histogram(
             f"{PREFIX}_http_request_duration_seconds",
-            "Time from the first request hook to the response, by Flask endpoint",
+            "Time from the request reaching the app to its response being built, by endpoint",
             ["endpoint"],
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
@@ -145,7 +145,7 @@ def count_limiter_fallback() -> None:
 # --- the per-request hook ------------------------------------------------------------------------
 
 # In the WSGI environ rather than flask.g: the clock starts before Flask builds its request
-# context, and reading it back costs no context-local look-up.
+# context (which the latency then includes), and setting it needs no context-local look-up.
 _STARTED_AT = "authserver.metrics.started_at"
 
 
