@@ -2,13 +2,17 @@
 
 The workers keep their values in files (one per process) in the folder `serve` makes; the test
 reads each worker's file with prometheus-client's own collector to see that both served
-requests, then checks that a single scrape, answered by one of them, counts every request.
+requests, then checks that a single scrape, answered by one of them, counts every request;
+and that a worker which ends (gunicorn's child_exit hook runs) leaves its counts in the sum.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
 import stat
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -27,6 +31,7 @@ JWKS_ENDPOINT = "keys.jwks"
 BATCH = 40
 MAX_BATCHES = 25  # 1000 requests at most; two idle sync workers share a batch at once in practice
 THREADS = 8
+RESPAWN_DEADLINE_SECONDS = 30
 
 
 def metrics_folder(tmp: Path) -> Path:
@@ -51,6 +56,18 @@ def jwks_requests_by_worker(folder: Path, scratch: Path) -> dict[str, float]:
             and sample.labels.get("endpoint") == JWKS_ENDPOINT
         )
     return counts
+
+
+def scraped_jwks_requests(server: LiveServer) -> float:
+    response = requests.get(server.url("/metrics"), headers=bearer(), timeout=10)
+    assert response.status_code == 200
+    return Scrape.parse(response.text).value(
+        "authserver_http_requests_total", endpoint=JWKS_ENDPOINT, status_class="2xx"
+    )
+
+
+def worker_pids(folder: Path) -> set[int]:
+    return {int(path.stem.removeprefix("counter_")) for path in folder.glob("counter_*.db")}
 
 
 def send_jwks_requests(server: LiveServer, count: int) -> None:
@@ -90,6 +107,36 @@ def test_one_scrape_counts_the_requests_of_every_worker(tmp_path: Path) -> None:
         assert scraped == sent == sum(by_worker.values())
         ages = Scrape.parse(response.text).series("authserver_signing_key_age_seconds")
         assert len(ages) == 3  # one active key per algorithm, read from the database
+        assert server.error_lines() == []
+    # gunicorn's on_exit hook removes the folder when the server stops.
+    assert not folder.exists()
+
+
+def test_a_worker_that_ends_keeps_its_counts_in_the_sum(tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    (tmp_path / "served").mkdir()
+    with live_server(
+        tmp_path / "served", AUTHSERVER_METRICS_TOKEN=METRICS_TOKEN, TMPDIR=str(tmp)
+    ) as server:
+        folder = metrics_folder(tmp)
+        send_jwks_requests(server, BATCH)
+        before = worker_pids(folder)
+        by_worker = jwks_requests_by_worker(folder, scratch)
+        ending = next(pid for pid in sorted(before) if by_worker[f"counter_{pid}"] > 0)
+
+        # A worker we started (through `serve`), ended by its PID: gunicorn replaces it and
+        # runs the child_exit hook for it.
+        os.kill(ending, signal.SIGTERM)
+        deadline = time.monotonic() + RESPAWN_DEADLINE_SECONDS
+        while len(worker_pids(folder) - before) == 0 and time.monotonic() < deadline:
+            requests.get(server.url("/healthz"), timeout=10)
+            time.sleep(0.2)
+
+        assert worker_pids(folder) - before, "no replacement worker started"
+        assert scraped_jwks_requests(server) == BATCH
         assert server.error_lines() == []
     # gunicorn's on_exit hook removes the folder when the server stops.
     assert not folder.exists()
