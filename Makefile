@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services lint typecheck lock clean bench bench-growth wrk
+.PHONY: run init test test-services lint typecheck audit lock clean bench bench-growth wrk
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -35,6 +35,30 @@ lint: $(VENV)/.installed-test
 
 typecheck: $(VENV)/.installed-test
 	$(BIN)/mypy
+
+# Known vulnerabilities in every locked dependency (pip-audit, from requirements/audit.txt, in a
+# venv of its own). It asks a vulnerability database on the internet, so CI does not run it:
+# run it before a release and when an advisory is published. --strict: a package it could not
+# check is a failure, never a silent pass.
+AUDIT_VENV := .venv-audit
+AUDITED    := requirements/build.txt requirements/main.txt requirements/test.txt requirements/bench.txt
+audit: $(AUDIT_VENV)/.installed
+	@status=0; for locked in $(AUDITED); do \
+		echo "== pip-audit $$locked"; \
+		$(AUDIT_VENV)/bin/pip-audit --strict --require-hashes --disable-pip --progress-spinner off \
+			-r $$locked 2>$(AUDIT_VENV)/last.log && continue; \
+		status=1; grep -v -e '^Traceback' -e '^During handling' -e '^  ' -e '^$$' $(AUDIT_VENV)/last.log | tail -n 1; \
+		echo "make audit: $$locked did not pass. Vulnerabilities are listed above; any other" \
+			"error means pip-audit could not reach its vulnerability database (it needs the" \
+			"internet). Full log: $(AUDIT_VENV)/last.log"; \
+		break; \
+	done; exit $$status
+
+$(AUDIT_VENV)/.installed: requirements/audit.txt
+	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip --disable-pip-version-check install --require-hashes \
+		-r requirements/audit.txt
+	touch $@
 
 # Benchmarks (bench/, BENCHMARKS.md). Never part of `make test` or CI: speed is measured by load,
 # not by timed tests. PostgreSQL + Redis are added when AUTHSERVER_TEST_DATABASE_URL /
@@ -79,6 +103,7 @@ lock: | $(BIN)/python
 	$(PIP_COMPILE) -c requirements/build.txt -o requirements/main.txt setup.cfg
 	$(PIP_COMPILE) -c requirements/main.txt --extra test -o requirements/test.txt setup.cfg
 	$(PIP_COMPILE) -c requirements/main.txt --extra bench -o requirements/bench.txt setup.cfg
+	$(PIP_COMPILE) -o requirements/audit.txt requirements/audit.in
 
 clean:
-	rm -rf $(VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,4 +1,4 @@
-"""The one way to record a security event: a database row and a log line, same content.
+"""The one way to record a security event: a database row, a log line and a metric.
 
 Rows are added to the caller's transaction, so the event commits (or rolls back) together with
 the change it describes. Never put a password, token, code, secret or key in `detail`.
@@ -14,6 +14,7 @@ from flask import has_request_context, request
 
 from authserver.extensions import db
 from authserver.models.audit import AuditEvent
+from authserver.observability.metrics import count_audit_event
 from authserver.observability.request_id import current_request_id
 
 log = logging.getLogger("authserver.audit")
@@ -90,6 +91,9 @@ def record_event(
             "detail": detail or {},
         },
     )
+    # Sign-in failures, lockouts, MFA failures, refresh reuse and code replays are all audit
+    # events: one counter by tag and outcome covers them (never a user, client or address).
+    count_audit_event(str(tag), outcome)
     return event
 
 

@@ -34,6 +34,11 @@ RESERVED_PREFIXES = (PREFIX + "TEST_",)
 ENVIRONMENTS = ("development", "production")
 DEV_SECRETS_FILENAME = "dev-secrets.json"
 MIN_SECRET_KEY_LENGTH = 32
+# The /metrics bearer token is a password that lives in a scraper's config: long and random.
+MIN_METRICS_TOKEN_LENGTH = 32
+# Not an AUTHSERVER_ setting: prometheus-client's own variable. `authserver serve` sets it for
+# gunicorn's workers, so that they share their counters (observability/metrics_gunicorn.py).
+METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
 MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
 ENCRYPTION_KEY_BYTES = 32  # AES-256-GCM
@@ -101,13 +106,16 @@ def _parse_key_list(raw: str) -> tuple[str, ...]:
 
 
 def _parse_networks(raw: str) -> tuple[str, ...]:
-    """Comma-separated IP addresses or CIDR networks, each normalised (``10.0.0.0/8``)."""
+    """Comma-separated IP addresses and CIDR networks, each normalised (``10.0.0.0/8``)."""
     networks = []
     for part in _parse_key_list(raw):
         try:
-            networks.append(str(ipaddress.ip_network(part, strict=False)))
+            networks.append(str(ipaddress.ip_network(part)))
         except ValueError:
-            raise _Invalid(f"expected IP addresses or CIDR networks, got {part!r}") from None
+            # ip_network refuses host bits ("10.0.0.1/8"): most likely a typo for a network.
+            raise _Invalid(
+                f"expected IP addresses or CIDR networks joined by commas, got {part!r}"
+            ) from None
     return tuple(networks)
 
 
@@ -250,6 +258,17 @@ class Settings:
         False, _parse_bool, "Secure/__Host- cookies; always on in production"
     )
     log_level: str = _setting("INFO", _parse_log_level, "Root log level")
+    metrics_token: str | None = _setting(
+        None,
+        _parse_optional_str,
+        "Bearer token a Prometheus scraper sends to /metrics; at least 32 characters",
+        secret=True,
+    )
+    metrics_allow: tuple[str, ...] = _setting(
+        (),
+        _parse_networks,
+        "IP addresses/CIDR networks whose direct connections may read /metrics",
+    )
     mail_backend: str = _setting(
         "console", _parse_mail_backend, "smtp, console (development only) or file"
     )
@@ -467,6 +486,12 @@ class Settings:
             problems.append(
                 f"{env_name('max_content_length')}: must be at least {MIN_CONTENT_LENGTH} bytes"
             )
+        if self.metrics_token is not None and len(self.metrics_token) < MIN_METRICS_TOKEN_LENGTH:
+            problems.append(
+                f"{env_name('metrics_token')}: must be at least {MIN_METRICS_TOKEN_LENGTH} "
+                "characters (a random one: python3 -c 'import secrets; "
+                "print(secrets.token_urlsafe(32))')"
+            )
         if not self.ratelimit_key_prefix:
             problems.append(f"{env_name('ratelimit_key_prefix')}: must not be empty")
         if self.session_idle_ttl > self.session_absolute_ttl:
@@ -542,6 +567,12 @@ def env_name(field_name: str) -> str:
 def known_variable_names() -> set[str]:
     names = {env_name(spec.name) for spec in setting_fields()}
     return names | {name + FILE_SUFFIX for name in names}
+
+
+def metrics_multiprocess_dir(environ: Mapping[str, str] | None = None) -> str | None:
+    """The folder gunicorn's workers share their metrics in; None in a single process."""
+    source = os.environ if environ is None else environ
+    return source.get(METRICS_MULTIPROCESS_VARIABLE) or None
 
 
 def _collect_raw_values(source: Mapping[str, str], problems: list[str]) -> dict[str, str]:

@@ -10,6 +10,7 @@ import click
 
 from authserver.cli.output import fail
 from authserver.config import ConfigError, Settings
+from authserver.observability.metrics_gunicorn import prepare_multiprocess_dir
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -39,6 +40,9 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         "",
         "--access-logfile",
         "-",
+        # The hooks that keep the workers' shared metric files in order (child_exit, on_exit).
+        "--config",
+        "python:authserver.observability.metrics_gunicorn",
         "wsgi:app",
     ]
 
@@ -66,6 +70,8 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
         create_app(settings).run(host=host, port=port, debug=True)
         return
     argv = gunicorn_argv(host, port, workers or settings.workers)
+    # Workers share their metrics through files: a fresh folder per start (removed by on_exit).
+    prepare_multiprocess_dir()
     os.execv(argv[0], argv)  # noqa: S606  (replace this process: signals go straight to gunicorn)
 
 

@@ -23,6 +23,7 @@ from authserver.models.clients import Client
 from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
 from authserver.oauth.scopes import OPENID, format_scope
+from authserver.observability.metrics import count_token_issued
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 ID_TOKEN_TYPE = "JWT"
@@ -46,6 +47,7 @@ class Issue:
     client: Client
     scopes: tuple[str, ...]
     now: datetime
+    grant_type: str  # RFC 6749 grant_type of the request; counted by the metrics
     user: User | None = None
     authentication: Authentication | None = None
     grant_id: str | None = None
@@ -78,6 +80,7 @@ def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token
         response["id_token"] = _id_token(issue, access_token)
     if issue.include_refresh_token and issue.user is not None and issue.authentication:
         response["refresh_token"] = _refresh_token(issue)
+    count_token_issued(issue.grant_type)
     return response
 
 

@@ -1,4 +1,4 @@
-"""Logging and health probes."""
+"""Logging, health probes and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from logging import getLogger
 from flask import Flask
 
 from authserver.config import Settings
-from authserver.observability import health, request_id
+from authserver.observability import health, metrics, metrics_endpoint, request_id
 from authserver.observability.logging import configure_logging
 
 # `logging` here would be our submodule, which shares the standard library's name.
@@ -25,4 +25,10 @@ def init_app(app: Flask) -> None:
             settings.instance_path,
         )
     request_id.init_app(app)
+    # Imported here: both modules reach back into the package while it is still being imported.
+    from authserver.audit import EventTag
+    from authserver.security.rate_limits import GROUPS
+
+    metrics.init_app(app, audit_tags=[str(tag) for tag in EventTag], limit_groups=GROUPS)
+    metrics_endpoint.init_app(app)
     app.register_blueprint(health.bp)

@@ -20,8 +20,9 @@ which accounts exist).
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
 process's memory. If Redis stops answering, Flask-Limiter's in-memory fallback takes over with
 the same limits per process until Redis is back: logged, counted in
-:attr:`RateLimits.storage_fallbacks`, never a 500. Lockout does not depend on any of this: it
-lives in the database.
+:attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
+metric, never a 500. Lockout does not depend on any of this: it lives in the database. Every
+429 is counted in the ``authserver_rate_limited_requests`` metric by group.
 
 Every app gets its own :class:`flask_limiter.Limiter` (its storage is per app), so the
 decorators only mark views; the app's limiter wraps each marked view on its first call.
@@ -46,13 +47,14 @@ from urllib.parse import unquote
 
 from flask import Flask, current_app, request
 from flask.wrappers import Response
-from flask_limiter import Limiter
+from flask_limiter import Limiter, RateLimitExceeded
 from limits import parse_many
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.config import Settings
 from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
 from authserver.models.types import utcnow
+from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
 from authserver.security.accounts import find_user_by_email
 from authserver.security.devices import find_device, remembered_devices
 
@@ -130,6 +132,9 @@ class RateLimits:
         was_degraded = self.is_degraded
         try:
             return limited(*args, **kwargs)
+        except RateLimitExceeded:
+            count_rate_limited(group)
+            raise
         finally:
             self._note_storage_state(was_degraded)
 
@@ -156,6 +161,7 @@ class RateLimits:
     def _note_storage_state(self, was_degraded: bool) -> None:
         if self.is_degraded and not was_degraded:
             self.storage_fallbacks += 1
+            count_limiter_fallback()
             log.warning(
                 "rate-limit storage unreachable: counting in this process's memory until it "
                 "answers again (fallback #%d in this process)",

@@ -40,7 +40,14 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
     def generate_token(self, scope: str | None, **_: Any) -> dict[str, Any]:
         client: AuthlibClient = self.request.client
         scopes = parse_scope(scope) or sorted(_api_scopes(client))
-        return issue_token_response(Issue(client=client.model, scopes=tuple(scopes), now=utcnow()))
+        return issue_token_response(
+            Issue(
+                client=client.model,
+                scopes=tuple(scopes),
+                now=utcnow(),
+                grant_type=self.GRANT_TYPE,
+            )
+        )
 
 
 def _api_scopes(client: AuthlibClient) -> set[str]:
