@@ -26,15 +26,16 @@ def test_defaults_trust_no_proxy_and_enforce_the_policy(tmp_path: Path) -> None:
 
 def test_trusted_proxies_are_addresses_and_networks(tmp_path: Path) -> None:
     settings = settings_from(
-        tmp_path, AUTHSERVER_TRUSTED_PROXIES=" 10.0.0.1, 192.168.0.0/16 ,2001:db8::/32,10.1.2.3/8"
+        tmp_path, AUTHSERVER_TRUSTED_PROXIES=" 10.0.0.1, 192.168.0.0/16 ,2001:db8::/32"
     )
 
-    assert settings.trusted_proxies == (
-        "10.0.0.1/32",
-        "192.168.0.0/16",
-        "2001:db8::/32",
-        "10.0.0.0/8",
-    )
+    assert settings.trusted_proxies == ("10.0.0.1/32", "192.168.0.0/16", "2001:db8::/32")
+
+
+def test_a_network_with_host_bits_is_refused_as_a_likely_typo(tmp_path: Path) -> None:
+    # "10.1.2.3/8" is either 10.1.2.3 or 10.0.0.0/8: trusting the wider one by guess is unsafe.
+    with pytest.raises(ConfigError, match="got '10.1.2.3/8'"):
+        settings_from(tmp_path, AUTHSERVER_TRUSTED_PROXIES="10.1.2.3/8")
 
 
 @pytest.mark.parametrize(
@@ -47,7 +48,7 @@ def test_trusted_proxies_are_addresses_and_networks(tmp_path: Path) -> None:
         ),
         (
             {"AUTHSERVER_TRUSTED_PROXIES": "10.0.0.0/33"},
-            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks, got '10.0.0.0/33'",
+            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks joined by commas, got '10.0.0.0/33'",
         ),
         (
             {"AUTHSERVER_TRUSTED_PROXY_HOPS": "0"},

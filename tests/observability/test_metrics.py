@@ -56,7 +56,8 @@ def test_without_token_or_allow_list_metrics_do_not_exist(app: Flask) -> None:
     response = app.test_client().get("/metrics", headers=bearer())
 
     assert response.status_code == 404
-    assert app.test_client().get("/no-such-page").text == response.text
+    # The same answer as any unknown endpoint a program might call (probes answer JSON).
+    assert app.test_client().get("/oauth/no-such-endpoint").text == response.text
 
 
 @pytest.mark.parametrize(
