@@ -23,10 +23,9 @@ import requests
 from playwright.sync_api import expect
 
 from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account, sign_out
-from tests.support.callback import CALLBACK_HEADING, CALLBACK_PATH, CallbackReceiver
-from tests.support.callback import callback_receiver as start_callback_receiver
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
+from tests.support.loopback_site import LoopbackSite, html_page, loopback_site
 
 pytestmark = pytest.mark.e2e
 
@@ -35,18 +34,21 @@ APP_NAME = "Browser Test App"
 SCOPES = ["openid", "profile", "email"]
 RECOVERY_CODE = re.compile(r"[A-Z0-9]{5}-[A-Z0-9]{5}")
 RECOVERY_CODE_COUNT = 10
+CALLBACK_PATH = "/cb"
+CALLBACK_HEADING = "Back at the app"
 
 
 @pytest.fixture(scope="module")
-def callback_receiver() -> Iterator[CallbackReceiver]:
-    with start_callback_receiver() as receiver:
-        yield receiver
+def relying_party() -> Iterator[LoopbackSite]:
+    """The app's redirect URI, where the browser must really arrive."""
+    with loopback_site({CALLBACK_PATH: html_page(CALLBACK_HEADING)}) as site:
+        yield site
 
 
-def register_app(server: LiveServer, receiver: CallbackReceiver) -> dict[str, Any]:
+def register_app(server: LiveServer, redirect_uri: str) -> dict[str, Any]:
     created: dict[str, Any] = server.cli_json(
         "client", "create", "--name", APP_NAME,
-        "--redirect-uri", receiver.redirect_uri, "--scope", " ".join(SCOPES),
+        "--redirect-uri", redirect_uri, "--scope", " ".join(SCOPES),
     )  # fmt: skip
     return created
 
@@ -116,10 +118,11 @@ def verified_id_token(server: LiveServer, id_token: str, *, audience: str) -> di
 
 
 def test_authenticator_set_up_then_sign_in_with_it_and_allow_an_app(
-    server: LiveServer, tab: WatchedPage, callback_receiver: CallbackReceiver
+    server: LiveServer, tab: WatchedPage, relying_party: LoopbackSite
 ) -> None:
     account = new_account(server)
-    app = register_app(server, callback_receiver)
+    redirect_uri = relying_party.url(CALLBACK_PATH)
+    app = register_app(server, redirect_uri)
     page = tab.page
 
     # Signed in with the password, the person sets up an app from the account page.
@@ -138,7 +141,7 @@ def test_authenticator_set_up_then_sign_in_with_it_and_allow_an_app(
             {
                 "response_type": "code",
                 "client_id": app["client_id"],
-                "redirect_uri": callback_receiver.redirect_uri,
+                "redirect_uri": redirect_uri,
                 "scope": " ".join(SCOPES),
                 "state": state,
                 "nonce": nonce,
@@ -160,14 +163,14 @@ def test_authenticator_set_up_then_sign_in_with_it_and_allow_an_app(
     expect(page.locator(".scopes code")).to_have_text(SCOPES)
     page.get_by_role("button", name="Allow").click()
 
-    tab.arrive(CALLBACK_PATH, CALLBACK_HEADING, origin=callback_receiver.origin)
+    tab.arrive(CALLBACK_PATH, CALLBACK_HEADING, origin=relying_party.origin)
     arrived = {name: values[0] for name, values in parse_qs(urlsplit(page.url).query).items()}
-    assert callback_receiver.arrivals == [arrived]
+    assert relying_party.arrivals(CALLBACK_PATH) == [arrived]
     assert set(arrived) == {"code", "state", "iss"}
     # RFC 6749 §4.1.2: the state comes back unchanged; RFC 9207 §2: the issuer is named.
     assert (arrived["state"], arrived["iss"]) == (state, server.base_url)
 
-    tokens = redeem(server, app, arrived["code"], callback_receiver.redirect_uri, verifier)
+    tokens = redeem(server, app, arrived["code"], redirect_uri, verifier)
     claims = verified_id_token(server, tokens["id_token"], audience=app["client_id"])
     assert claims["nonce"] == nonce
     assert claims["sub"] == account.subject
