@@ -69,6 +69,10 @@ def set_up_authenticator(tab: WatchedPage) -> pyotp.TOTP:
     assert all(RECOVERY_CODE.fullmatch(code) for code in codes), codes
     page.get_by_role("link", name="Continue").click()
     tab.arrive("/account/mfa", "Authenticator app")
+    page.get_by_role("link", name="Back to your account").click()
+    tab.arrive("/account", "Your account")
+    expect(page.get_by_role("link", name="Manage authenticator app")).to_be_visible()
+    expect(page.get_by_text("Recovery codes left: 10")).to_be_visible()
     return phone
 
 
