@@ -37,6 +37,6 @@ def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
 def sign_out(tab: WatchedPage, server: LiveServer) -> None:
     """From the landing page, which is where "Sign out" is."""
     tab.page.goto(server.url("/"))
-    tab.arrive("/", "authserver")
+    tab.arrive("/", "authserver", name="home")
     tab.page.get_by_role("button", name="Sign out").click()
     tab.arrive("/login", "Sign in")

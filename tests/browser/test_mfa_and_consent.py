@@ -134,6 +134,8 @@ def test_authenticator_set_up_then_sign_in_with_it_and_allow_an_app(
     tab.arrive("/login", "Sign in")
     fill_in_sign_in(tab, account.email, PASSWORD)
     tab.arrive("/account", "Your account")
+    this_device = page.get_by_role("listitem").filter(has_text="This device")
+    expect(this_device).to_contain_text("Headless Chrome on Linux")
     phone = set_up_authenticator(tab)
     sign_out(tab, server)
 

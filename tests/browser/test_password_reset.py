@@ -51,9 +51,9 @@ def test_forgotten_password_is_replaced_through_the_mailed_link(
     tab.arrive("/login", "Sign in")
     fill_in_sign_in(tab, account.email, PASSWORD)
     expect(page.get_by_role("alert")).to_have_text(GENERIC_FAILURE)
-    tab.arrive("/login", "Sign in", status=401)
+    tab.arrive("/login", "Sign in", status=401, name="sign-in-refused")
 
     # ...and the new one does.
     fill_in_sign_in(tab, account.email, NEW_PASSWORD)
-    tab.arrive("/", "authserver")
+    tab.arrive("/", "authserver", name="home")
     expect(page.get_by_text(f"Signed in as {account.email}")).to_be_visible()

@@ -100,13 +100,20 @@ class WatchedPage:
         self.page.on("response", self._on_response)
 
     def arrive(
-        self, path: str, heading: str, *, origin: str | None = None, status: int = 200
+        self,
+        path: str,
+        heading: str,
+        *,
+        origin: str | None = None,
+        status: int = 200,
+        name: str | None = None,
     ) -> None:
         """Wait for the page at `path` showing the main heading `heading`, then check it.
 
         The heading tells a new page from the one before when a form posts back to its own
         URL. `origin` is the expected scheme://host:port when it is not the current one;
-        `status` the HTTP status the page came with.
+        `status` the HTTP status the page came with; `name` names the screenshot (default:
+        the heading).
         """
         expected_origin = origin or _origin(self.page.url)
         try:
@@ -118,7 +125,7 @@ class WatchedPage:
         except (AssertionError, PlaywrightTimeout) as exc:
             self.screenshot("unexpected")
             self.fail(f"expected {heading!r} at {expected_origin}{path}: {exc}")
-        self.screenshot(heading)
+        self.screenshot(name or heading)
         found: list[str] = self.page.evaluate(ACCESSIBILITY_PROBLEMS)
         found.extend(self._csp_violations_recorded_by_the_page())
         if self.document is None:
