@@ -79,7 +79,7 @@ def server(
 def delete_keys(redis_url: str, prefix: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:
-        for key in client.scan_iter(f"{prefix}*"):
+        for key in client.scan_iter(f"{prefix}:*"):
             client.delete(key)
     finally:
         client.close()
