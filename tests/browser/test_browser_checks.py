@@ -130,6 +130,19 @@ def test_a_violation_on_a_page_left_at_once_is_still_reported(
     assert "Content Security Policy" in reported
 
 
+def test_a_page_that_never_comes_fails_with_what_the_browser_reported(
+    watched: WatchedPage, site: LoopbackSite
+) -> None:
+    watched.page.goto(site.url("/csp-enforced"))
+    with pytest.raises(pytest.fail.Exception) as failed:
+        watched.arrive("/clean", HEADINGS["/clean"], timeout_ms=500)
+
+    message = str(failed.value)
+    assert f"the browser is at {site.url('/csp-enforced')}" in message
+    assert "CSP violation" in message or "Content Security Policy" in message
+    assert [path.name for path in watched.screenshots] == ["01-unexpected.png"]
+
+
 def test_an_unexpected_status_fails_the_test(watched: WatchedPage, site: LoopbackSite) -> None:
     watched.page.goto(site.url("/clean"))
     with pytest.raises(pytest.fail.Exception) as failed:

@@ -107,24 +107,30 @@ class WatchedPage:
         origin: str | None = None,
         status: int = 200,
         name: str | None = None,
+        timeout_ms: float = TIMEOUT_MS,
     ) -> None:
         """Wait for the page at `path` showing the main heading `heading`, then check it.
 
         The heading tells a new page from the one before when a form posts back to its own
         URL. `origin` is the expected scheme://host:port when it is not the current one;
         `status` the HTTP status the page came with; `name` names the screenshot (default:
-        the heading).
+        the heading); `timeout_ms` bounds the wait.
         """
         expected_origin = origin or _origin(self.page.url)
         try:
-            self.page.wait_for_url(_at(expected_origin, path))
+            self.page.wait_for_url(_at(expected_origin, path), timeout=timeout_ms)
             expect(self.page.get_by_role("heading", level=1, name=heading)).to_be_visible(
-                timeout=TIMEOUT_MS
+                timeout=timeout_ms
             )
             self.page.wait_for_load_state("load")
         except (AssertionError, PlaywrightTimeout) as exc:
             self.screenshot("unexpected")
-            self.fail(f"expected {heading!r} at {expected_origin}{path}: {exc}")
+            # What the browser reported often says why (a CSP that blocked the form, say).
+            reported = "".join(f"\n  {problem}" for problem in self.problems)
+            self.fail(
+                f"expected {heading!r} at {expected_origin}{path}, "
+                f"the browser is at {self.page.url}: {exc}\nthe browser reported:{reported}"
+            )
         self.screenshot(name or heading)
         found: list[str] = self.page.evaluate(ACCESSIBILITY_PROBLEMS)
         found.extend(self._csp_violations_recorded_by_the_page())
