@@ -13,12 +13,13 @@ import os
 import secrets
 import shutil
 from collections.abc import Generator, Iterator
-from contextlib import ExitStack
+from contextlib import ExitStack, suppress
 from pathlib import Path
 
 import pytest
 import redis
 from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Error as PlaywrightError
 
 from tests.support.chromium import CHROMIUM_ARGS, WatchedPage, chromium_executable, slug
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
@@ -97,7 +98,9 @@ def tab(request: pytest.FixtureRequest, chromium: Browser) -> Iterator[WatchedPa
         yield watched
         outcome = request.node.stash.get(OUTCOME, None)
         if outcome is not None and outcome.failed:
-            watched.screenshot("at-failure")
+            # Best effort: the page may be gone, and the test has failed already anyway.
+            with suppress(PlaywrightError):
+                watched.screenshot("at-failure")
         else:
             # Whatever happened after the last page was checked (the test ended on it).
             watched.assert_clean()
