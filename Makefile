@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services lint typecheck audit lock clean bench bench-growth wrk
+.PHONY: run init test test-services lint typecheck audit lock clean bench bench-growth wrk chromium
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -21,11 +21,11 @@ run: $(VENV)/.installed-main
 init: $(VENV)/.installed-main
 	$(BIN)/authserver init
 
-test: $(VENV)/.installed-test lint typecheck
+test: $(VENV)/.installed-test chromium lint typecheck
 	$(BIN)/pytest
 
 # The same suite with PostgreSQL and Redis added (.ci/run starts them when they are down).
-test-services: $(VENV)/.installed-test
+test-services: $(VENV)/.installed-test chromium
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest
 
@@ -75,6 +75,11 @@ bench-growth: $(VENV)/.installed-bench wrk
 
 wrk:
 	command -v wrk >/dev/null || (apt-get update && apt-get install -y wrk)
+
+# The browser tests (tests/browser) drive Debian's Chromium through Playwright, which never
+# downloads a browser of its own. Without it they fail rather than skip.
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'

@@ -19,6 +19,8 @@ _BROWSERS = (
     (re.compile(r"\b(OPR|Opera)/"), "Opera"),
     (re.compile(r"\bSamsungBrowser/"), "Samsung Internet"),
     (re.compile(r"\b(Firefox|FxiOS)/"), "Firefox"),
+    # Automation, or someone else's script, signed in as this person: worth telling apart.
+    (re.compile(r"\bHeadlessChrome/"), "Headless Chrome"),
     (re.compile(r"\b(Chrome|CriOS|Chromium)/"), "Chrome"),
     (re.compile(r"\bVersion/[\d.]+.*\bSafari/"), "Safari"),
     (re.compile(r"\bcurl/"), "curl"),

@@ -21,6 +21,7 @@ from authserver.security.account import (
 )
 from authserver.security.accounts import get_user
 from authserver.security.errors import InvalidName, PasswordPolicyError, WrongPassword
+from authserver.security.mfa import get_mfa_status
 from authserver.sessions import (
     BrowserSession,
     UnknownSession,
@@ -67,6 +68,7 @@ def render_account(
         sessions=list_active_sessions(user, now=utcnow(), current_sid=session.sid),
         apps=[(app, describe_scopes(app.scopes)) for app in apps],
         mfa_setup_path=MFA_SETUP_PATH,
+        mfa=get_mfa_status(user.id),
         error=error,
     )
     return page, status

@@ -44,6 +44,11 @@ UA = {
         "Mozilla/5.0 (X11; CrOS x86_64 14541.0.0) AppleWebKit/537.36 (KHTML, like Gecko) "
         "Chrome/126.0.0.0 Safari/537.36"
     ),
+    # Found by the browser tests, whose own session showed as "Unknown browser on Linux".
+    "headless-chrome-linux": (
+        "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "HeadlessChrome/156.0.0.0 Safari/537.36"
+    ),
 }
 
 
@@ -60,6 +65,7 @@ UA = {
         (UA["safari-mac"], "Safari on macOS"),
         (UA["opera-mac"], "Opera on macOS"),
         (UA["chrome-chromeos"], "Chrome on ChromeOS"),
+        (UA["headless-chrome-linux"], "Headless Chrome on Linux"),
         ("curl/8.5.0", "curl on an unknown system"),
         ("SomeBot/1.0 (Linux)", "Unknown browser on Linux"),
         ("Werkzeug/3.1.3", "Unknown device"),

@@ -79,3 +79,14 @@ def slow_smtp_server() -> Iterator[SlowInbox]:
         yield inbox
     finally:
         controller.stop()
+
+
+def wait_for_mail(inbox: Inbox, *, to: str, subject: str, timeout: float = 10.0) -> Message:
+    """The first message to `to` with `subject`; mail is sent after the response, so wait."""
+    deadline = time.monotonic() + timeout
+    while True:
+        for message in list(inbox.messages):
+            if message["To"] == to and message["Subject"] == subject:
+                return message
+        assert time.monotonic() < deadline, f"no message {subject!r} to {to} within {timeout}s"
+        time.sleep(0.05)

@@ -25,6 +25,7 @@ from tests.support.account import (
     submit,
     the_user,
 )
+from tests.support.mfa import enrol
 from tests.support.smtp import free_port
 from tests.support.web import csrf_token, sign_in
 
@@ -104,6 +105,20 @@ def test_the_page_shows_the_account_with_labelled_forms(site: Flask) -> None:
     assert "No apps have access to your account." in page.text
     assert page.text.count('name="csrf_token"') == 4  # profile, password, this session, all
     assert len(re.findall(r'id="csrf_token"', page.text)) == 0  # no duplicate ids
+
+
+def test_the_page_says_whether_an_authenticator_app_is_set_up(site: Flask) -> None:
+    """Found by the browser test: after set-up the page still offered to set one up."""
+    client = signed_in_browser(site)
+    assert "Off: signing in asks for your password only." in client.get("/account").text
+
+    enrol(client)
+
+    page = client.get("/account").text
+    assert "On: signing in asks for a code from your authenticator app." in page
+    assert "Recovery codes left: <strong>10</strong>" in page
+    assert '<a href="/account/mfa">Manage authenticator app</a>' in page
+    assert "Set up authenticator app" not in page
 
 
 def test_the_page_is_ready_for_a_strict_csp(site: Flask) -> None:

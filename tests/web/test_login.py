@@ -42,6 +42,20 @@ def test_the_page_has_a_labelled_csrf_protected_form(client: FlaskClient) -> Non
     assert csrf_token(response.text)
 
 
+def test_the_page_names_an_icon_that_is_served(client: FlaskClient) -> None:
+    """Found by the browser tests: with no icon named, Chromium asked for /favicon.ico and
+    logged the 404 as a console error on every page."""
+    page = client.get("/login")
+    icon = re.search(r'<link rel="icon" href="([^"]+)" type="image/svg\+xml">', page.text)
+    assert icon, page.text
+
+    with client.get(icon.group(1)) as served:  # a file response: closed, or it warns
+        assert served.status_code == 200
+        assert served.mimetype == "image/svg+xml"
+        assert served.data.startswith(b"<svg ")
+        assert b"style" not in served.data and b"<script" not in served.data
+
+
 def test_login_hint_fills_in_the_email_and_next_is_carried(client: FlaskClient) -> None:
     response = client.get("/login?login_hint=alice@example.org&next=/account")
 

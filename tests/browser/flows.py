@@ -1,0 +1,42 @@
+"""Steps the browser tests share, done as a person does them: read the page, fill it in, press."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from tests.support.chromium import WatchedPage
+from tests.support.live_server import LiveServer
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass(frozen=True)
+class Account:
+    email: str
+    subject: str
+
+
+def new_account(server: LiveServer, *, name: str = "Ada Lovelace") -> Account:
+    """A verified account, made as an operator makes one: with the CLI."""
+    email = f"user-{secrets.token_hex(5)}@example.test"
+    created = server.cli_json(
+        "user", "create", email, "--name", name, "--verified", "--password-stdin",
+        stdin=PASSWORD + "\n",
+    )  # fmt: skip
+    return Account(email=email, subject=created["subject"])
+
+
+def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
+    """On the sign-in page: type the credentials and press "Sign in"."""
+    tab.page.get_by_label("Email").fill(email)
+    tab.page.get_by_label("Password").fill(password)
+    tab.page.get_by_role("button", name="Sign in").click()
+
+
+def sign_out(tab: WatchedPage, server: LiveServer) -> None:
+    """From the landing page, which is where "Sign out" is."""
+    tab.page.goto(server.url("/"))
+    tab.arrive("/", "authserver", name="home")
+    tab.page.get_by_role("button", name="Sign out").click()
+    tab.arrive("/login", "Sign in")
