@@ -43,12 +43,13 @@ def test_a_network_with_host_bits_is_refused_as_a_likely_typo(tmp_path: Path) ->
     [
         (
             {"AUTHSERVER_TRUSTED_PROXIES": "10.0.0.1,proxy.internal"},
-            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks, "
-            "got 'proxy.internal'",
+            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks joined by "
+            "commas, got 'proxy.internal'",
         ),
         (
             {"AUTHSERVER_TRUSTED_PROXIES": "10.0.0.0/33"},
-            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks joined by commas, got '10.0.0.0/33'",
+            "AUTHSERVER_TRUSTED_PROXIES: expected IP addresses or CIDR networks joined by "
+            "commas, got '10.0.0.0/33'",
         ),
         (
             {"AUTHSERVER_TRUSTED_PROXY_HOPS": "0"},
