@@ -7,15 +7,21 @@ import sys
 from pathlib import Path
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from authserver.cli.output import fail
 from authserver.config import ConfigError, Settings
+from authserver.observability.logging import send_logs_to
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# gunicorn's settings (worker class, timeouts, limits, JSON logs, no access log) from ours.
+GUNICORN_CONFIG = "python:authserver.cli.gunicorn_config"
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
@@ -29,13 +35,18 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         str(workers),
         "--pythonpath",
         str(_PROJECT_ROOT),
-        # Gunicorn's control socket lives in $HOME; we do not use it, and the container's root
-        # filesystem is read-only.
-        "--no-control-socket",
-        "--access-logfile",
-        "-",
+        "--config",
+        GUNICORN_CONFIG,
         "wsgi:app",
     ]
+
+
+class _UnloggedRequestHandler(WSGIRequestHandler):
+    """The development server's handler without its own request lines: the app writes one
+    (observability/request_log.py), and werkzeug's would carry full URLs, query included."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 @click.command("serve")
@@ -58,7 +69,9 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
             fail("--dev is refused when AUTHSERVER_ENV=production")
         from authserver import create_app
 
-        create_app(settings).run(host=host, port=port, debug=True)
+        app = create_app(settings)
+        send_logs_to("stdout")  # a server's log, like gunicorn's
+        app.run(host=host, port=port, debug=True, request_handler=_UnloggedRequestHandler)
         return
     argv = gunicorn_argv(host, port, workers or settings.workers)
     os.execv(argv[0], argv)  # noqa: S606  (replace this process: signals go straight to gunicorn)

@@ -1,4 +1,4 @@
-"""Logging and health probes."""
+"""Logging, request logs and ids, and health probes."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from logging import getLogger
 from flask import Flask
 
 from authserver.config import Settings
-from authserver.observability import health, request_id
+from authserver.observability import health, request_id, request_log
 from authserver.observability.logging import configure_logging
 
 # `logging` here would be our submodule, which shares the standard library's name.
@@ -24,5 +24,7 @@ def init_app(app: Flask) -> None:
             "configuration: using development secrets from %s; never do this in production",
             settings.instance_path,
         )
+    # First of all hooks: the request log times the whole request and writes its line last.
+    request_log.init_app(app)
     request_id.init_app(app)
     app.register_blueprint(health.bp)

@@ -17,6 +17,7 @@ from authserver.oauth.access_tokens import (
     verify_access_token,
 )
 from authserver.oauth.scopes import OPENID
+from authserver.observability.request_log import note_request_party
 
 bp = Blueprint("userinfo", __name__)
 REALM = "authserver"
@@ -64,6 +65,7 @@ def _authorised_access_token() -> AccessToken:
     if not access.is_for_user or OPENID not in access.scopes:
         # OIDC Core §5.3: userinfo needs an access token issued with the openid scope.
         raise BearerError(403, "insufficient_scope", "The token lacks the openid scope.")
+    note_request_party(user_subject=access.subject, client_id=access.client_id)
     return access
 
 
