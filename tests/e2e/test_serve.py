@@ -23,6 +23,8 @@ from tests.support.live_server import (
 
 pytestmark = pytest.mark.e2e
 
+PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
+
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
@@ -82,6 +84,8 @@ def gunicorn_settings(tmp_path: Path, cmd_args: str = "", **settings: str) -> di
     env = server_environment(tmp_path, **settings)
     run_cli(env, tmp_path, "init")
     env["GUNICORN_CMD_ARGS"] = f"--print-config {cmd_args}"
+    # --print-config imports wsgi:app before gunicorn applies --pythonpath.
+    env["PYTHONPATH"] = str(PROJECT_ROOT)
     result = subprocess.run(
         [AUTHSERVER, "serve", "--port", str(free_port())],
         env=env,
