@@ -21,6 +21,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from email.message import Message
 from pathlib import Path
@@ -33,6 +34,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from tests.support.databases import backends, fresh_postgres_database
 from tests.support.live_browser import Browser, redirect_target
 from tests.support.live_server import LiveServer, live_server
 from tests.support.mailbox import link_in, text_of
@@ -153,17 +155,22 @@ def inbox() -> Iterator[Inbox]:
         yield running
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[LiveServer]:
-    with live_server(
-        tmp_path_factory.mktemp("log-scan"),
-        AUTHSERVER_MAIL_BACKEND="smtp",
-        AUTHSERVER_SMTP_HOST=inbox.host,
-        AUTHSERVER_SMTP_PORT=str(inbox.port),
-        AUTHSERVER_SMTP_STARTTLS="false",
-        AUTHSERVER_LOCKOUT_THRESHOLD=str(LOCKOUT_THRESHOLD),
-    ) as running:
-        yield running
+@pytest.fixture(scope="module", params=backends())
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
+) -> Iterator[LiveServer]:
+    settings = {
+        "AUTHSERVER_MAIL_BACKEND": "smtp",
+        "AUTHSERVER_SMTP_HOST": inbox.host,
+        "AUTHSERVER_SMTP_PORT": str(inbox.port),
+        "AUTHSERVER_SMTP_STARTTLS": "false",
+        "AUTHSERVER_LOCKOUT_THRESHOLD": str(LOCKOUT_THRESHOLD),
+    }
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        workdir = tmp_path_factory.mktemp(f"log-scan-{request.param}")
+        yield stack.enter_context(live_server(workdir, **settings))
 
 
 # --- the flows ------------------------------------------------------------------------------------
