@@ -455,3 +455,7 @@ def test_no_secret_of_any_flow_reaches_the_server_log(
     from_requests = [record for record in audit if record["event"].startswith(("user:", "token:"))]
     assert from_requests
     assert all(record.get("request_id") in request_lines for record in from_requests)
+    # So does mail sent after a response (reset, password changed, lock notice).
+    mail = [record for record in records if record["logger"] == "authserver.mail"]
+    assert len(mail) >= 3
+    assert all(record.get("request_id") in request_lines for record in mail), mail
