@@ -16,6 +16,7 @@ from authserver.extensions import db
 from authserver.models.audit import AuditEvent
 from authserver.observability.metrics import count_audit_event
 from authserver.observability.request_id import current_request_id
+from authserver.observability.request_log import note_request_party
 
 log = logging.getLogger("authserver.audit")
 
@@ -78,6 +79,7 @@ def record_event(
         detail=detail or {},
     )
     db.session.add(event)
+    note_request_party(user_subject=user_subject, client_id=client_id)
     log.info(
         "audit %s",
         tag,

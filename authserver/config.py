@@ -126,6 +126,36 @@ def _parse_log_level(raw: str) -> str:
     return level
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _parse_log_format(raw: str) -> str:
+    if raw not in LOG_FORMATS:
+        raise _Invalid(f"expected one of {', '.join(LOG_FORMATS)}, got {raw!r}")
+    return raw
+
+
+# gunicorn's worker classes we support: sync (one request per process at a time) and gthread
+# (threads, and HTTP keep-alive). Both run the app unchanged; it is thread-safe.
+WORKER_CLASSES = ("sync", "gthread")
+
+
+def _parse_worker_class(raw: str) -> str:
+    if raw not in WORKER_CLASSES:
+        raise _Invalid(f"expected one of {', '.join(WORKER_CLASSES)}, got {raw!r}")
+    return raw
+
+
+def _parse_non_negative_int(raw: str) -> int:
+    try:
+        value = int(raw)
+    except ValueError:
+        raise _Invalid(f"expected a whole number, got {raw!r}") from None
+    if value < 0:
+        raise _Invalid(f"expected zero or a positive number, got {value}")
+    return value
+
+
 MAIL_BACKENDS = ("smtp", "console", "file")
 
 
@@ -254,6 +284,39 @@ class Settings:
         "JWKS Cache-Control max-age; a new key is published this long before use (seconds)",
     )
     workers: int = _setting(2, _parse_positive_int, "gunicorn worker processes for `serve`")
+    worker_class: str = _setting(
+        "sync",
+        _parse_worker_class,
+        "gunicorn worker class for `serve`: sync, or gthread (threads and keep-alive)",
+    )
+    threads: int = _setting(
+        1,
+        _parse_positive_int,
+        "Threads per gunicorn worker; more than 1 makes gunicorn use gthread",
+    )
+    worker_timeout: int = _setting(
+        30,
+        _parse_seconds,
+        "A worker silent for this long (a hung request) is killed and replaced (seconds)",
+    )
+    graceful_timeout: int = _setting(
+        25,
+        _parse_seconds,
+        "On stop or reload, time workers get to finish their requests (seconds); keep it below "
+        "the orchestrator's own grace period",
+    )
+    keepalive: int = _setting(
+        75,
+        _parse_seconds,
+        "How long gthread workers keep an idle connection open (seconds); longer than the load "
+        "balancer's idle timeout",
+    )
+    max_requests: int = _setting(
+        0,
+        _parse_non_negative_int,
+        "Replace a worker after about this many requests (10% jitter), 0 never; a guard "
+        "against slow memory growth",
+    )
     secure_cookies: bool = _setting(
         False, _parse_bool, "Secure/__Host- cookies; always on in production"
     )
@@ -268,6 +331,11 @@ class Settings:
         (),
         _parse_networks,
         "IP addresses/CIDR networks whose direct connections may read /metrics",
+    )
+    log_format: str = _setting(
+        "json",
+        _parse_log_format,
+        "json (one object per line on stdout), or text for reading on a development terminal",
     )
     mail_backend: str = _setting(
         "console", _parse_mail_backend, "smtp, console (development only) or file"
@@ -436,6 +504,9 @@ class Settings:
         ):
             # The console backend prints reset links to stdout: fine on a laptop, a leak in a log.
             problems.append(f"{env_name('mail_backend')}: console is for development; use smtp")
+        if settings.is_production and settings.log_format != "json":
+            # Log pipelines parse the lines; a text line is one they cannot read.
+            problems.append(f"{env_name('log_format')}: text is for development; use json")
         problems.extend(settings._validation_problems())
         if problems:
             raise ConfigError(problems)

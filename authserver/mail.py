@@ -26,6 +26,7 @@ from flask import Flask, current_app, render_template
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings
+from authserver.observability.request_id import carried_request_id, current_request_id
 
 log = logging.getLogger(__name__)
 
@@ -63,9 +64,14 @@ def send_after_response(response: Response, mail: Mail | None) -> None:
     if mail is None:
         return
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
+    request_id = current_request_id()
 
     def deliver() -> None:
-        with app.app_context(), contextlib.suppress(MailDeliveryError):
+        with (
+            app.app_context(),
+            carried_request_id(request_id),
+            contextlib.suppress(MailDeliveryError),
+        ):
             send(mail)
 
     response.call_on_close(deliver)

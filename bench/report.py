@@ -111,7 +111,7 @@ def render(data: dict[str, Any]) -> str:
         f"{_load(facts.get('load_at_end', (0, 0, 0)))}; highest 1-min value before a measured "
         f"run: {_max_load(data['results'] + data['server_comparison']):.2f}",
         f"- server: `authserver serve` (gunicorn sync, {facts['workers']} workers from "
-        "AUTHSERVER_WORKERS, access log on, as in production), loopback",
+        "AUTHSERVER_WORKERS, request log on, as in production), loopback",
         f"- load: wrk, {facts['wrk']['threads']} thread, {facts['wrk']['connections']} "
         f"connections; per workload a {facts['warmup_seconds']:.0f} s warm-up, then "
         f"{facts['repeats']} runs of {facts['seconds']:.0f} s; median (range) of the runs",

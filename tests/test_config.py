@@ -111,6 +111,7 @@ def test_complete_production_configuration_is_accepted(tmp_path: Path) -> None:
             {"AUTHSERVER_ARGON2_MEMORY_COST": "8192"},
             "AUTHSERVER_ARGON2_MEMORY_COST: production needs at least 19456 KiB (19 MiB)",
         ),
+        ({"AUTHSERVER_LOG_FORMAT": "text"}, "AUTHSERVER_LOG_FORMAT: text is for development"),
     ],
 )
 def test_production_refuses_unsafe_values(
@@ -181,6 +182,40 @@ def test_wrong_types_are_reported_together_naming_each_variable(tmp_path: Path) 
         "AUTHSERVER_ACCESS_TOKEN_TTL: expected a whole number of seconds, got 'ten minutes'",
         "AUTHSERVER_AUTH_CODE_TTL: expected a positive number of seconds, got -5",
         "AUTHSERVER_SECURE_COOKIES: expected true, false, 1 or 0, got 'yes'",
+    ]
+
+
+def test_log_and_server_settings_are_read_and_checked(tmp_path: Path) -> None:
+    settings = load(
+        {
+            "AUTHSERVER_LOG_FORMAT": "text",
+            "AUTHSERVER_WORKER_CLASS": "gthread",
+            "AUTHSERVER_THREADS": "4",
+            "AUTHSERVER_WORKER_TIMEOUT": "45",
+            "AUTHSERVER_GRACEFUL_TIMEOUT": "20",
+            "AUTHSERVER_KEEPALIVE": "65",
+            "AUTHSERVER_MAX_REQUESTS": "0",
+        },
+        tmp_path,
+    )
+    assert (settings.log_format, settings.worker_class, settings.threads) == ("text", "gthread", 4)
+    assert (settings.worker_timeout, settings.graceful_timeout, settings.keepalive) == (45, 20, 65)
+    assert settings.max_requests == 0
+
+    problems = problems_of(
+        {
+            "AUTHSERVER_LOG_FORMAT": "xml",
+            "AUTHSERVER_WORKER_CLASS": "gevent",
+            "AUTHSERVER_THREADS": "0",
+            "AUTHSERVER_MAX_REQUESTS": "-1",
+        },
+        tmp_path,
+    )
+    assert problems == [
+        "AUTHSERVER_WORKER_CLASS: expected one of sync, gthread, got 'gevent'",
+        "AUTHSERVER_THREADS: expected a positive number, got 0",
+        "AUTHSERVER_MAX_REQUESTS: expected zero or a positive number, got -1",
+        "AUTHSERVER_LOG_FORMAT: expected one of json, text, got 'xml'",
     ]
 
 

@@ -18,6 +18,7 @@ from authserver.cli import (
 )
 from authserver.cli.output import fail
 from authserver.config import ConfigError
+from authserver.observability.logging import send_logs_to
 
 
 def create_app_or_exit() -> Flask:
@@ -32,6 +33,8 @@ def create_app_or_exit() -> Flask:
 @click.pass_context
 def main(ctx: click.Context) -> None:
     """authserver: an OAuth 2.0 / OpenID Connect identity provider."""
+    # A command's stdout is its output (`--json` is parsed by scripts); its logs go to stderr.
+    send_logs_to("stderr")
     # Tests hand in a ScriptInfo bound to their own app; only build one when nobody did.
     if ctx.obj is None:
         ctx.obj = ScriptInfo(create_app=create_app_or_exit)

@@ -7,9 +7,11 @@ import sys
 from pathlib import Path
 
 import click
+from werkzeug.serving import WSGIRequestHandler
 
 from authserver.cli.output import fail
 from authserver.config import ConfigError, Settings
+from authserver.observability.logging import send_logs_to
 from authserver.observability.metrics_gunicorn import prepare_multiprocess_dir
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
@@ -17,6 +19,10 @@ _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
 def bind_address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+# gunicorn's settings (worker class, timeouts, limits, JSON logs, no access log) from ours.
+GUNICORN_CONFIG = "python:authserver.cli.gunicorn_config"
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
@@ -38,13 +44,19 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         # gunicorn believes nobody.
         "--forwarded-allow-ips",
         "",
-        "--access-logfile",
-        "-",
-        # The hooks that keep the workers' shared metric files in order (child_exit, on_exit).
+        # Our settings, JSON logging and the metrics hooks (authserver/cli/gunicorn_config.py).
         "--config",
-        "python:authserver.observability.metrics_gunicorn",
+        GUNICORN_CONFIG,
         "wsgi:app",
     ]
+
+
+class _UnloggedRequestHandler(WSGIRequestHandler):
+    """The development server's handler without its own request lines: the app writes one
+    (observability/request_log.py), and werkzeug's would carry full URLs, query included."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
 
 
 @click.command("serve")
@@ -67,7 +79,9 @@ def serve(host: str, port: int, workers: int | None, dev: bool) -> None:
             fail("--dev is refused when AUTHSERVER_ENV=production")
         from authserver import create_app
 
-        create_app(settings).run(host=host, port=port, debug=True)
+        app = create_app(settings)
+        send_logs_to("stdout")  # a server's log, like gunicorn's
+        app.run(host=host, port=port, debug=True, request_handler=_UnloggedRequestHandler)
         return
     argv = gunicorn_argv(host, port, workers or settings.workers)
     # Workers share their metrics through files: a fresh folder per start (removed by on_exit).

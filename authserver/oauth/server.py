@@ -18,6 +18,7 @@ from authserver.oauth.grants.authorization_code import (
 )
 from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
 from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+from authserver.observability.request_log import note_request_party
 
 SERVER_EXTENSION = "authserver.oauth_server"
 
@@ -32,8 +33,17 @@ def _save_token(token: dict[str, Any], request: Any) -> None:  # Any: Authlib's 
     db.session.commit()
 
 
+class _AuthorizationServer(AuthorizationServer):  # type: ignore[misc]  # Authlib has no hints
+    def authenticate_client(self, request: Any, methods: Any, endpoint: str = "token") -> Any:
+        """Authlib's client authentication (token, introspection, revocation), noting the
+        client for the request's log line."""
+        client = super().authenticate_client(request, methods, endpoint)
+        note_request_party(client_id=client.get_client_id())
+        return client
+
+
 def build_server(app: Flask) -> AuthorizationServer:
-    server = AuthorizationServer()
+    server = _AuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt())
     server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange()])

@@ -1,4 +1,4 @@
-"""Logging, health probes and Prometheus metrics."""
+"""Logging, request logs and ids, health probes and Prometheus metrics."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from logging import getLogger
 from flask import Flask
 
 from authserver.config import Settings
-from authserver.observability import health, metrics, metrics_endpoint, request_id
+from authserver.observability import health, metrics, metrics_endpoint, request_id, request_log
 from authserver.observability.logging import configure_logging
 
 # `logging` here would be our submodule, which shares the standard library's name.
@@ -24,6 +24,8 @@ def init_app(app: Flask) -> None:
             "configuration: using development secrets from %s; never do this in production",
             settings.instance_path,
         )
+    # First of all hooks: the request log times the whole request and writes its line last.
+    request_log.init_app(app)
     request_id.init_app(app)
     # Imported here: both modules reach back into the package while it is still being imported.
     from authserver.audit import EventTag

@@ -1,13 +1,17 @@
 """One id per request: taken from a trusted `X-Request-ID` when it is well-formed, else made here.
 
 The id ties a client's report ("request abc123 failed"), the log lines, the audit rows and the
-error page together. It is echoed in the response header of every answer.
+error page together. It is echoed in the response header of every answer. Work a request leaves
+for after its response (mail) runs inside :func:`carried_request_id`, so it keeps the id.
 """
 
 from __future__ import annotations
 
 import re
 import secrets
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from flask import Flask, Response, g, has_request_context, request
 
@@ -31,12 +35,26 @@ def _echo_request_id(response: Response) -> Response:
     return response
 
 
+# The id of the request whose after-response work runs now (no request context is left then).
+_carried: ContextVar[str | None] = ContextVar("authserver_carried_request_id", default=None)
+
+
 def current_request_id() -> str | None:
     """This request's id; None outside a request (CLI commands, start-up)."""
     if not has_request_context():
-        return None
+        return _carried.get()
     request_id: str | None = g.get("request_id")
     return request_id
+
+
+@contextmanager
+def carried_request_id(request_id: str | None) -> Iterator[None]:
+    """Run work left behind by request ``request_id`` (after its response) under its id."""
+    token = _carried.set(request_id)
+    try:
+        yield
+    finally:
+        _carried.reset(token)
 
 
 def init_app(app: Flask) -> None:

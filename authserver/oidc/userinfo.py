@@ -13,6 +13,7 @@ from authserver.extensions import csrf_exempt
 from authserver.models.users import User
 from authserver.oauth.access_tokens import InvalidAccessToken, verify_access_token
 from authserver.oauth.scopes import OPENID
+from authserver.observability.request_log import note_request_party
 
 bp = Blueprint("userinfo", __name__)
 REALM = "authserver"
@@ -63,6 +64,7 @@ def _authorised_access_token() -> UserAccessToken:
     if access.user is None or OPENID not in access.scopes:
         # OIDC Core §5.3: userinfo needs a user's access token issued with the openid scope.
         raise BearerError(403, "insufficient_scope", "The token lacks the openid scope.")
+    note_request_party(user_subject=access.subject, client_id=access.client_id)
     return UserAccessToken(access.user, access.scopes)
 
 

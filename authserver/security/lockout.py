@@ -42,6 +42,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, send_mail
 from authserver.models import LoginDevice, UnlockToken, User
+from authserver.observability.request_id import carried_request_id, current_request_id
 from authserver.security.devices import find_device, remember_device
 
 log = logging.getLogger(__name__)
@@ -385,9 +386,10 @@ def _mail_owner_after_response(attempt: Attempt, token: str, locked_until: datet
         _send_quietly(to, subject, body)
         return
     app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
+    request_id = current_request_id()
 
     def send_after_close() -> None:
-        with app.app_context():
+        with app.app_context(), carried_request_id(request_id):
             _send_quietly(to, subject, body)
 
     @after_this_request

@@ -26,6 +26,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.types import utcnow
+from authserver.observability.request_log import note_request_party
 from authserver.sessions.cookies import (
     clear_session_cookie,
     forget_cookie_change,
@@ -95,6 +96,8 @@ def current_session(*, now: datetime | None = None) -> BrowserSession | None:
             session = None
         cached = _Current(session)
         setattr(g, _CURRENT, cached)
+        if session is not None:
+            note_request_party(user_subject=session.user_subject)
     return cached.session
 
 
@@ -119,6 +122,7 @@ def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None
     set_session_cookie(token)
     session = _public_view(stored, user)
     setattr(g, _CURRENT, _Current(session))
+    note_request_party(user_subject=session.user_subject)
     return session
 
 

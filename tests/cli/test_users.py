@@ -115,10 +115,17 @@ def test_create_says_when_the_verification_mail_fails(app: Flask, make_app: AppF
         )
 
     assert result.exit_code == 1
-    assert result.stderr == (
+    *logged, said = result.stderr.splitlines()
+    assert said == (
         "error: created alice@example.org, but the verification mail could not be sent (the "
         "reason is in the log); once mail works, run "
-        "`authserver user send-verification alice@example.org`\n"
+        "`authserver user send-verification alice@example.org`"
+    )
+    # The log (a command's goes to stderr) names the reason.
+    [reason] = [json.loads(line) for line in logged]
+    assert (reason["level"], reason["message"]) == (
+        "ERROR",
+        "mail to alice@example.org not delivered: ConnectionRefusedError",
     )
     assert find_user_by_email("alice@example.org") is not None
 

@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.models import AuditEvent
+from authserver.observability.request_id import carried_request_id, current_request_id
 from tests.factories import DEFAULT_EMAIL, make_user
 from tests.support.web import sign_in
 
@@ -62,3 +63,13 @@ def test_audit_rows_record_the_request_id(app: Flask, client: FlaskClient) -> No
     rows = db.session.scalars(select(AuditEvent)).all()
     assert [row.event for row in rows] == ["user:login:failure"]
     assert rows[0].request_id == incoming
+
+
+def test_work_left_for_after_the_response_keeps_the_id(app: Flask) -> None:
+    # Mail is sent once the response has gone (no request context is left by then).
+    assert current_request_id() is None
+    with carried_request_id("req-after-response-01"):
+        assert current_request_id() == "req-after-response-01"
+        with app.test_request_context(headers={"X-Request-ID": "ignored-here-0001"}):
+            assert current_request_id() is None  # a request's own id (none assigned yet) wins
+    assert current_request_id() is None

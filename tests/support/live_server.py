@@ -33,8 +33,10 @@ STARTUP_DEADLINE_SECONDS = 30
 SHUTDOWN_GRACE_SECONDS = 20
 CLI_TIMEOUT_SECONDS = 60
 POLL_INTERVAL_SECONDS = 0.2
-# Lines of the server log that mean something went wrong inside it (ours and gunicorn's).
+# The server writes JSON lines (ours and gunicorn's). A line that is not JSON (a console-backend
+# mail, a crash before logging was set up) means something went wrong when it looks like this.
 ERROR_LINE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
+ERROR_LEVELS = ("ERROR", "CRITICAL")
 
 
 def free_port() -> int:
@@ -97,9 +99,34 @@ class LiveServer:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def log_records(self) -> list[dict[str, Any]]:  # Any: JSON values
+        """Every line of the server's output as a JSON object; fails the test on any other."""
+        records = []
+        for number, line in enumerate(self.log().splitlines(), start=1):
+            record = parse_log_line(line)
+            if record is None:
+                pytest.fail(f"line {number} of the server log is not a JSON object: {line!r}")
+            records.append(record)
+        return records
+
     def error_lines(self) -> list[str]:
         """Errors the server logged: an unhandled exception is a 500 some client may not see."""
-        return [line for line in self.log().splitlines() if ERROR_LINE.search(line)]
+        return [line for line in self.log().splitlines() if is_error_line(line)]
+
+
+def parse_log_line(line: str) -> dict[str, Any] | None:  # Any: JSON values
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
+
+
+def is_error_line(line: str) -> bool:
+    record = parse_log_line(line)
+    if record is None:
+        return ERROR_LINE.search(line) is not None
+    return record.get("level") in ERROR_LEVELS or "exception" in record
 
 
 @contextmanager

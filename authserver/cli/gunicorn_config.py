@@ -1,0 +1,41 @@
+"""gunicorn's configuration for `authserver serve`, from the AUTHSERVER_* settings.
+
+`authserver serve` passes ``--config python:authserver.cli.gunicorn_config``; an operator who
+runs gunicorn by hand can pass the same. gunicorn applies this module first, then
+GUNICORN_CMD_ARGS, then its command line, so both of those still override any value here
+(`serve --workers`, the benchmark's ``--worker-class``). gunicorn reads the module's global
+names: importing this module reads the settings and sets up logging (it is not for importing
+elsewhere; the values come from authserver/cli/gunicorn_options.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from authserver.cli.gunicorn_options import gunicorn_options
+from authserver.config import ConfigError, Settings
+from authserver.observability.logging import configure_logging
+
+
+def _load() -> dict[str, object]:
+    try:
+        settings = Settings.from_env()
+    except ConfigError as error:
+        # `serve` checked the same settings before starting gunicorn; this is for gunicorn run
+        # by hand. gunicorn lets SystemExit through with its code.
+        for problem in error.problems:
+            print(f"error: {problem}", file=sys.stderr)
+        raise SystemExit(1) from None
+    # The master's own messages (and every worker's, which inherit the handler) are JSON lines;
+    # so are Python's warnings, which would otherwise be bare text on stderr.
+    configure_logging(settings)
+    logging.captureWarnings(True)
+    return gunicorn_options(settings)
+
+
+globals().update(_load())
+
+# gunicorn server hooks, found by name like the settings above: mark a dead worker's metric
+# files and remove the shared folder at exit (authserver/observability/metrics_gunicorn.py).
+from authserver.observability.metrics_gunicorn import child_exit, on_exit  # noqa: E402, F401
