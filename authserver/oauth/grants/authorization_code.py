@@ -45,6 +45,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 client=client.model,
                 scopes=scopes,
                 now=utcnow(),
+                grant_type=self.GRANT_TYPE,
                 user=user,
                 authentication=code.authentication,
                 grant_id=code.row.grant_id,

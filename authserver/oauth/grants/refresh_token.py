@@ -39,6 +39,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
                 client=client.model,
                 scopes=tuple(parse_scope(scope)),
                 now=utcnow(),
+                grant_type=self.GRANT_TYPE,
                 user=user,
                 authentication=parent.authentication,
                 grant_id=parent.row.family_id,
