@@ -90,7 +90,9 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
     detail: dict[str, Any] = {
         "grant_type": issue.grant_type,
         "scope": response["scope"],
-        "issued": sorted(name for name in ("access_token", "id_token", "refresh_token") if name in response),
+        "issued": sorted(
+            name for name in ("access_token", "id_token", "refresh_token") if name in response
+        ),
     }
     if issue.grant_id is not None:
         detail["grant_id"] = issue.grant_id

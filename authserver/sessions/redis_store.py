@@ -140,7 +140,9 @@ class RedisSessionStore:
 
     def list_all_for_user(self, user_id: int) -> list[StoredSession]:
         with _unavailable_on_redis_error():
-            hashes = sorted(_text(member) for member in self._client.smembers(self._user_key(user_id)))
+            hashes = sorted(
+                _text(member) for member in self._client.smembers(self._user_key(user_id))
+            )
             pipeline = self._client.pipeline(transaction=False)
             for token_hash in hashes:
                 pipeline.hgetall(self._session_key(token_hash))

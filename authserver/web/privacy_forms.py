@@ -19,7 +19,9 @@ class DeleteAccountForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
         "Current password",
         validators=[
             InputRequired("Enter your current password."),
-            Length(max=MAX_PASSWORD_LENGTH, message=f"Use at most {MAX_PASSWORD_LENGTH} characters."),
+            Length(
+                max=MAX_PASSWORD_LENGTH, message=f"Use at most {MAX_PASSWORD_LENGTH} characters."
+            ),
         ],
     )
     # Asked only when an authenticator app is set up (the view checks; the page shows it then).

@@ -58,7 +58,7 @@ TAMPERING: dict[str, Callable[[], object]] = {
 
 def _change_loaded_row() -> None:
     row = db.session.scalars(select(AuditEvent)).one()
-    row.ip = None
+    row.outcome = "failure"
     db.session.flush()
 
 
