@@ -388,3 +388,30 @@ def test_deletion_knows_every_table_that_belongs_to_a_user() -> None:
 
     assert belonging == {model.__tablename__ for model in OWNED_TABLES}
     assert belonging == {model.__tablename__ for model in account_deletion.OWNED_TABLES}
+
+
+def test_the_page_explains_first_and_a_look_changes_nothing(site: Flask) -> None:
+    account = well_used_account(site)
+    assert (
+        '<a href="/account/delete">Delete your account…</a>' in account.laptop.get("/account").text
+    )
+
+    page = account.laptop.get("/account/delete")
+
+    assert page.status_code == 200
+    assert page.headers["Cache-Control"] == "no-store"
+    assert "This deletes the account <strong>alice@example.org</strong> for good." in page.text
+    assert '<label for="password">Current password</label>' in page.text
+    assert 'name="code"' not in page.text  # no authenticator app: no code to ask for
+    assert 'type="checkbox"' in page.text and 'name="confirm"' in page.text
+    db.session.rollback()
+    assert find_user_by_email(DEFAULT_EMAIL) is not None
+
+
+def test_a_signed_out_browser_is_sent_to_sign_in(site: Flask) -> None:
+    make_user()
+
+    response = browser(site).get("/account/delete")
+
+    assert response.status_code == 303
+    assert response.headers["Location"] == "/login?next=/account/delete"
