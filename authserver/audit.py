@@ -56,6 +56,9 @@ class EventTag(StrEnum):
     LOGIN_FAILURE = "user:login:failure"
     LOCKOUT = "user:lockout"
     UNLOCK = "user:unlock"
+    DATA_EXPORTED = "user:data-export"
+    ACCOUNT_DELETED = "user:delete"
+    KEY_ROTATED = "key:rotate"  # any change of the signing-key set: rotate, promote, remove
 
 
 def record_event(
@@ -65,8 +68,18 @@ def record_event(
     user_subject: str | None = None,
     client_id: str | None = None,
     detail: dict[str, Any] | None = None,  # Any: small JSON-ready facts about the event
+    include_origin: bool = True,
+    persist: bool = True,
 ) -> AuditEvent:
-    ip, user_agent = _request_origin()
+    """Stage one audit row (committed by the caller) and write its log line.
+
+    ``include_origin=False`` leaves out the request's IP address and user agent: for events
+    that must not point back at a person, such as the deletion of their account.
+    ``persist=False`` writes the log line (and counts the event) without a row: only for
+    machine traffic whose every request would otherwise be a database write (see
+    oauth/tokens.py, client-credentials tokens).
+    """
+    ip, user_agent = _request_origin() if include_origin else (None, None)
     request_id = current_request_id()
     event = AuditEvent(
         event=str(tag),
@@ -78,7 +91,8 @@ def record_event(
         request_id=request_id,
         detail=detail or {},
     )
-    db.session.add(event)
+    if persist:
+        db.session.add(event)
     note_request_party(user_subject=user_subject, client_id=client_id)
     log.info(
         "audit %s",

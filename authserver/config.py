@@ -392,6 +392,11 @@ class Settings:
     lockout_max_seconds: int = _setting(
         86400, _parse_seconds, "Longest a lock can grow to; locks always end (seconds)"
     )
+    audit_ip_retention_days: int = _setting(
+        90,
+        _parse_positive_int,
+        "Days an audit row keeps the IP address and user agent it came from (then removed)",
+    )
     ratelimit_enabled: bool = _setting(
         True, _parse_bool, "Enforce the AUTHSERVER_RATELIMIT_* limits"
     )

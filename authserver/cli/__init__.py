@@ -13,6 +13,7 @@ from authserver.cli import (
     config_commands,
     init_command,
     keys_commands,
+    privacy_commands,
     serve_command,
     users,
 )
@@ -41,5 +42,13 @@ def main(ctx: click.Context) -> None:
 
 
 main.add_command(db_commands, "db")
-for module in (config_commands, init_command, keys_commands, serve_command, users, clients):
+for module in (
+    config_commands,
+    init_command,
+    keys_commands,
+    serve_command,
+    users,
+    privacy_commands,
+    clients,
+):
     module.register(main)

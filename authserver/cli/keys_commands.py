@@ -59,7 +59,11 @@ def rotate_command(algs: tuple[str, ...], immediately: bool, as_json: bool) -> N
     """Start a key rotation now: publish next keys, or with --immediately replace keys at once."""
     try:
         report = rotate_keys(
-            now=utcnow(), settings=_settings(), algs=algs or None, immediately=immediately
+            now=utcnow(),
+            settings=_settings(),
+            algs=algs or None,
+            immediately=immediately,
+            via="cli",
         )
     except KeysError as error:
         fail(str(error))
@@ -76,6 +80,7 @@ def advance_command(as_json: bool) -> None:
             now=utcnow(),
             settings=_settings(),
             max_token_lifetime_seconds=longest_client_token_lifetime(),
+            via="cli",
         )
     except KeysError as error:
         fail(str(error))

@@ -22,6 +22,7 @@ from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
+from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.algorithms import (
@@ -128,13 +129,18 @@ def _create_missing_active_keys(now: datetime) -> None:
 
 
 def advance_lifecycle(
-    *, now: datetime, settings: Settings, max_token_lifetime_seconds: int | None = None
+    *,
+    now: datetime,
+    settings: Settings,
+    max_token_lifetime_seconds: int | None = None,
+    via: str = "schedule",
 ) -> LifecycleReport:
     """The scheduled step: promote published next keys, prepare successors, remove old keys.
 
     ``max_token_lifetime_seconds`` is for tokens that live longer than the settings say (such
     as per-client lifetimes); it can only lengthen :func:`longest_token_lifetime_seconds`, never
-    remove a key before a token the settings allow has expired.
+    remove a key before a token the settings allow has expired. ``via`` names the trigger in the
+    audit row (``auto`` inside the server, ``cli`` for ``keys advance``).
     """
     lifetime = max(longest_token_lifetime_seconds(settings), max_token_lifetime_seconds or 0)
     report = LifecycleReport()
@@ -147,7 +153,7 @@ def advance_lifecycle(
         for retired in keys.retired:
             if _all_tokens_expired(retired, now, lifetime) and _remove(retired):
                 report.removed.append(_ref(retired))
-    _commit(report)
+    _commit(report, via=via)
     return report
 
 
@@ -157,6 +163,7 @@ def rotate_keys(
     settings: Settings,
     algs: Iterable[str] | None = None,
     immediately: bool = False,
+    via: str = "cli",
 ) -> LifecycleReport:
     """Start a rotation now for ``algs`` (default: all) instead of waiting for the key's age.
 
@@ -183,7 +190,7 @@ def rotate_keys(
         else:
             created = _create_key(alg, KeyState.NEXT, now=now)
             report.created.append(_ref(created, settings=settings))
-    _commit(report)
+    _commit(report, via=via, detail={"immediately": immediately})
     return report
 
 
@@ -362,7 +369,27 @@ def _ref(key: SigningKey, *, settings: Settings | None = None) -> KeyRef:
     return KeyRef(kid=key.kid, alg=key.alg, activates_at=activates_at)
 
 
-def _commit(report: LifecycleReport) -> None:
+def _commit(
+    report: LifecycleReport,
+    *,
+    via: str | None = None,
+    detail: dict[str, Any] | None = None,  # Any: extra JSON facts for the audit row
+) -> None:
+    """Commit the step; a step that changed keys and names its trigger is audited with it.
+
+    First keys made by ``ensure_active_keys`` (``authserver init``) are not a rotation and
+    carry no ``via``; every rotation, promotion and removal does.
+    """
+    if report.changed and via is not None:
+        changes = {name: refs for name, refs in report.as_dict().items() if refs}
+        changes.pop("kept_next", None)
+        record_event(
+            EventTag.KEY_ROTATED,
+            detail={"via": via, **(detail or {}), **changes},
+            # The request that happened to run the automatic step did not cause it: its
+            # address would name a bystander.
+            include_origin=via != "auto",
+        )
     try:
         db.session.commit()
     except IntegrityError:

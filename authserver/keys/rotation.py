@@ -54,6 +54,7 @@ def advance_if_due() -> None:
             now=datetime.now(UTC),
             settings=settings,
             max_token_lifetime_seconds=longest_client_token_lifetime(),
+            via="auto",
         )
     except (ConcurrentKeyChange, SQLAlchemyError) as exc:
         # Another instance did it first, or the database hiccuped: the next run will catch up.

@@ -1,7 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
-from authserver.models.audit import AuditEvent
+from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
@@ -18,6 +18,7 @@ from authserver.models.users import User
 
 __all__ = [
     "AuditEvent",
+    "AuditMaintenanceFlag",
     "AuthorizationCode",
     "BrowserSessionRecord",
     "Client",

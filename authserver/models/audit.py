@@ -1,4 +1,4 @@
-"""Security events, append-only for the application."""
+"""Security events, append-only for the application (enforced by database triggers)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,19 @@ class AuditEvent(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlche
     user_agent: Mapped[str | None] = mapped_column(String(512))
     request_id: Mapped[str | None] = mapped_column(String(64))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class AuditMaintenanceFlag(db.Model):  # type: ignore[name-defined,misc]  # dynamic base
+    """The switch that lets the documented maintenance change audit rows on SQLite.
+
+    ``audit_events`` is append-only: database triggers refuse UPDATE and DELETE (migration
+    0009). On SQLite, which has no session variables, the triggers let a change through only
+    while this table holds a row; ``security.audit_privacy.audit_maintenance()`` inserts it and
+    deletes it again inside one transaction, so no other connection ever sees it (SQLite has one
+    writer at a time). PostgreSQL uses a transaction-local setting instead and leaves this
+    table empty.
+    """
+
+    __tablename__ = "audit_maintenance"
+
+    id: Mapped[int] = mapped_column(primary_key=True)

@@ -1,7 +1,8 @@
 """Issuing tokens: RFC 9068 access tokens, OIDC ID tokens and rotating refresh tokens.
 
-Issuing an access token writes nothing (DESIGN.md "Tokens"): it is a signed JWT that services
-verify against the JWKS. Refresh tokens are random; only their SHA-256 hash is stored.
+Issuing an access token stores nothing about the token (DESIGN.md "Tokens"): it is a signed JWT
+that services verify against the JWKS. Refresh tokens are random; only their SHA-256 hash is
+stored. Every token response writes one audit row (``token:issue``) naming what was issued.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import Any
 
 from flask import current_app
 
+from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
@@ -47,7 +49,7 @@ class Issue:
     client: Client
     scopes: tuple[str, ...]
     now: datetime
-    grant_type: str  # RFC 6749 grant_type of the request; counted by the metrics
+    grant_type: str  # RFC 6749 grant_type of the request: the audit trail and the metrics
     user: User | None = None
     authentication: Authentication | None = None
     grant_id: str | None = None
@@ -81,7 +83,32 @@ def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token
     if issue.include_refresh_token and issue.user is not None and issue.authentication:
         response["refresh_token"] = _refresh_token(issue)
     count_token_issued(issue.grant_type)
+    _record_issue(issue, response)
     return response
+
+
+def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the token response
+    """One audit event per token response: what was issued, never the tokens themselves."""
+    detail: dict[str, Any] = {
+        "grant_type": issue.grant_type,
+        "scope": response["scope"],
+        "issued": sorted(
+            name for name in ("access_token", "id_token", "refresh_token") if name in response
+        ),
+    }
+    if issue.grant_id is not None:
+        detail["grant_id"] = issue.grant_id
+    record_event(
+        EventTag.TOKEN_ISSUED,
+        user_subject=issue.user.subject if issue.user else None,
+        client_id=issue.client.client_id,
+        detail=detail,
+        # Client-credentials tokens are machine traffic (hundreds a minute per client) whose
+        # issue otherwise writes nothing (DESIGN.md "Tokens": no database write per access
+        # token): they get the audit log line and the metrics count, not a row. Tokens for a
+        # user come with a refresh token or code redemption written anyway, and get the row.
+        persist=issue.user is not None,
+    )
 
 
 def _access_token(issue: Issue) -> tuple[str, int]:

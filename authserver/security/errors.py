@@ -102,3 +102,10 @@ class MfaNotEnrolled(MfaError):
 
 class PendingSignInInvalid(MfaError):
     """The password step this second factor would complete has expired or was already used."""
+
+
+class TooManyAttempts(SecurityError):
+    """A step that asks for the password again is locked after too many wrong attempts."""
+
+    def __init__(self) -> None:
+        super().__init__("too many wrong attempts; try again later")

@@ -145,24 +145,31 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
     return attempt
 
 
-def register_failure(attempt: Attempt, *, now: datetime, reason: str) -> LockState:
+def register_failure(
+    attempt: Attempt, *, now: datetime, reason: str, during: str | None = None
+) -> LockState:
     """A claimed attempt failed (wrong password, wrong code, disabled account, or refused).
 
     Audits it; the attempt that used up the quota locks the account (or device), audits the lock
-    and mails the owner an unlock link once the response has gone out. Commits.
+    and mails the owner an unlock link once the response has gone out. Commits. ``during``
+    names a step other than signing in that asked for the password again (such as deleting
+    the account); it is recorded with the failure.
     """
     state = _lock_if_due(attempt, now=now)
+    detail: dict[str, Any] = {
+        # "locked": refused without looking at the secret. The concurrency test counts the
+        # other reasons to prove how many guesses were really evaluated.
+        "reason": reason if attempt.is_allowed else "locked",
+        "scope": attempt.scope,
+        "failures": attempt.failures,
+    }
+    if during is not None:
+        detail["during"] = during
     record_event(
         EventTag.LOGIN_FAILURE,
         outcome="failure",
         user_subject=attempt.user_subject,
-        detail={
-            # "locked": refused without looking at the secret. The concurrency test counts the
-            # other reasons to prove how many guesses were really evaluated.
-            "reason": reason if attempt.is_allowed else "locked",
-            "scope": attempt.scope,
-            "failures": attempt.failures,
-        },
+        detail=detail,
     )
     if state.just_locked:
         assert state.locked_until is not None

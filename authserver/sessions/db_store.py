@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
 
 from authserver.extensions import db
 from authserver.models import BrowserSessionRecord
@@ -73,6 +73,20 @@ class DatabaseSessionStore:
                 BrowserSessionRecord.revoked_at.is_(None),
             )
             .values(revoked_at=revoked_at)
+        )
+        return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount
+
+    def list_all_for_user(self, user_id: int) -> list[StoredSession]:
+        records = db.session.scalars(
+            select(BrowserSessionRecord)
+            .where(BrowserSessionRecord.user_id == user_id)
+            .order_by(BrowserSessionRecord.created_at, BrowserSessionRecord.id)
+        )
+        return [_to_stored(record) for record in records]
+
+    def forget_all_for_user(self, user_id: int) -> int:
+        result = db.session.execute(
+            delete(BrowserSessionRecord).where(BrowserSessionRecord.user_id == user_id)
         )
         return int(result.rowcount)  # type: ignore[attr-defined]  # CursorResult has rowcount
 

@@ -138,6 +138,30 @@ class RedisSessionStore:
                 )
             return sum(int(changed) for changed in pipeline.execute())
 
+    def list_all_for_user(self, user_id: int) -> list[StoredSession]:
+        with _unavailable_on_redis_error():
+            hashes = sorted(
+                _text(member) for member in self._client.smembers(self._user_key(user_id))
+            )
+            pipeline = self._client.pipeline(transaction=False)
+            for token_hash in hashes:
+                pipeline.hgetall(self._session_key(token_hash))
+            records = pipeline.execute()
+        sessions = [session for raw in records if (session := _decode(raw)) is not None]
+        return sorted(sessions, key=lambda session: (session.created_at, session.public_id))
+
+    def forget_all_for_user(self, user_id: int) -> int:
+        user_key = self._user_key(user_id)
+        with _unavailable_on_redis_error():
+            hashes = [_text(member) for member in self._client.smembers(user_key)]
+            pipeline = self._client.pipeline(transaction=True)
+            for token_hash in hashes:
+                pipeline.delete(self._session_key(token_hash))
+            pipeline.delete(user_key)
+            deleted = pipeline.execute()
+        # The last answer is the index key's own deletion.
+        return sum(int(count) for count in deleted[:-1])
+
     def _session_key(self, token_hash: str) -> str:
         return f"{self._prefix}s:{token_hash}"
 

@@ -65,3 +65,12 @@ class SessionStore(Protocol):
 
     def revoke_all_for_user(self, user_id: int, *, revoked_at: datetime) -> int:
         """Revoke every session of the user not revoked yet; returns how many."""
+
+    def list_all_for_user(self, user_id: int) -> list[StoredSession]:
+        """Every session record still kept for the user, revoked and expired ones included.
+
+        For the user's data export: everything stored about them, not only what is live.
+        """
+
+    def forget_all_for_user(self, user_id: int) -> int:
+        """Delete every record of the user's sessions (account deletion); returns how many."""

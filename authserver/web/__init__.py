@@ -6,6 +6,7 @@ from flask import Flask
 
 from authserver.web import (
     account,
+    account_privacy,
     errors,
     home,
     login,
@@ -22,6 +23,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(login.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(account.bp)
+    app.register_blueprint(account_privacy.bp)
     app.register_blueprint(reset.bp)
     app.register_blueprint(verify_email.bp)
     app.register_blueprint(mfa.bp)

@@ -159,6 +159,40 @@ def test_revoke_all_for_user_ends_only_that_users_sessions(store_app: Flask) -> 
     assert session_store().revoke_all_for_user(alice.id, revoked_at=moment) == 0
 
 
+def test_list_all_for_user_includes_revoked_sessions_oldest_first(store_app: Flask) -> None:
+    alice, bob = make_user(), make_user("bob@example.org")
+    _, later = keep(alice, created_at=START + timedelta(minutes=2))
+    revoked_hash, _ = keep(alice, created_at=START + timedelta(minutes=1))
+    first = keep(alice)[1]
+    keep(bob)
+    session_store().revoke(revoked_hash, revoked_at=START + timedelta(minutes=3))
+    db.session.commit()
+
+    listed = session_store().list_all_for_user(alice.id)
+
+    revoked = session_store().find(revoked_hash)
+    assert revoked is not None and revoked.revoked_at == START + timedelta(minutes=3)
+    assert listed == [first, revoked, later]
+    assert session_store().list_all_for_user(12345) == []
+
+
+def test_forget_all_for_user_deletes_only_that_users_sessions(store_app: Flask) -> None:
+    alice, bob = make_user(), make_user("bob@example.org")
+    alice_hashes = [keep(alice)[0] for _ in range(2)]
+    session_store().revoke(alice_hashes[0], revoked_at=START)
+    bob_hash, bob_session = keep(bob)
+    db.session.commit()
+
+    forgotten = session_store().forget_all_for_user(alice.id)
+    db.session.commit()
+
+    assert forgotten == 2
+    assert [session_store().find(token_hash) for token_hash in alice_hashes] == [None, None]
+    assert session_store().list_all_for_user(alice.id) == []
+    assert session_store().find(bob_hash) == bob_session
+    assert session_store().forget_all_for_user(alice.id) == 0
+
+
 # --- the same behaviour through the service and HTTP, on each store ------------------------------
 
 

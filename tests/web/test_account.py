@@ -103,7 +103,8 @@ def test_the_page_shows_the_account_with_labelled_forms(site: Flask) -> None:
         assert re.search(rf'<input[^>]*id="{field}"', page.text)
     assert '<a href="/account/mfa">Set up authenticator app</a>' in page.text
     assert "No apps have access to your account." in page.text
-    assert page.text.count('name="csrf_token"') == 4  # profile, password, this session, all
+    # profile, password, this session, all sessions, download your data
+    assert page.text.count('name="csrf_token"') == 5
     assert len(re.findall(r'id="csrf_token"', page.text)) == 0  # no duplicate ids
 
 

@@ -1,0 +1,149 @@
+"""Deleting an account (GDPR Art. 17): everything about the person goes, the security record stays.
+
+What happens, in one transaction:
+
+- every row that belongs to the account is deleted: sessions (either store), refresh tokens and
+  their families, authorization codes, consents, the authenticator and recovery codes,
+  recognised browsers, unlock, reset and verification links, and the ``users`` row itself;
+- the audit rows about the account are kept but pseudonymised (``security/audit_privacy.py``):
+  a random stand-in for the subject, no IP address or user agent, no identifiers in ``detail``;
+- one ``user:delete`` row records the deletion, under the same stand-in and without the
+  request's address.
+
+Access tokens already handed out die with the row: every check of a user's token looks the
+subject up (``oauth.refresh_rotation.is_user_token_valid``), and a subject that no longer
+exists is never valid. Subjects are random UUIDs, never reused, so a new account with the same
+e-mail address gets a new subject and inherits nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, Executable, delete
+
+from authserver.audit import EventTag, record_event
+from authserver.extensions import db
+from authserver.models import (
+    AuthorizationCode,
+    BrowserSessionRecord,
+    Consent,
+    EmailVerificationToken,
+    LoginDevice,
+    PasswordResetToken,
+    RecoveryCode,
+    RefreshFamily,
+    RefreshToken,
+    TotpCredential,
+    UnlockToken,
+    User,
+)
+from authserver.security.audit_privacy import new_pseudonym, pseudonymise_audit_rows
+from authserver.security.devices import find_device_id
+from authserver.security.errors import MalformedMfaCode, TooManyAttempts, WrongPassword
+from authserver.security.lockout import claim_attempt, register_failure
+from authserver.security.mfa import find_active_credential, use_second_factor
+from authserver.security.mfa_codes import parse_submitted_code
+from authserver.security.passwords import dummy_verify, verify_password
+from authserver.sessions.service import session_store
+
+DELETION_STEP = "account-delete"  # names the step in audit rows of failed re-authentication
+# Tables whose rows belong to one user (column user_id), children before parents.
+OWNED_TABLES: tuple[Any, ...] = (  # Any: model classes of different types
+    AuthorizationCode,
+    RefreshToken,
+    RefreshFamily,
+    Consent,
+    RecoveryCode,
+    TotpCredential,
+    LoginDevice,
+    UnlockToken,
+    PasswordResetToken,
+    EmailVerificationToken,
+    BrowserSessionRecord,  # rows the database store kept, whichever store is in use now
+)
+
+
+@dataclass(frozen=True)
+class DeletionReport:
+    """What a deletion removed: counts only, nothing that names the person."""
+
+    sessions: int  # not signed out and not past their absolute end
+    refresh_tokens: int
+    consents: int
+    audit_rows_pseudonymised: int
+
+
+def delete_own_account(
+    user: User, *, password: str, code: str | None, now: datetime
+) -> DeletionReport:
+    """The account page's deletion: prove it is the owner again, then :func:`delete_account`.
+
+    A signed-in browser is not enough: the current password is asked, and the second factor
+    when one is set up. Raises :class:`MalformedMfaCode` (nothing counted, nothing changed),
+    :class:`TooManyAttempts` and :class:`WrongPassword` (counted toward lockout like a failed
+    sign-in) or ``InvalidMfaCode`` (counted too); in every case the account stays as it was.
+    """
+    credential = find_active_credential(user.id)
+    submitted = None
+    if credential is not None:
+        if not code:
+            raise MalformedMfaCode()
+        submitted = parse_submitted_code(code)  # before anything is counted
+    _check_password_again(user, password, now=now)
+    if credential is not None and submitted is not None:
+        use_second_factor(user, credential, submitted, now=now, during=DELETION_STEP)
+    return delete_account(user, now=now, via="account-page")
+
+
+def _check_password_again(user: User, password: str, *, now: datetime) -> None:
+    # Counted like a sign-in before the password is looked at, so this form is no way around
+    # the lockout for someone who has found an open session.
+    attempt = claim_attempt(user, now=now, device=find_device_id(user))
+    if not attempt.is_allowed:
+        dummy_verify(password)
+        register_failure(attempt, now=now, reason="locked", during=DELETION_STEP)
+        raise TooManyAttempts()
+    if not verify_password(user.password_hash, password):
+        register_failure(attempt, now=now, reason="password", during=DELETION_STEP)
+        raise WrongPassword()
+
+
+def delete_account(user: User, *, now: datetime, via: str) -> DeletionReport:
+    """Delete the account and everything that belongs to it; pseudonymise its audit rows.
+
+    ``via`` names the surface ("account-page", "cli") in the audit row. One transaction,
+    committed at the end; the session store is written last (Redis acts at once), so a
+    failure before it leaves everything as it was.
+    """
+    subject, email, user_id = user.subject, user.email, user.id
+    sessions = session_store().list_all_for_user(user_id)
+    removed = {model.__tablename__: _delete_rows_of(model, user_id) for model in OWNED_TABLES}
+    db.session.execute(delete(User).where(User.id == user_id))
+    pseudonym = new_pseudonym()
+    audit_rows = pseudonymise_audit_rows(subject, email=email, pseudonym=pseudonym)
+    record_event(
+        EventTag.ACCOUNT_DELETED,
+        user_subject=pseudonym,
+        detail={"via": via, "audit_rows_pseudonymised": audit_rows},
+        include_origin=False,  # the request's address would point straight back at the person
+    )
+    session_store().forget_all_for_user(user_id)
+    db.session.commit()
+    return DeletionReport(
+        sessions=sum(1 for s in sessions if s.revoked_at is None and s.expires_at > now),
+        refresh_tokens=removed[RefreshToken.__tablename__],
+        consents=removed[Consent.__tablename__],
+        audit_rows_pseudonymised=audit_rows,
+    )
+
+
+def _delete_rows_of(model: Any, user_id: int) -> int:  # Any: one of OWNED_TABLES
+    return _affected_rows(delete(model).where(model.user_id == user_id))
+
+
+def _affected_rows(statement: Executable) -> int:
+    result = cast("CursorResult[Any]", db.session.execute(statement))
+    return result.rowcount

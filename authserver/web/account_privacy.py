@@ -1,0 +1,108 @@
+"""The "Your data" part of the account page: download everything, or delete the account.
+
+Rules live in security/privacy.py and security/account_deletion.py; the CLI calls the same ones.
+"""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, redirect, render_template, url_for
+from flask.typing import ResponseReturnValue
+
+from authserver.models.types import utcnow
+from authserver.security.account_deletion import delete_own_account
+from authserver.security.accounts import get_user
+from authserver.security.errors import (
+    InvalidMfaCode,
+    MalformedMfaCode,
+    TooManyAttempts,
+    WrongPassword,
+)
+from authserver.security.mfa import is_enrolled
+from authserver.security.privacy import export_account, render_export
+from authserver.sessions import BrowserSession, end_current_session
+from authserver.web.account import (
+    BAD_REQUEST,
+    WRONG_CURRENT_PASSWORD,
+    as_sentence,
+    render_account,
+)
+from authserver.web.guards import signed_in
+from authserver.web.privacy_forms import DeleteAccountForm, ExportForm
+
+bp = Blueprint("account_privacy", __name__)
+
+NO_STORE = {"Cache-Control": "no-store"}
+CODE_NEEDED = "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
+WRONG_CODE = "That code is not valid."
+TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
+
+
+@bp.post("/account/export")
+@signed_in
+def export_download(session: BrowserSession) -> ResponseReturnValue:
+    if not ExportForm().validate_on_submit():
+        return render_account(session, error=BAD_REQUEST, status=400)
+    now = utcnow()
+    document = export_account(get_user(session.user_id), now=now, via="account-page")
+    return Response(
+        render_export(document) + "\n",
+        mimetype="application/json",
+        headers={
+            # Personal data: a download, never kept by a browser or proxy cache.
+            "Content-Disposition": f'attachment; filename="account-data-{now:%Y-%m-%d}.json"',
+            **NO_STORE,
+        },
+    )
+
+
+def render_delete_page(
+    session: BrowserSession, form: DeleteAccountForm | None = None, *, status: int = 200
+) -> ResponseReturnValue:
+    user = get_user(session.user_id)
+    page = render_template(
+        "account_delete.html",
+        user=user,
+        form=form or DeleteAccountForm(formdata=None),
+        asks_code=is_enrolled(user.id),
+    )
+    return page, status, NO_STORE
+
+
+@bp.get("/account/delete")
+@signed_in
+def delete_page(session: BrowserSession) -> ResponseReturnValue:
+    return render_delete_page(session)
+
+
+@bp.post("/account/delete")
+@signed_in
+def delete_submit(session: BrowserSession) -> ResponseReturnValue:
+    form = DeleteAccountForm()
+    if not form.validate_on_submit():
+        return render_delete_page(session, form, status=400)
+    try:
+        delete_own_account(
+            get_user(session.user_id),
+            password=form.password.data,
+            code=form.code.data,
+            now=utcnow(),
+        )
+    except WrongPassword:
+        form.password.errors.append(WRONG_CURRENT_PASSWORD)
+        return render_delete_page(session, form, status=400)
+    except TooManyAttempts:
+        form.password.errors.append(TOO_MANY_ATTEMPTS)
+        return render_delete_page(session, form, status=429)
+    except MalformedMfaCode as error:
+        form.code.errors.append(CODE_NEEDED if not form.code.data else as_sentence(str(error)))
+        return render_delete_page(session, form, status=400)
+    except InvalidMfaCode:
+        form.code.errors.append(WRONG_CODE)
+        return render_delete_page(session, form, status=400)
+    end_current_session()  # the session is gone with the account; this clears the cookie
+    return redirect(url_for("account_privacy.deleted_page"), 303)
+
+
+@bp.get("/account/deleted")
+def deleted_page() -> ResponseReturnValue:
+    return render_template("account_deleted.html"), 200, NO_STORE
