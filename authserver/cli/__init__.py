@@ -9,10 +9,13 @@ from flask_migrate.cli import db as db_commands
 
 from authserver import create_app
 from authserver.cli import (
+    audit_commands,
     clients,
     config_commands,
     init_command,
     keys_commands,
+    maintenance_commands,
+    secrets_commands,
     serve_command,
     users,
 )
@@ -38,5 +41,15 @@ def main(ctx: click.Context) -> None:
 
 
 main.add_command(db_commands, "db")
-for module in (config_commands, init_command, keys_commands, serve_command, users, clients):
+for module in (
+    config_commands,
+    init_command,
+    keys_commands,
+    serve_command,
+    users,
+    clients,
+    audit_commands,
+    maintenance_commands,
+    secrets_commands,
+):
     module.register(main)

@@ -22,6 +22,7 @@ from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
+from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.algorithms import (
@@ -147,6 +148,7 @@ def advance_lifecycle(
         for retired in keys.retired:
             if _all_tokens_expired(retired, now, lifetime) and _remove(retired):
                 report.removed.append(_ref(retired))
+    _audit(report, trigger="schedule")
     _commit(report)
     return report
 
@@ -183,6 +185,7 @@ def rotate_keys(
         else:
             created = _create_key(alg, KeyState.NEXT, now=now)
             report.created.append(_ref(created, settings=settings))
+    _audit(report, trigger="admin", immediately=immediately)
     _commit(report)
     return report
 
@@ -239,7 +242,7 @@ def _load_handle(alg: SigningAlg, kid: str) -> SigningKeyHandle:
     )
     if sealed is None:  # removed between the two queries: only possible after a long stall
         raise NoActiveKey(alg.value)
-    der = crypto.decrypt(sealed, purpose=_purpose(kid))
+    der = crypto.decrypt(sealed, purpose=private_key_purpose(kid))
     return SigningKeyHandle(kid=kid, alg=alg, key=private_key_from_der(der, alg))
 
 
@@ -270,7 +273,7 @@ def _active_keys() -> list[SigningKey]:
     return [key for key in list_keys() if key.state is KeyState.ACTIVE]
 
 
-def _purpose(kid: str) -> str:
+def private_key_purpose(kid: str) -> str:
     # Bound into the ciphertext: one key's sealed blob cannot be passed off as another's.
     return f"signing-key:{kid}"
 
@@ -284,7 +287,7 @@ def _create_key(alg: SigningAlg, state: KeyState, *, now: datetime) -> SigningKe
         state=state,
         public_jwk=public_jwk(private_key, alg=alg, kid=kid),
         private_key_encrypted=crypto.encrypt(
-            private_key_to_der(private_key), purpose=_purpose(kid)
+            private_key_to_der(private_key), purpose=private_key_purpose(kid)
         ),
         created_at=now,
         activated_at=now if state is KeyState.ACTIVE else None,
@@ -360,6 +363,13 @@ def _ref(key: SigningKey, *, settings: Settings | None = None) -> KeyRef:
     if settings is not None:
         activates_at = key.created_at + timedelta(seconds=settings.jwks_max_age)
     return KeyRef(kid=key.kid, alg=key.alg, activates_at=activates_at)
+
+
+def _audit(report: LifecycleReport, *, trigger: str, **facts: object) -> None:
+    """One audit row per lifecycle step that changed anything (kids are public, in the JWKS)."""
+    if report.changed:
+        changes = {name: refs for name, refs in report.as_dict().items() if refs}
+        record_event(EventTag.KEY_ROTATED, detail={"trigger": trigger, **facts, **changes})
 
 
 def _commit(report: LifecycleReport) -> None:

@@ -102,3 +102,19 @@ class MfaNotEnrolled(MfaError):
 
 class PendingSignInInvalid(MfaError):
     """The password step this second factor would complete has expired or was already used."""
+
+
+class InvalidRole(SecurityError):
+    """A role name does not have the shape of one."""
+
+
+class RoleAlreadyAssigned(SecurityError):
+    """The user already has this role."""
+
+
+class RoleNotAssigned(SecurityError):
+    """The user does not have this role."""
+
+
+class AccountStateUnchanged(SecurityError):
+    """An administrator asked for a state the account is in already (disable a disabled one)."""
