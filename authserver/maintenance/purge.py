@@ -123,7 +123,7 @@ def purge(
 
 
 def _count(model: Any, condition: ColumnElement[bool]) -> int:  # Any: a mapped class
-    return db.session.scalar(select(func.count()).select_from(model).where(condition)) or 0
+    return int(db.session.scalar(select(func.count()).select_from(model).where(condition)) or 0)
 
 
 def _purge_in_batches(model: Any, condition: ColumnElement[bool], batch_size: int) -> int:

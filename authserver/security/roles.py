@@ -71,7 +71,6 @@ def remove_role(user: User, role: str, *, via: str) -> None:
         delete(UserRole).where(UserRole.user_id == user.id, UserRole.role == role)
     )
     if result.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
-        db.session.rollback()
         raise RoleNotAssigned(f"{user.email} does not have the role {role!r}")
     record_event(
         EventTag.ADMIN_ROLE_REMOVED, user_subject=user.subject, detail={"role": role, "via": via}
