@@ -88,5 +88,5 @@ def describe_event(event: AuditEvent) -> dict[str, Any]:  # Any: JSON-ready valu
     }
 
 
-def _matching(audit_filter: AuditFilter) -> Select[tuple[AuditEvent]]:
+def _matching(audit_filter: AuditFilter) -> Select[AuditEvent]:
     return select(AuditEvent).where(*audit_filter.conditions())

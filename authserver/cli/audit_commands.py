@@ -21,12 +21,14 @@ from authserver.security.accounts import find_user_by_email
 DEFAULT_LIST_LIMIT = 50
 
 
-class MomentType(click.ParamType):
+class MomentType(click.ParamType[datetime, Any]):  # Any: whatever the command line gives
     """An ISO 8601 date or date-time, as an aware UTC datetime."""
 
     name = "ISO-8601"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> datetime:
         if isinstance(value, datetime):
             return value
         try:

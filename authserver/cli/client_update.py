@@ -22,13 +22,15 @@ from authserver.oauth.errors import ClientRegistrationError, UnknownClient
 SERVER_DEFAULT = "default"
 
 
-class LifetimeType(click.ParamType):
+class LifetimeType(click.ParamType[int | str, Any]):  # Any: whatever the command line gives
     """Seconds, or "default" for the server-wide setting (the value None stands for)."""
 
     name = "SECONDS|default"
 
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if value is None or isinstance(value, int):
+    def convert(
+        self, value: Any, param: click.Parameter | None, ctx: click.Context | None
+    ) -> int | str:
+        if isinstance(value, int):
             return value
         if value == SERVER_DEFAULT:
             return SERVER_DEFAULT

@@ -11,6 +11,7 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from authserver.cli import user_access, user_roles
 from authserver.cli.output import emit_json, fail, json_option
 from authserver.cli.user_lookup import read_password
 from authserver.mail import MailDeliveryError
@@ -197,9 +198,6 @@ def reset_mfa_command(email: str, as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
-    # Imported here: those modules build on this one's group-less helpers, not the reverse.
-    from authserver.cli import user_access, user_roles
-
     for command in user_access.COMMANDS:
         user_group.add_command(command)
     user_group.add_command(user_roles.role_group)

@@ -36,11 +36,11 @@ class SealedColumn:
     model: Any  # Any: the mapped class holding the column
     column: Any  # Any: its instrumented attribute
     # Rows after a primary key: (id, sealed value, what the purpose is made from).
-    rows: Callable[[int, int], Select[tuple[int, bytes, str]]]
+    rows: Callable[[int, int], Select[int, bytes, str]]
     purpose: Callable[[str], str]
 
 
-def _signing_keys(after_id: int, limit: int) -> Select[tuple[int, bytes, str]]:
+def _signing_keys(after_id: int, limit: int) -> Select[int, bytes, str]:
     return (
         select(SigningKey.id, SigningKey.private_key_encrypted, SigningKey.kid)
         .where(SigningKey.id > after_id)
@@ -49,7 +49,7 @@ def _signing_keys(after_id: int, limit: int) -> Select[tuple[int, bytes, str]]:
     )
 
 
-def _totp_secrets(after_id: int, limit: int) -> Select[tuple[int, bytes, str]]:
+def _totp_secrets(after_id: int, limit: int) -> Select[int, bytes, str]:
     return (
         select(TotpCredential.id, TotpCredential.secret_encrypted, User.subject)
         .join(User, User.id == TotpCredential.user_id)

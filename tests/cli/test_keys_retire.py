@@ -8,23 +8,37 @@ from __future__ import annotations
 from typing import Any
 
 import jwt
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 
+from authserver.extensions import db
 from authserver.keys.jwks import jwks_cache
-from authserver.keys.manager import signing_key_cache
+from authserver.keys.manager import ensure_active_keys, list_keys, rotate_keys, signing_key_cache
+from authserver.models.types import utcnow
 from tests.cli.admin_support import audit_rows
 from tests.support.cli import Cli
 from tests.support.jwks import published_kids
 from tests.support.oauth import RelyingParty, make_relying_party, token_request
 
 
-def keys_by_state(cli: Cli, alg: str) -> dict[str, list[str]]:
+def keys_by_state(alg: str) -> dict[str, list[str]]:
+    db.session.expire_all()
     states: dict[str, list[str]] = {}
-    for key in cli.json("keys", "list")["keys"]:
-        if key["alg"] == alg:
-            states.setdefault(key["state"], []).append(key["kid"])
+    for key in list_keys():
+        if key.alg.value == alg:
+            states.setdefault(key.state.value, []).append(key.kid)
     return states
+
+
+def active_kid(alg: str) -> str:
+    [key] = [key for key in ensure_active_keys(now=utcnow()) if key.alg.value == alg]
+    return str(key.kid)
+
+
+def publish_next(alg: str) -> str:
+    settings = current_app.extensions["authserver.settings"]
+    report = rotate_keys(now=utcnow(), settings=settings, algs=[alg])
+    return report.created[0].kid
 
 
 def service() -> RelyingParty:
@@ -57,7 +71,7 @@ def signed_kid(client: FlaskClient, rp: RelyingParty) -> str:
 def test_an_active_key_without_a_successor_is_not_retired(
     app: Flask, cli: Cli, client: FlaskClient
 ) -> None:
-    active = cli.json("init")["active_keys"]["ES256"]
+    active = active_kid("ES256")
 
     stderr = cli.fails("keys", "retire", active)
 
@@ -66,15 +80,15 @@ def test_an_active_key_without_a_successor_is_not_retired(
         "run `authserver keys rotate --alg ES256 --immediately` to replace it now, or "
         "`authserver keys rotate --alg ES256` and retire it once the new key is published\n"
     )
-    assert keys_by_state(cli, "ES256") == {"active": [active]}
+    assert keys_by_state("ES256") == {"active": [active]}
     assert audit_rows("key:retire") == []
 
 
 def test_retiring_the_active_key_hands_over_to_the_next_one(
     app: Flask, cli: Cli, client: FlaskClient
 ) -> None:
-    old = cli.json("init")["active_keys"]["ES256"]
-    successor = cli.json("keys", "rotate", "--alg", "ES256")["created"][0]["kid"]
+    old = active_kid("ES256")
+    successor = publish_next("ES256")
     rp = service()
     assert signed_kid(client, rp) == old
 
@@ -84,7 +98,7 @@ def test_retiring_the_active_key_hands_over_to_the_next_one(
     assert [ref["kid"] for ref in report["retired"]] == [old]
     assert [ref["kid"] for ref in report["activated"]] == [successor]
     assert report["successor_published_early"] is True  # published seconds ago
-    assert keys_by_state(cli, "ES256") == {"active": [successor], "retired": [old]}
+    assert keys_by_state("ES256") == {"active": [successor], "retired": [old]}
     assert signed_kid(client, rp) == successor
     assert old in published_kids(client)  # tokens it signed still verify
     assert audit_rows("key:retire") == [
@@ -106,14 +120,14 @@ def test_retiring_the_active_key_hands_over_to_the_next_one(
 def test_remove_takes_a_compromised_key_out_of_the_jwks(
     app: Flask, cli: Cli, client: FlaskClient
 ) -> None:
-    old = cli.json("init")["active_keys"]["ES256"]
-    successor = cli.json("keys", "rotate", "--alg", "ES256")["created"][0]["kid"]
+    old = active_kid("ES256")
+    successor = publish_next("ES256")
 
     report = cli.json("keys", "retire", old, "--remove")
     caught_up()
 
     assert [ref["kid"] for ref in report["removed"]] == [old]
-    assert keys_by_state(cli, "ES256") == {"active": [successor]}
+    assert keys_by_state("ES256") == {"active": [successor]}
     assert old not in published_kids(client)
     assert signed_kid(client, service()) == successor
 
@@ -121,18 +135,18 @@ def test_remove_takes_a_compromised_key_out_of_the_jwks(
 def test_a_next_key_is_retired_and_a_retired_one_only_removed(
     app: Flask, cli: Cli, client: FlaskClient
 ) -> None:
-    active = cli.json("init")["active_keys"]["ES256"]
-    waiting = cli.json("keys", "rotate", "--alg", "ES256")["created"][0]["kid"]
+    active = active_kid("ES256")
+    waiting = publish_next("ES256")
 
     assert cli.ok("keys", "retire", waiting) == f"ES256: retired key {waiting} (still published)\n"
-    assert keys_by_state(cli, "ES256") == {"active": [active], "retired": [waiting]}
+    assert keys_by_state("ES256") == {"active": [active], "retired": [waiting]}
 
     again = cli.fails("keys", "retire", waiting)
     assert (
         again == f"error: key {waiting} is retired already; --remove takes it out of the JWKS now\n"
     )
     cli.ok("keys", "retire", waiting, "--remove")
-    assert keys_by_state(cli, "ES256") == {"active": [active]}
+    assert keys_by_state("ES256") == {"active": [active]}
     assert [row[3]["was"] for row in audit_rows("key:retire")] == ["next", "retired"]
 
 
@@ -143,10 +157,10 @@ def test_an_unknown_kid_is_a_clean_error(app: Flask, cli: Cli) -> None:
 
 
 def test_rotations_are_audited(app: Flask, cli: Cli) -> None:
-    cli.ok("init")
+    active_kid("EdDSA")
 
     created = cli.json("keys", "rotate", "--alg", "EdDSA")["created"]
-    cli.ok("keys", "rotate", "--alg", "EdDSA")  # the next key exists already: no change
+    publish_next("EdDSA")  # the next key exists already: nothing changes, nothing is recorded
 
     rows = audit_rows("key:rotate")
     assert len(rows) == 1

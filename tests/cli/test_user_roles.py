@@ -14,6 +14,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from authserver.keys.manager import ensure_active_keys
+from authserver.models.types import utcnow
+from authserver.security.errors import InvalidRole
+from authserver.security.roles import add_role, list_roles
 from tests.cli.admin_support import audit_rows, refresh, run_code_flow, userinfo
 from tests.factories import DEFAULT_EMAIL, make_user
 from tests.support.account import signed_in_browser
@@ -35,15 +38,15 @@ def test_add_list_and_remove_roles_are_audited(app: Flask, cli: Cli) -> None:
         "email": DEFAULT_EMAIL,
         "roles": ["billing:read"],
     }
-    assert cli.ok("user", "role", "add", DEFAULT_EMAIL, "admin").splitlines() == [
-        f"added admin to {DEFAULT_EMAIL}",
-        f"roles of {DEFAULT_EMAIL}: admin billing:read",
+    add_role(user, "admin", now=utcnow(), via="test")
+    assert cli.ok("user", "role", "remove", DEFAULT_EMAIL, "billing:read").splitlines() == [
+        f"removed billing:read from {DEFAULT_EMAIL}",
+        f"roles of {DEFAULT_EMAIL}: admin",
     ]
-    assert cli.json("user", "role", "remove", DEFAULT_EMAIL, "billing:read")["roles"] == ["admin"]
-    assert cli.json("user", "role", "list", DEFAULT_EMAIL)["roles"] == ["admin"]
+    assert list_roles(user.id) == ["admin"]
     assert audit_rows("admin:") == [
         ("admin:user:role-add", user.subject, None, {"role": "billing:read", "via": "cli"}),
-        ("admin:user:role-add", user.subject, None, {"role": "admin", "via": "cli"}),
+        ("admin:user:role-add", user.subject, None, {"role": "admin", "via": "test"}),
         ("admin:user:role-remove", user.subject, None, {"role": "billing:read", "via": "cli"}),
     ]
 
@@ -51,9 +54,7 @@ def test_add_list_and_remove_roles_are_audited(app: Flask, cli: Cli) -> None:
 @pytest.mark.parametrize(
     ("args", "problem"),
     [
-        (("add", DEFAULT_EMAIL, "has space"), "a role name is letters, digits and"),
-        (("add", DEFAULT_EMAIL, "-leading-dash"), "a role name is letters, digits and"),
-        (("add", DEFAULT_EMAIL, "x" * 65), "at most 64 characters"),
+        (("add", DEFAULT_EMAIL, "-has space"), "a role name is letters, digits and"),
         (("add", DEFAULT_EMAIL, "admin"), f"{DEFAULT_EMAIL} already has the role 'admin'"),
         (("remove", DEFAULT_EMAIL, "auditor"), f"{DEFAULT_EMAIL} does not have the role 'auditor'"),
     ],
@@ -61,21 +62,31 @@ def test_add_list_and_remove_roles_are_audited(app: Flask, cli: Cli) -> None:
 def test_role_changes_that_cannot_be_made_say_why(
     app: Flask, cli: Cli, args: tuple[str, ...], problem: str
 ) -> None:
-    make_user()
-    cli.ok("user", "role", "add", DEFAULT_EMAIL, "admin")
+    user = make_user()
+    add_role(user, "admin", now=utcnow(), via="test")
 
     # "--" so that a role starting with a dash is an argument, not an unknown option.
     stderr = cli.fails("user", "role", args[0], "--", *args[1:])
 
     assert problem in stderr
-    assert cli.json("user", "role", "list", DEFAULT_EMAIL)["roles"] == ["admin"]
-    assert [row[0] for row in audit_rows("admin:")] == ["admin:user:role-add"]
+    assert list_roles(user.id) == ["admin"]
+    assert len(audit_rows("admin:")) == 1
+
+
+@pytest.mark.parametrize("role", ["has space", "-dash-first", "x" * 65, "", "naïve"])
+def test_role_names_are_checked(app: Flask, role: str) -> None:
+    user = make_user()
+
+    with pytest.raises(InvalidRole):
+        add_role(user, role, now=utcnow(), via="test")
+
+    assert list_roles(user.id) == []
 
 
 def test_roles_reach_the_id_token_access_token_and_userinfo(app: Flask, cli: Cli) -> None:
-    make_user()
+    user = make_user()
+    add_role(user, "billing:read", now=utcnow(), via="test")
     cli.ok("user", "role", "add", DEFAULT_EMAIL, "admin")
-    cli.ok("user", "role", "add", DEFAULT_EMAIL, "billing:read")
     rp = make_relying_party(scope=WITH_ROLES)
     web = signed_in_browser(app)
 
@@ -98,9 +109,9 @@ def test_roles_reach_the_id_token_access_token_and_userinfo(app: Flask, cli: Cli
     ]
 
 
-def test_without_the_roles_scope_no_roles_are_released(app: Flask, cli: Cli) -> None:
-    make_user()
-    cli.ok("user", "role", "add", DEFAULT_EMAIL, "admin")
+def test_without_the_roles_scope_no_roles_are_released(app: Flask) -> None:
+    user = make_user()
+    add_role(user, "admin", now=utcnow(), via="test")
     rp = make_relying_party(scope=WITH_ROLES)
     web = signed_in_browser(app)
 
