@@ -98,7 +98,8 @@ def retire_command(kid: str, remove: bool, as_json: bool) -> None:
     An active key is retired only when a next key of its algorithm is waiting: that key becomes
     active at once. The server is never left without an active key; without a next key this
     refuses and says what to run instead. A retired key stays in the JWKS until the tokens it
-    signed have expired, unless --remove is given.
+    signed have expired, unless --remove is given. A kid made before kids stopped starting
+    with "-" is given after "--": `authserver keys retire -- -abc...`.
     """
     try:
         retirement = retire_key(kid, now=utcnow(), settings=_settings(), remove=remove)

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from authserver.extensions import db
 from authserver.keys.jwks import jwks_cache
 from authserver.keys.manager import ensure_active_keys, list_keys, rotate_keys, signing_key_cache
+from authserver.models.keys import new_kid
 from authserver.models.types import utcnow
 from tests.cli.admin_support import audit_rows
 from tests.support.cli import Cli
@@ -169,3 +170,13 @@ def test_rotations_are_audited(app: Flask, cli: Cli) -> None:
     event, subject, client_id, detail = rows[0]
     assert (event, subject, client_id) == ("key:rotate", None, None)
     assert detail == {"trigger": "admin", "immediately": False, "created": created}
+
+
+def test_new_kids_never_look_like_options() -> None:
+    assert not any(new_kid().startswith("-") for _ in range(2000))
+
+
+def test_an_old_kid_starting_with_a_dash_is_given_after_double_dash(app: Flask, cli: Cli) -> None:
+    assert cli.fails("keys", "retire", "--", "-abc") == (
+        "error: no signing key with kid '-abc' (see `authserver keys list`)\n"
+    )
