@@ -59,6 +59,17 @@ class EventTag(StrEnum):
     DATA_EXPORTED = "user:data-export"
     ACCOUNT_DELETED = "user:delete"
     KEY_ROTATED = "key:rotate"  # any change of the signing-key set: rotate, promote, remove
+    # Administrators' actions (the CLI); `detail` says what changed, never a secret.
+    ADMIN_USER_DISABLED = "admin:user:disable"
+    ADMIN_USER_ENABLED = "admin:user:enable"
+    ADMIN_PASSWORD_SET = "admin:user:set-password"
+    ADMIN_SESSIONS_REVOKED = "admin:user:revoke-sessions"
+    ADMIN_ROLE_ADDED = "admin:user:role-add"
+    ADMIN_ROLE_REMOVED = "admin:user:role-remove"
+    ADMIN_CLIENT_UPDATED = "admin:client:update"
+    ADMIN_SECRETS_REENCRYPTED = "admin:secrets:reencrypt"
+    ADMIN_PURGE = "admin:maintenance:purge"
+    KEY_RETIRED = "key:retire"
 
 
 def record_event(

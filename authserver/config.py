@@ -265,6 +265,11 @@ class Settings:
     email_verification_ttl: int = _setting(
         86400, _parse_seconds, "Email-verification link lifetime (seconds)"
     )
+    audit_retention_days: int = _setting(
+        365,
+        _parse_positive_int,
+        "Audit events older than this many days are deleted by `authserver maintenance purge`",
+    )
     pkce_required_for_confidential_clients: bool = _setting(
         True,
         _parse_bool,

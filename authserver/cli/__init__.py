@@ -9,11 +9,14 @@ from flask_migrate.cli import db as db_commands
 
 from authserver import create_app
 from authserver.cli import (
+    audit_commands,
     clients,
     config_commands,
     init_command,
     keys_commands,
+    maintenance_commands,
     privacy_commands,
+    secrets_commands,
     serve_command,
     users,
 )
@@ -50,5 +53,8 @@ for module in (
     users,
     privacy_commands,
     clients,
+    audit_commands,
+    maintenance_commands,
+    secrets_commands,
 ):
     module.register(main)

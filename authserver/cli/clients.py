@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import click
 from flask.cli import with_appcontext
 
+from authserver.cli.client_output import load_jwks, print_client
+from authserver.cli.client_update import update_command
 from authserver.cli.output import emit_json, fail, json_option
 from authserver.oauth.clients import (
     AUTH_METHODS,
@@ -30,32 +31,6 @@ from authserver.oauth.errors import ClientRegistrationError, UnknownClient
 @click.group("client")
 def client_group() -> None:
     """Register and manage OAuth clients (relying parties)."""
-
-
-def _print_client(described: dict[str, object], *, as_json: bool) -> None:
-    if as_json:
-        emit_json(described)
-        return
-    for name, value in described.items():
-        if isinstance(value, list):
-            shown = " ".join(map(str, value))
-        elif value is None and name.endswith("_ttl"):
-            shown = "server setting"
-        else:
-            shown = str(value)
-        click.echo(f"{name}: {shown}".rstrip())  # an empty list leaves no trailing space
-
-
-def _load_jwks(path: Path | None) -> dict[str, object] | None:
-    if path is None:
-        return None
-    try:
-        loaded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        fail(f"--jwks-file: cannot read a JSON JWK Set from {str(path)!r} ({exc})")
-    if not isinstance(loaded, dict):
-        fail("--jwks-file: expected a JSON object with a 'keys' list")
-    return loaded
 
 
 @client_group.command("create")
@@ -135,7 +110,7 @@ def create(
         post_logout_redirect_uris=post_logout_redirect_uris,
         skip_consent=skip_consent,
         require_mfa=require_mfa,
-        jwks=_load_jwks(jwks_file),
+        jwks=load_jwks(jwks_file),
         id_token_signed_response_alg=id_token_alg,
         access_token_signed_response_alg=access_token_alg,
         access_token_ttl=access_token_ttl,
@@ -149,7 +124,7 @@ def create(
     described = describe_client(client)
     if secret is not None:
         described["client_secret"] = secret
-    _print_client(described, as_json=as_json)
+    print_client(described, as_json=as_json)
 
 
 @client_group.command("list")
@@ -173,7 +148,7 @@ def list_command(as_json: bool) -> None:
 def show(client_id: str, as_json: bool) -> None:
     """Show one client's registration."""
     try:
-        _print_client(describe_client(get_client(client_id)), as_json=as_json)
+        print_client(describe_client(get_client(client_id)), as_json=as_json)
     except UnknownClient:
         fail(f"no client with client_id {client_id!r}")
 
@@ -213,4 +188,5 @@ def rotate_secret(client_id: str, as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
+    client_group.add_command(update_command)
     group.add_command(client_group)

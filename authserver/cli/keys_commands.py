@@ -1,4 +1,4 @@
-"""``keys list``, ``keys rotate``, ``keys advance``: signing keys, never their private halves."""
+"""``keys list|rotate|advance|retire``: signing keys, never their private halves."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ from authserver.cli.output import emit_json, fail, json_option
 from authserver.config import Settings
 from authserver.keys.errors import KeysError
 from authserver.keys.manager import LifecycleReport, advance_lifecycle, list_keys, rotate_keys
+from authserver.keys.retirement import retire_key
 from authserver.keys.rotation import longest_client_token_lifetime
 from authserver.models.keys import SigningAlg, SigningKey
 from authserver.models.types import utcnow
@@ -21,7 +22,7 @@ ALG_CHOICE = click.Choice([alg.value for alg in SigningAlg])
 
 @click.group("keys")
 def keys() -> None:
-    """Token-signing keys: list them, rotate them, run their scheduled lifecycle."""
+    """Token-signing keys: list, rotate and retire them, run their scheduled lifecycle."""
 
 
 @keys.command("list")
@@ -85,6 +86,40 @@ def advance_command(as_json: bool) -> None:
     except KeysError as error:
         fail(str(error))
     _print_report(report, as_json=as_json)
+
+
+@keys.command("retire")
+@click.argument("kid")
+@click.option(
+    "--remove",
+    is_flag=True,
+    help="Also take the key out of the JWKS now: tokens it signed stop verifying (compromise).",
+)
+@json_option
+@with_appcontext
+def retire_command(kid: str, remove: bool, as_json: bool) -> None:
+    """Retire the key KID now, e.g. after a suspected compromise.
+
+    An active key is retired only when a next key of its algorithm is waiting: that key becomes
+    active at once. The server is never left without an active key; without a next key this
+    refuses and says what to run instead. A retired key stays in the JWKS until the tokens it
+    signed have expired, unless --remove is given. A kid made before kids stopped starting
+    with "-" is given after "--": `authserver keys retire -- -abc...`.
+    """
+    try:
+        retirement = retire_key(kid, now=utcnow(), settings=_settings(), remove=remove)
+    except KeysError as error:
+        fail(str(error))
+    early = retirement.successor_published_early
+    if as_json:
+        emit_json({**retirement.report.as_dict(), "successor_published_early": early})
+        return
+    _print_report(retirement.report, as_json=False)
+    if early:
+        click.echo(
+            "note: the new active key was published less than the JWKS cache lifetime ago; "
+            "verifiers with an older cached JWKS must refetch it to know its kid"
+        )
 
 
 def describe_key(key: SigningKey) -> dict[str, str | None]:

@@ -1,17 +1,19 @@
 """``user``: create, list, show and unlock accounts, mail verification links, reset MFA.
 
-Passwords, hashes and secrets are never printed.
+Disabling, passwords and sessions are in user_access.py; roles in user_roles.py. Passwords,
+hashes and secrets are never printed.
 """
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
 from flask.cli import with_appcontext
 
+from authserver.cli import user_access, user_roles
 from authserver.cli.output import emit_json, fail, json_option
+from authserver.cli.user_lookup import read_password
 from authserver.mail import MailDeliveryError
 from authserver.models import User
 from authserver.models.types import utcnow
@@ -27,6 +29,7 @@ from authserver.security.errors import (
 )
 from authserver.security.lockout import unlock
 from authserver.security.mfa import is_enrolled, reset_mfa
+from authserver.security.roles import list_roles
 
 
 def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
@@ -38,20 +41,13 @@ def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
         "email_verified": user.is_email_verified,
         "is_disabled": user.is_disabled,
         "mfa_enabled": is_enrolled(user.id),
+        "roles": list_roles(user.id),
         "created_at": user.created_at.isoformat(),
         # When sign-in from unrecognised browsers is locked until; a past time means unlocked.
         "locked_until": None if user.locked_until is None else user.locked_until.isoformat(),
+        "is_locked": user.locked_until is not None and user.locked_until > utcnow(),
+        "failed_logins": user.failed_logins,
     }
-
-
-def read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        # One line, so `printf '%s\n' "$PASSWORD" | authserver user create ...` works; only the
-        # line ending is removed, spaces are part of the password.
-        line = sys.stdin.readline()
-        return line.removesuffix("\n").removesuffix("\r")
-    password: str = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    return password
 
 
 @click.group("user")
@@ -121,11 +117,18 @@ def send_verification(email: str) -> None:
 
 
 @user_group.command("list")
+@click.option(
+    "--disabled/--enabled",
+    "disabled",
+    default=None,
+    help="Only disabled (or only enabled) accounts. Default: both.",
+)
+@click.option("--limit", type=click.IntRange(min=1), help="At most this many accounts.")
 @json_option
 @with_appcontext
-def list_command(as_json: bool) -> None:
-    """List every account, oldest first."""
-    users = [describe(user) for user in list_users()]
+def list_command(disabled: bool | None, limit: int | None, as_json: bool) -> None:
+    """List accounts, oldest first."""
+    users = [describe(user) for user in list_users(disabled=disabled, limit=limit)]
     if as_json:
         emit_json(users)
         return
@@ -149,7 +152,8 @@ def show(email: str, as_json: bool) -> None:
         return
     width = max(len(key) for key in described)
     for key, value in described.items():
-        click.echo(f"{key.ljust(width)}  {'' if value is None else value}".rstrip())
+        shown = " ".join(value) if isinstance(value, list) else "" if value is None else value
+        click.echo(f"{key.ljust(width)}  {shown}".rstrip())
 
 
 @user_group.command("unlock")
@@ -194,4 +198,7 @@ def reset_mfa_command(email: str, as_json: bool) -> None:
 
 
 def register(group: click.Group) -> None:
+    for command in user_access.COMMANDS:
+        user_group.add_command(command)
+    user_group.add_command(user_roles.role_group)
     group.add_command(user_group)

@@ -30,3 +30,13 @@ class ConcurrentKeyChange(KeysError):
 
     def __init__(self) -> None:
         super().__init__("another process changed the signing keys at the same time; run it again")
+
+
+class UnknownKey(KeysError):
+    def __init__(self, kid: str) -> None:
+        super().__init__(f"no signing key with kid {kid!r} (see `authserver keys list`)")
+        self.kid = kid
+
+
+class KeyRetirementRefused(KeysError):
+    """Retiring this key now would break something; the message says what to do instead."""

@@ -246,7 +246,7 @@ def _load_handle(alg: SigningAlg, kid: str) -> SigningKeyHandle:
     )
     if sealed is None:  # removed between the two queries: only possible after a long stall
         raise NoActiveKey(alg.value)
-    der = crypto.decrypt(sealed, purpose=_purpose(kid))
+    der = crypto.decrypt(sealed, purpose=private_key_purpose(kid))
     return SigningKeyHandle(kid=kid, alg=alg, key=private_key_from_der(der, alg))
 
 
@@ -277,7 +277,7 @@ def _active_keys() -> list[SigningKey]:
     return [key for key in list_keys() if key.state is KeyState.ACTIVE]
 
 
-def _purpose(kid: str) -> str:
+def private_key_purpose(kid: str) -> str:
     # Bound into the ciphertext: one key's sealed blob cannot be passed off as another's.
     return f"signing-key:{kid}"
 
@@ -291,7 +291,7 @@ def _create_key(alg: SigningAlg, state: KeyState, *, now: datetime) -> SigningKe
         state=state,
         public_jwk=public_jwk(private_key, alg=alg, kid=kid),
         private_key_encrypted=crypto.encrypt(
-            private_key_to_der(private_key), purpose=_purpose(kid)
+            private_key_to_der(private_key), purpose=private_key_purpose(kid)
         ),
         created_at=now,
         activated_at=now if state is KeyState.ACTIVE else None,

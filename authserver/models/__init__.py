@@ -6,6 +6,7 @@ from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
 from authserver.models.mfa import RecoveryCode, TotpCredential
+from authserver.models.roles import UserRole
 from authserver.models.sessions import BrowserSessionRecord
 from authserver.models.tokens import (
     AuthorizationCode,
@@ -37,4 +38,5 @@ __all__ = [
     "TotpCredential",
     "UnlockToken",
     "User",
+    "UserRole",
 ]

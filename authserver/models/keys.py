@@ -30,7 +30,11 @@ class KeyState(enum.StrEnum):
 
 def new_kid() -> str:
     # Random, not a thumbprint or counter: a kid says nothing about the key or how many exist.
-    return secrets.token_urlsafe(16)
+    # Never starting with "-": `authserver keys retire KID` would read such a kid as an option
+    # (as client ids, see oauth/clients.py:new_client_id).
+    while (kid := secrets.token_urlsafe(16)).startswith("-"):
+        pass
+    return kid
 
 
 def _by_value(enum_class: type[enum.Enum]) -> Any:  # Any: SQLAlchemy's Enum is untyped here

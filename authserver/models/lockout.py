@@ -27,7 +27,7 @@ class LoginDevice(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlch
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 
 class UnlockToken(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's base is dynamic
@@ -38,5 +38,5 @@ class UnlockToken(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlch
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # The end of the lock it was sent for: after that there is nothing left to unlock.
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

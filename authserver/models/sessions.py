@@ -25,7 +25,8 @@ class BrowserSessionRecord(db.Model):  # type: ignore[name-defined,misc]  # dyna
     acr: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the absolute limit
+    # The absolute limit; indexed for `maintenance purge`.
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(512))

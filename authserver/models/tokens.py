@@ -45,8 +45,10 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     # RFC 9700 §4.14.2: every rotation stays in one family, so reuse can revoke all of it.
     family_id: Mapped[str] = mapped_column(String(36), index=True)
+    # Indexed: deleting a token makes the database find its children (ON DELETE SET NULL), and
+    # without an index PostgreSQL scans the whole table for every row `maintenance purge` drops.
     parent_id: Mapped[int | None] = mapped_column(
-        BigIntPrimaryKey, ForeignKey("refresh_tokens.id", ondelete="SET NULL")
+        BigIntPrimaryKey, ForeignKey("refresh_tokens.id", ondelete="SET NULL"), index=True
     )
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)

@@ -11,8 +11,10 @@ MAX_SCOPE_LENGTH = 1000
 
 OPENID = "openid"
 OFFLINE_ACCESS = "offline_access"
+# Releases the user's roles as the `roles` claim (security/roles.py).
+ROLES = "roles"
 # The scopes with a defined meaning here; clients may also hold API scopes of their own.
-STANDARD_SCOPES = (OPENID, "profile", "email", OFFLINE_ACCESS)
+STANDARD_SCOPES = (OPENID, "profile", "email", OFFLINE_ACCESS, ROLES)
 
 
 def parse_scope(raw: str | None) -> list[str]:
@@ -37,6 +39,7 @@ SCOPE_DESCRIPTIONS = {
     "profile": "Your name",
     "email": "Your email address",
     OFFLINE_ACCESS: "Keep access while you are not using it",
+    ROLES: "Your roles",
 }
 
 

@@ -26,6 +26,7 @@ from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
 from authserver.oauth.scopes import OPENID, format_scope
 from authserver.observability.metrics import count_token_issued
+from authserver.security.roles import roles_claim
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 ID_TOKEN_TYPE = "JWT"
@@ -131,6 +132,10 @@ def _access_token(issue: Issue) -> tuple[str, int]:
         claims["amr"] = list(issue.authentication.amr)
     if issue.grant_id is not None:
         claims[GRANT_ID_CLAIM] = issue.grant_id
+    if issue.user is not None:
+        # RFC 9068 §2.2.3.1: `roles` (SCIM's attribute) may describe the user to the resource
+        # server; released only when the client was granted the `roles` scope.
+        claims.update(roles_claim(issue.user, issue.scopes))
     alg = issue.client.access_token_signed_response_alg
     return sign_jwt(claims, alg=alg, typ=ACCESS_TOKEN_TYPE), lifetime
 
@@ -156,6 +161,7 @@ def _id_token(issue: Issue, access_token: str) -> str:
         claims["nonce"] = issue.nonce
     if issue.authentication.session_id is not None:
         claims["sid"] = issue.authentication.session_id
+    claims.update(roles_claim(issue.user, issue.scopes))
     return sign_jwt(claims, alg=alg, typ=ID_TOKEN_TYPE)
 
 

@@ -26,7 +26,7 @@ MAX_AGE_SECONDS = 3600
 JWKS_PATH = "/.well-known/jwks.json"
 CLAIMS_SUPPORTED = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
-    "at_hash", "name", "email", "email_verified",
+    "at_hash", "name", "email", "email_verified", "roles",
 )  # fmt: skip
 
 

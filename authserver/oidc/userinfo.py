@@ -14,6 +14,7 @@ from authserver.models.users import User
 from authserver.oauth.access_tokens import InvalidAccessToken, verify_access_token
 from authserver.oauth.scopes import OPENID
 from authserver.observability.request_log import note_request_party
+from authserver.security.roles import roles_claim
 
 bp = Blueprint("userinfo", __name__)
 REALM = "authserver"
@@ -44,7 +45,7 @@ def userinfo() -> ResponseReturnValue:
 
 
 def claims_for(user: User, scopes: list[str]) -> dict[str, Any]:  # Any: JSON claim values
-    """OIDC Core §5.4: profile and email scopes unlock their claims; sub is always there."""
+    """OIDC Core §5.4: profile, email (and our roles) scopes unlock their claims; sub always."""
     claims: dict[str, Any] = {"sub": user.subject}
     if "profile" in scopes and user.name:
         claims["name"] = user.name
@@ -52,6 +53,7 @@ def claims_for(user: User, scopes: list[str]) -> dict[str, Any]:  # Any: JSON cl
         claims["email"] = user.email
         # True only once the owner followed a verification link sent to this very address.
         claims["email_verified"] = user.is_email_verified
+    claims.update(roles_claim(user, scopes))
     return claims
 
 

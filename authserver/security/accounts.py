@@ -110,8 +110,14 @@ def get_user(user_id: int) -> User:
     return user
 
 
-def list_users() -> list[User]:
-    return list(db.session.scalars(select(User).order_by(User.created_at, User.id)))
+def list_users(*, disabled: bool | None = None, limit: int | None = None) -> list[User]:
+    """Accounts, oldest first; only disabled (or only enabled) ones, and at most ``limit``."""
+    query = select(User).order_by(User.created_at, User.id)
+    if disabled is not None:
+        query = query.where(User.is_disabled == disabled)
+    if limit is not None:
+        query = query.limit(limit)
+    return list(db.session.scalars(query))
 
 
 def check_password(email: str, password: str, *, now: datetime) -> User:

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import delete, insert, or_, select, text, update
+from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, update
 
 from authserver.config import Settings
 from authserver.extensions import db
@@ -119,21 +119,35 @@ def _scrub(value: Any, email: str) -> Any:  # Any: JSON values of every kind
     return value
 
 
+def _holds_old_personal_data(now: datetime) -> ColumnElement[bool]:
+    settings: Settings = current_app.extensions["authserver.settings"]
+    cutoff = now - timedelta(days=settings.audit_ip_retention_days)
+    return and_(
+        AuditEvent.occurred_at < cutoff,
+        or_(AuditEvent.ip.is_not(None), AuditEvent.user_agent.is_not(None)),
+    )
+
+
+def count_old_audit_personal_data(*, now: datetime) -> int:
+    """How many rows :func:`scrub_old_audit_personal_data` would change (a purge's dry run)."""
+    return int(
+        db.session.scalar(
+            select(func.count()).select_from(AuditEvent).where(_holds_old_personal_data(now))
+        )
+        or 0
+    )
+
+
 def scrub_old_audit_personal_data(*, now: datetime) -> int:
     """Remove IP address and user agent from audit rows older than the retention period.
 
     ``AUTHSERVER_AUDIT_IP_RETENTION_DAYS`` says how long they are kept. The events stay; only
     where they came from is forgotten. Returns how many rows changed. Commits.
     """
-    settings: Settings = current_app.extensions["authserver.settings"]
-    cutoff = now - timedelta(days=settings.audit_ip_retention_days)
     with audit_maintenance():
         result = db.session.execute(
             update(AuditEvent)
-            .where(
-                AuditEvent.occurred_at < cutoff,
-                or_(AuditEvent.ip.is_not(None), AuditEvent.user_agent.is_not(None)),
-            )
+            .where(_holds_old_personal_data(now))
             .values(ip=None, user_agent=None)
             .execution_options(synchronize_session=False)
         )

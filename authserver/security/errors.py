@@ -109,3 +109,19 @@ class TooManyAttempts(SecurityError):
 
     def __init__(self) -> None:
         super().__init__("too many wrong attempts; try again later")
+
+
+class InvalidRole(SecurityError):
+    """A role name does not have the shape of one."""
+
+
+class RoleAlreadyAssigned(SecurityError):
+    """The user already has this role."""
+
+
+class RoleNotAssigned(SecurityError):
+    """The user does not have this role."""
+
+
+class AccountStateUnchanged(SecurityError):
+    """An administrator asked for a state the account is in already (disable a disabled one)."""

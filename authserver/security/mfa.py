@@ -333,7 +333,12 @@ def _affected_rows(statement: Executable) -> int:
 
 
 def _purpose(user: User) -> str:
-    return f"totp-secret:{user.subject}"
+    return totp_secret_purpose(user.subject)
+
+
+def totp_secret_purpose(subject: str) -> str:
+    """What a TOTP secret is sealed for (security.crypto): bound to its owner."""
+    return f"totp-secret:{subject}"
 
 
 def _secret(credential: TotpCredential, user: User) -> str:

@@ -81,6 +81,9 @@ def test_create_json_describes_the_account(app: Flask, runner: FlaskCliRunner) -
         "mfa_enabled",
         "created_at",
         "locked_until",
+        "roles",
+        "is_locked",
+        "failed_logins",
     }
     assert uuid.UUID(described["subject"])
     assert described["email"] == "alice@example.org"

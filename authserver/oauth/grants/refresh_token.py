@@ -37,7 +37,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         return issue_token_response(
             Issue(
                 client=client.model,
-                scopes=tuple(parse_scope(scope)),
+                scopes=_still_allowed(scope, client),
                 now=utcnow(),
                 grant_type=self.GRANT_TYPE,
                 user=user,
@@ -45,6 +45,13 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
                 grant_id=parent.row.family_id,
                 refresh_parent=parent.row,
                 include_refresh_token=True,
-                refresh_scopes=tuple(parse_scope(parent.row.scope)),
+                refresh_scopes=_still_allowed(parent.row.scope, client),
             )
         )
+
+
+def _still_allowed(scope: str | None, client: AuthlibClient) -> tuple[str, ...]:
+    """Scopes an administrator has since removed from the client (`client update`) are dropped:
+    narrowing is always allowed on refresh (RFC 6749 §6), widening never."""
+    allowed = client.model.allowed_scopes
+    return tuple(each for each in parse_scope(scope) if each in allowed)

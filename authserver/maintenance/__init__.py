@@ -1,0 +1,1 @@
+"""Scheduled and occasional upkeep: purging what has expired, re-encrypting secrets at rest."""

@@ -1,0 +1,127 @@
+"""What an administrator may do to an account (the ``authserver user`` commands).
+
+Each public function is one unit of work: it changes the account, writes an ``admin:*`` audit
+event in the same transaction and commits. Session stores may be Redis, whose writes take effect
+at once, so they are written last, after everything that can still fail (as in account.py).
+
+Ending access is always complete: disabling an account, setting its password or revoking its
+sessions ends every browser session *and* every refresh and access token
+(:func:`~authserver.security.credentials.end_all_credentials`). An administrator acts because
+something is wrong; a refresh token left alive would let whoever holds it carry on.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from flask import current_app
+
+from authserver.audit import EventTag, record_event
+from authserver.config import Settings
+from authserver.extensions import db
+from authserver.mail import MailDeliveryError, send_mail
+from authserver.models import User
+from authserver.security.credentials import end_all_credentials
+from authserver.security.errors import AccountStateUnchanged
+from authserver.security.lockout import clear_locks
+from authserver.security.passwords import check_password_policy, hash_password
+from authserver.sessions import revoke_all_sessions
+
+log = logging.getLogger(__name__)
+
+PASSWORD_SET_SUBJECT = "Your password was changed by an administrator"
+
+
+@dataclass(frozen=True)
+class CredentialsEnded:
+    """What ending an account's access touched: how many browser sessions were still open."""
+
+    sessions: int
+
+
+def disable_user(user: User, *, now: datetime, via: str) -> CredentialsEnded:
+    """Stop the account from signing in and end everything it holds, at once.
+
+    :class:`AccountStateUnchanged` when it is disabled already (nothing is changed or recorded).
+    """
+    if user.is_disabled:
+        raise AccountStateUnchanged(f"{user.email} is disabled already")
+    user.is_disabled = True
+    user.updated_at = now
+    end_all_credentials(user, now=now)
+    ended = revoke_all_sessions(user, now=now)
+    record_event(
+        EventTag.ADMIN_USER_DISABLED,
+        user_subject=user.subject,
+        detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
+    )
+    db.session.commit()
+    return CredentialsEnded(sessions=ended)
+
+
+def enable_user(user: User, *, now: datetime, via: str) -> None:
+    """Let a disabled account sign in again. What disabling ended stays ended."""
+    if not user.is_disabled:
+        raise AccountStateUnchanged(f"{user.email} is not disabled")
+    user.is_disabled = False
+    user.updated_at = now
+    record_event(EventTag.ADMIN_USER_ENABLED, user_subject=user.subject, detail={"via": via})
+    db.session.commit()
+
+
+def set_password(user: User, new_password: str, *, now: datetime, via: str) -> CredentialsEnded:
+    """Give the account a new password chosen by an administrator.
+
+    The policy applies as to anyone (:class:`PasswordPolicyError`, nothing changes). Whoever
+    knew the old password may hold sessions and tokens: they all end, and sign-in locks are
+    lifted (the locks guarded the old password). The owner is told by mail.
+    """
+    check_password_policy(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.updated_at = now
+    end_all_credentials(user, now=now)
+    clear_locks(user, now=now)
+    ended = revoke_all_sessions(user, now=now)
+    record_event(
+        EventTag.ADMIN_PASSWORD_SET,
+        user_subject=user.subject,
+        detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
+    )
+    db.session.commit()
+    _notify_password_set(user, now=now)
+    return CredentialsEnded(sessions=ended)
+
+
+def revoke_user_sessions(user: User, *, now: datetime, via: str) -> CredentialsEnded:
+    """Sign the account out everywhere: every browser session, refresh token and access token.
+
+    Tokens go too, on purpose: ending the sessions alone would leave an intruder's refresh
+    token working, and the account page's "sign out everywhere" means the same.
+    """
+    end_all_credentials(user, now=now)
+    ended = revoke_all_sessions(user, now=now)
+    record_event(
+        EventTag.ADMIN_SESSIONS_REVOKED,
+        user_subject=user.subject,
+        detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
+    )
+    db.session.commit()
+    return CredentialsEnded(sessions=ended)
+
+
+def _notify_password_set(user: User, *, now: datetime) -> None:
+    settings: Settings = current_app.extensions["authserver.settings"]
+    body = (
+        f"An administrator set a new password for your account {user.email} on "
+        f"{now:%Y-%m-%d at %H:%M} UTC.\n\n"
+        "Every device was signed out, and apps you use will ask you to sign in again.\n\n"
+        "If you did not ask for this, contact your administrator, or reset the password "
+        f'yourself with "Forgot password?" on the sign-in page, {settings.issuer}/login\n'
+    )
+    try:
+        send_mail(user.email, PASSWORD_SET_SUBJECT, body)
+    except MailDeliveryError:
+        # The change stands; mail.py has logged why the notice could not be sent.
+        log.warning("password-set notice for user %s not sent", user.subject)
