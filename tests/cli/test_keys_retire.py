@@ -169,7 +169,7 @@ def test_rotations_are_audited(app: Flask, cli: Cli) -> None:
     assert len(rows) == 1
     event, subject, client_id, detail = rows[0]
     assert (event, subject, client_id) == ("key:rotate", None, None)
-    assert detail == {"trigger": "admin", "immediately": False, "created": created}
+    assert detail == {"via": "cli", "immediately": False, "created": created}
 
 
 def test_new_kids_never_look_like_options() -> None:

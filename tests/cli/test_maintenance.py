@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from authserver.audit import EventTag, record_event
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
-from authserver.maintenance.purge import TARGETS
+from authserver.maintenance.purge import AUDIT_ORIGINS_SCRUBBED, TARGETS
 from authserver.models import (
     AuditEvent,
     AuthorizationCode,
@@ -39,7 +39,7 @@ from tests.support.cli import Cli
 from tests.support.oauth import Pkce, RelyingParty, make_relying_party, obtain_code
 
 SCOPE = "openid offline_access"
-TABLES = [target.table for target in TARGETS] + ["refresh_families"]
+TABLES = [target.table for target in TARGETS] + ["refresh_families", AUDIT_ORIGINS_SCRUBBED]
 
 
 @pytest.fixture(autouse=True)
@@ -107,6 +107,10 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
     direct_rows(users[0], rp, now)
     old = record_event(EventTag.LOGIN, user_subject=users[0].subject)
     old.occurred_at = now - timedelta(days=400)  # past the default 365-day retention
+    aging = record_event(EventTag.LOGIN, user_subject=users[1].subject)
+    # Kept (365 days), but past the 90 days an audit row may keep where it came from.
+    aging.occurred_at = now - timedelta(days=100)
+    aging.ip, aging.user_agent = "192.0.2.1", "Example/1.0"
     db.session.commit()
     before = table_counts()
     expected = {
@@ -121,6 +125,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "browser_sessions": 2,
         "login_devices": 1,
         "audit_events": 1,
+        AUDIT_ORIGINS_SCRUBBED: 1,
     }
 
     dry = cli.json("maintenance", "purge", "--dry-run")
