@@ -39,6 +39,7 @@ from authserver.models import (
     TotpCredential,
     UnlockToken,
     User,
+    UserRole,
 )
 from authserver.security.audit_privacy import new_pseudonym, pseudonymise_audit_rows
 from authserver.security.devices import find_device_id
@@ -62,6 +63,7 @@ OWNED_TABLES: tuple[Any, ...] = (  # Any: model classes of different types
     UnlockToken,
     PasswordResetToken,
     EmailVerificationToken,
+    UserRole,
     BrowserSessionRecord,  # rows the database store kept, whichever store is in use now
 )
 

@@ -23,6 +23,7 @@ from authserver.oauth.consents import list_connected_apps
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.token_lookup import is_refresh_token_active
 from authserver.security.mfa import get_mfa_status
+from authserver.security.roles import list_roles
 from authserver.sessions.devices import describe_device
 from authserver.sessions.service import is_live, session_store
 from authserver.sessions.store import StoredSession
@@ -78,6 +79,7 @@ def _account(user: User) -> Document:
         "updated_at": _iso(user.updated_at),
         "disabled": user.is_disabled,
         "locked_until": _iso(user.locked_until),
+        "roles": list_roles(user.id),
     }
 
 

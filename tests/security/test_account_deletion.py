@@ -36,6 +36,7 @@ from authserver.models import (
     TotpCredential,
     UnlockToken,
     User,
+    UserRole,
 )
 from authserver.security import account_deletion
 from authserver.security.accounts import create_user, find_user_by_email
@@ -74,6 +75,7 @@ OWNED_TABLES = (
     UnlockToken,
     PasswordResetToken,
     EmailVerificationToken,
+    UserRole,
     BrowserSessionRecord,
 )
 

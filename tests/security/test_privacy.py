@@ -124,6 +124,7 @@ def test_the_download_holds_exactly_what_we_keep(site: Flask) -> None:
             "updated_at": iso(T0),
             "disabled": False,
             "locked_until": None,
+            "roles": [],
         },
         "mfa": {"enabled": True, "enabled_at": iso(enrolled), "recovery_codes_left": 10},
         "sessions": [
