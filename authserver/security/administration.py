@@ -50,15 +50,9 @@ def disable_user(user: User, *, now: datetime, via: str) -> CredentialsEnded:
         raise AccountStateUnchanged(f"{user.email} is disabled already")
     user.is_disabled = True
     user.updated_at = now
-    end_all_credentials(user, now=now)
-    ended = revoke_all_sessions(user, now=now)
-    record_event(
-        EventTag.ADMIN_USER_DISABLED,
-        user_subject=user.subject,
-        detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
-    )
+    ended = _end_everything(user, EventTag.ADMIN_USER_DISABLED, now=now, via=via)
     db.session.commit()
-    return CredentialsEnded(sessions=ended)
+    return ended
 
 
 def enable_user(user: User, *, now: datetime, via: str) -> None:
@@ -81,17 +75,11 @@ def set_password(user: User, new_password: str, *, now: datetime, via: str) -> C
     check_password_policy(new_password, email=user.email)
     user.password_hash = hash_password(new_password)
     user.updated_at = now
-    end_all_credentials(user, now=now)
     clear_locks(user, now=now)
-    ended = revoke_all_sessions(user, now=now)
-    record_event(
-        EventTag.ADMIN_PASSWORD_SET,
-        user_subject=user.subject,
-        detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
-    )
+    ended = _end_everything(user, EventTag.ADMIN_PASSWORD_SET, now=now, via=via)
     db.session.commit()
     _notify_password_set(user, now=now)
-    return CredentialsEnded(sessions=ended)
+    return ended
 
 
 def revoke_user_sessions(user: User, *, now: datetime, via: str) -> CredentialsEnded:
@@ -100,14 +88,24 @@ def revoke_user_sessions(user: User, *, now: datetime, via: str) -> CredentialsE
     Tokens go too, on purpose: ending the sessions alone would leave an intruder's refresh
     token working, and the account page's "sign out everywhere" means the same.
     """
+    ended = _end_everything(user, EventTag.ADMIN_SESSIONS_REVOKED, now=now, via=via)
+    db.session.commit()
+    return ended
+
+
+def _end_everything(user: User, tag: EventTag, *, now: datetime, via: str) -> CredentialsEnded:
+    """End every token and session of ``user`` and stage the audit event; the caller commits.
+
+    Sessions go last: a Redis store's writes take effect at once, so nothing after them may fail
+    (the same order as security/account.py).
+    """
     end_all_credentials(user, now=now)
     ended = revoke_all_sessions(user, now=now)
     record_event(
-        EventTag.ADMIN_SESSIONS_REVOKED,
+        tag,
         user_subject=user.subject,
         detail={"via": via, "sessions_ended": ended, "tokens_ended": True},
     )
-    db.session.commit()
     return CredentialsEnded(sessions=ended)
 
 
