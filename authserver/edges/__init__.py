@@ -9,10 +9,21 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authserver.edges import body_size, cors, csp_report, headers, origins, proxies, transport
+from authserver.edges import (
+    body_size,
+    cors,
+    csp_report,
+    headers,
+    origins,
+    proxies,
+    public_documents,
+    transport,
+)
 
 
 def init_app(app: Flask) -> None:
+    # Inside the proxy fix: the fast path for public documents sees the real address and scheme.
+    public_documents.init_app(app)
     proxies.init_app(app)
     transport.init_app(app)
     body_size.init_app(app)

@@ -32,6 +32,14 @@ def allow_form_redirects(*redirect_uris: str | None) -> None:
     origins.update(origin for origin in map(origin_of, filter(None, redirect_uris)) if origin)
 
 
+def form_redirect_origins() -> set[str]:
+    """The client origins this request's page may submit to (empty outside a request)."""
+    if not has_request_context():
+        return set()
+    origins: set[str] = g.get(_FORM_ORIGINS, set())
+    return origins
+
+
 class _FormActionSources:
     """``'self'`` and this request's client origins, read when the header is written.
 
@@ -41,8 +49,7 @@ class _FormActionSources:
 
     def __iter__(self) -> Iterator[str]:
         yield "'self'"
-        if has_request_context():
-            yield from sorted(g.get(_FORM_ORIGINS, ()))
+        yield from sorted(form_redirect_origins())
 
 
 def content_security_policy() -> dict[str, object]:

@@ -19,9 +19,10 @@ browser is tricked into rendering as a document is then just as locked down as a
 
 from __future__ import annotations
 
+import secrets
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from flask_talisman import DENY, Talisman
 
 from authserver.config import Settings
@@ -29,6 +30,7 @@ from authserver.edges import csp
 
 EXTENSION = "authserver.talisman"
 REFERRER_POLICY = "same-origin"
+NONCE_BYTES = 24  # 192 bits, 32 characters
 PERMISSIONS_POLICY = {
     feature: "()"
     for feature in ("camera", "microphone", "geolocation", "payment", "usb", "browsing-topics")
@@ -36,10 +38,65 @@ PERMISSIONS_POLICY = {
 
 
 class _Talisman(Talisman):  # type: ignore[misc]  # flask_talisman has no type hints
-    """Talisman, except that a response may carry a stricter Referrer-Policy of its own."""
+    """Talisman with three changes: a response may carry a stricter Referrer-Policy of its own,
+    the CSP nonce is made only for pages (HTML, or a template asked for it), and the headers of
+    any other response, which are the same every time, are worked out once.
+
+    Talisman as it comes makes a nonce, re-reads its options and re-joins the policy for every
+    response; that was about a third of a JWKS request's time (bench/findings.md). The protocol
+    endpoints, whose speed counts, answer JSON and never need a nonce.
+    """
+
+    _constant_headers: tuple[tuple[str, str], ...] | None = None
+
+    def _make_nonce(self) -> None:
+        """before_request: nothing to do; :meth:`_get_nonce` makes the nonce on first use."""
+
+    def _get_nonce(self) -> str:
+        # Templates call csp_nonce(); the policy then names the same nonce (_parse_policy looks
+        # for request.csp_nonce). A response that rendered no template has no inline element a
+        # nonce could allow, so its policy simply has none: stricter, not looser.
+        nonce: str | None = getattr(request, "csp_nonce", None)
+        if nonce is None:
+            nonce = secrets.token_urlsafe(NONCE_BYTES)
+            request.csp_nonce = nonce  # type: ignore[attr-defined]  # where Talisman reads it
+        return nonce
+
+    def _set_response_headers(self, response: Response) -> Response:
+        if response.mimetype == "text/html":
+            # Every page names a fresh nonce, whether or not its template used one yet.
+            self._get_nonce()
+        if hasattr(request, "csp_nonce") or csp.form_redirect_origins():
+            return super()._set_response_headers(response)  # type: ignore[no-any-return]
+        if self._constant_headers is None:
+            # Talisman's own output for a bare response, kept: the same code decides the values.
+            sample = super()._set_response_headers(Response())
+            self._constant_headers = tuple(
+                (name, value) for name, value in sample.headers.items() if name in _TALISMAN_HEADERS
+            )
+        headers = response.headers
+        for name, value in self._constant_headers:
+            if name == "Referrer-Policy":
+                headers.setdefault(name, value)
+            else:
+                headers[name] = value
+        return response
 
     def _set_referrer_policy_headers(self, headers: Any) -> None:  # Any: werkzeug Headers
         headers.setdefault("Referrer-Policy", self.referrer_policy)
+
+
+# Everything Talisman may write with the options we give it.
+_TALISMAN_HEADERS = frozenset(
+    {
+        "Permissions-Policy",
+        "X-Frame-Options",
+        "X-Content-Type-Options",
+        "Content-Security-Policy",
+        "Content-Security-Policy-Report-Only",
+        "Referrer-Policy",
+    }
+)
 
 
 def _add_other_headers(response: Response) -> Response:
@@ -81,6 +138,10 @@ def init_app(app: Flask) -> None:
         permissions_policy=PERMISSIONS_POLICY,
     )
     app.extensions[EXTENSION] = talisman
+    # HTTPS redirection is edges/transport.py's (force_https=False above), so Talisman's own
+    # before_request check would only re-read its options on every request to do nothing.
+    app.before_request_funcs[None].remove(talisman._force_https)
+    app.before_request_funcs[None].remove(talisman._make_nonce)
     app.after_request(_add_other_headers)
     if settings.csp_report_only:
         app.after_request(_add_report_only_baseline)

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import current_app
+from flask import Flask, current_app
 from sqlalchemy import select
 
 from authserver.extensions import db
@@ -59,13 +59,20 @@ class JwksCache:
         """After this process changed the keys itself, it need not wait for the next check."""
         self.document = None
 
+    def fresh_body(self) -> bytes | None:
+        """The document's bytes while no check of the key set is due, else None."""
+        document = self.document
+        if document is None or self.clock() - self.checked_at >= self.recheck_seconds:
+            return None
+        return document.body
+
     def age_seconds(self) -> int:
         """Whole seconds (rounded up) since the database last confirmed the document."""
         return math.ceil(max(0.0, self.clock() - self.checked_at))
 
 
-def jwks_cache() -> JwksCache:
-    cache: JwksCache = current_app.extensions[CACHE_EXTENSION]
+def jwks_cache(app: Flask | None = None) -> JwksCache:
+    cache: JwksCache = (app or current_app).extensions[CACHE_EXTENSION]
     return cache
 
 

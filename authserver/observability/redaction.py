@@ -21,6 +21,7 @@ import math
 import re
 from collections.abc import Mapping
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[redacted]"
@@ -88,6 +89,7 @@ _PUBLIC_NAMES = frozenset(
 _COOKIE_PREFIXES = ("__host_", "__secure_")
 
 
+@lru_cache(maxsize=4096)  # every log line asks about the same few dozen field names
 def is_secret_key(key: str) -> bool:
     """Whether a field, parameter, header or cookie called ``key`` holds a secret."""
     name = key.strip().lower().replace("-", "_")

@@ -25,9 +25,13 @@ def _new_request_id() -> str:
     return secrets.token_hex(16)
 
 
+def accepted_request_id(offered: str) -> str:
+    """The id a request goes by: the offered ``X-Request-ID`` if well-formed, else a new one."""
+    return offered if _WELL_FORMED.fullmatch(offered) else _new_request_id()
+
+
 def _assign_request_id() -> None:
-    offered = request.headers.get(HEADER, "")
-    g.request_id = offered if _WELL_FORMED.fullmatch(offered) else _new_request_id()
+    g.request_id = accepted_request_id(request.headers.get(HEADER, ""))
 
 
 def _echo_request_id(response: Response) -> Response:

@@ -59,21 +59,44 @@ def _start_timer() -> None:
     setattr(g, _STARTED, time.perf_counter())
 
 
-def _log_request(response: Response) -> Response:
-    started: float | None = g.get(_STARTED)
-    path = loggable_path()
+def write_request_line(
+    *,
+    method: str,
+    path: str,
+    status: int,
+    started: float | None,
+    client_ip: str | None,
+    user_agent: str,
+    party: dict[str, str] | None = None,
+    request_id: str | None = None,
+) -> None:
+    """Write one request's line; ``path`` must already be loggable (:func:`loggable_path`)."""
     fields: dict[str, object] = {
-        "method": request.method,
+        "method": method,
         "path": path,
-        "status": response.status_code,
+        "status": status,
         "duration_ms": None
         if started is None
         else round((time.perf_counter() - started) * 1000, 1),
-        "client_ip": request.remote_addr,
-        "user_agent": request.user_agent.string[:MAX_USER_AGENT_LENGTH] or None,
-        **g.get(_PARTY, {}),
+        "client_ip": client_ip,
+        "user_agent": user_agent[:MAX_USER_AGENT_LENGTH] or None,
+        **(party or {}),
     }
-    log.info("%s %s %s", request.method, path, response.status_code, extra=fields)
+    if request_id is not None:  # outside a request context (edges/public_documents.py)
+        fields["request_id"] = request_id
+    log.info("%s %s %s", method, path, status, extra=fields)
+
+
+def _log_request(response: Response) -> Response:
+    write_request_line(
+        method=request.method,
+        path=loggable_path(),
+        status=response.status_code,
+        started=g.get(_STARTED),
+        client_ip=request.remote_addr,
+        user_agent=request.headers.get("User-Agent", ""),
+        party=g.get(_PARTY),
+    )
     return response
 
 

@@ -11,9 +11,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 from authserver.config import Settings
+from authserver.keys.views import JWKS_PATH
 from authserver.oauth.clients import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGORITHMS
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth.scopes import STANDARD_SCOPES
@@ -23,7 +24,8 @@ bp = Blueprint("discovery", __name__)
 CACHE_EXTENSION = "authserver.oidc.discovery"
 MAX_AGE_SECONDS = 3600
 
-JWKS_PATH = "/.well-known/jwks.json"
+# OIDC Discovery 1.0 §4 and RFC 8414 §3: one document at both well-known names.
+METADATA_PATHS = ("/.well-known/openid-configuration", "/.well-known/oauth-authorization-server")
 CLAIMS_SUPPORTED = (
     "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "sid", "azp",
     "at_hash", "name", "email", "email_verified", "roles",
@@ -69,6 +71,12 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
     }
 
 
+def built_body(app: Flask) -> bytes | None:
+    """The document's bytes once the view has built them (edges/public_documents.py)."""
+    cached: Document | None = app.extensions.get(CACHE_EXTENSION)
+    return None if cached is None else cached.body
+
+
 def _document() -> Document:
     cached: Document | None = current_app.extensions.get(CACHE_EXTENSION)
     if cached is None:
@@ -79,8 +87,8 @@ def _document() -> Document:
     return cached
 
 
-@bp.get("/.well-known/openid-configuration")
-@bp.get("/.well-known/oauth-authorization-server")
+@bp.get(METADATA_PATHS[0])
+@bp.get(METADATA_PATHS[1])
 def metadata() -> Response:
     document = _document()
     if document.etag in request.if_none_match:

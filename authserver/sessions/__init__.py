@@ -20,6 +20,7 @@ from flask import Flask
 
 from authserver.config import Settings
 from authserver.extensions import redis_client
+from authserver.sessions import csrf_cookie
 from authserver.sessions.cookies import apply_cookie_change
 from authserver.sessions.db_store import DatabaseSessionStore
 from authserver.sessions.errors import SessionStoreUnavailable, UnknownSession
@@ -71,3 +72,4 @@ def init_app(app: Flask) -> None:
         app.extensions[STORE_EXTENSION] = DatabaseSessionStore()
     app.after_request(apply_cookie_change)
     app.teardown_request(forget_request_state)
+    csrf_cookie.init_app(app)
