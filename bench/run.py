@@ -173,7 +173,18 @@ def measure(
     print(f"  {workload.key:16}", end="", flush=True)
     if workload.check is not None:
         workload.check(ctx)
-    warm_seconds, ctx.seconds = ctx.seconds, ctx.warmup_seconds
+    configured_seconds = ctx.seconds
+    try:
+        return _measure_runs(workload, ctx, server, backend=backend, options=options)
+    finally:
+        ctx.seconds = configured_seconds
+
+
+def _measure_runs(
+    workload: Workload, ctx: Context, server: RunningServer, *, backend: str, options: Options
+) -> WorkloadResult:
+    warm_seconds = max(ctx.seconds, workload.min_seconds)
+    ctx.seconds = max(ctx.warmup_seconds, workload.min_seconds)
     warm = _one_run(workload, ctx, server, 0)
     if warm.successes == 0 or warm.failures > warm.successes:
         # Most answers wrong (a limit, a seeding fault): numbers from here would be meaningless.
