@@ -1,0 +1,51 @@
+"""The metric files' folders of servers that died without cleaning up are removed at the next
+start (`authserver serve` -> prepare_multiprocess_dir), and only those."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from authserver.observability.metrics_gunicorn import (
+    DIRECTORY_PREFIX,
+    OWNER_FILE,
+    remove_orphaned_dirs,
+)
+
+
+def dead_process_id() -> int:
+    process = subprocess.Popen([sys.executable, "-c", "pass"])
+    process.wait()
+    return process.pid
+
+
+def metrics_folder(parent: Path, name: str, owner: int | None) -> Path:
+    folder = parent / f"{DIRECTORY_PREFIX}{name}"
+    folder.mkdir(mode=0o700)
+    (folder / "counter_123.db").write_bytes(b"\0" * 16)
+    if owner is not None:
+        (folder / OWNER_FILE).write_text(str(owner))
+    return folder
+
+
+def test_only_folders_of_servers_that_are_gone_are_removed(tmp_path: Path) -> None:
+    orphaned = metrics_folder(tmp_path, "killed", dead_process_id())
+    running = metrics_folder(tmp_path, "running", owner=1)  # init: always there
+    starting = metrics_folder(tmp_path, "starting", owner=None)  # owner file not written yet
+    unrelated = tmp_path / "someone-elses-metrics"
+    unrelated.mkdir()
+
+    removed = remove_orphaned_dirs(tmp_path)
+
+    assert removed == [orphaned]
+    assert not orphaned.exists()
+    assert running.exists() and starting.exists() and unrelated.exists()
+
+
+def test_a_garbled_owner_file_keeps_the_folder(tmp_path: Path) -> None:
+    folder = metrics_folder(tmp_path, "garbled", owner=None)
+    (folder / OWNER_FILE).write_text("not a pid")
+
+    assert remove_orphaned_dirs(tmp_path) == []
+    assert folder.exists()
