@@ -20,8 +20,42 @@ from sqlalchemy import text
 
 from authserver import create_app
 from authserver.extensions import db, redis_client
-from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
+from tests.support.databases import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    backends,
+    fresh_postgres_database,
+    uses_service,
+)
 from tests.support.settings import make_test_settings
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--services-only",
+        action="store_true",
+        help="run only the tests that use PostgreSQL or Redis (both variables must be set); "
+        "CI runs everything else once, on SQLite, in the pass before",
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """With --services-only, deselect the tests a run without the services already covers.
+
+    CI runs the suite twice: on SQLite alone, then with PostgreSQL and Redis. Without this the
+    second pass ran every SQLite and memory variant again, unchanged, doubling its time.
+    """
+    if not config.getoption("services_only"):
+        return
+    missing = [name for name in (POSTGRES_ENV, REDIS_ENV) if not os.environ.get(name)]
+    if missing:
+        # Selecting nothing would pass: CI must not go green without its services.
+        raise pytest.UsageError(f"--services-only needs {' and '.join(missing)} set")
+    kept = [item for item in items if uses_service(item)]
+    deselected = [item for item in items if not uses_service(item)]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = kept
 
 
 @pytest.fixture(scope="session")

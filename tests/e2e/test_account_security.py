@@ -297,6 +297,7 @@ def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Liv
         client.close()
 
 
+@pytest.mark.services  # `two_instances` reads the variables itself: --services-only keeps it
 def test_two_instances_share_the_lockout_and_the_rate_limits(
     two_instances: list[LiveServer],
 ) -> None:
