@@ -25,6 +25,7 @@ from tests.support.databases import (
     REDIS_ENV,
     backends,
     fresh_postgres_database,
+    skip_for_want_of,
     uses_service,
 )
 from tests.support.settings import make_test_settings
@@ -178,11 +179,11 @@ def runner(app: Flask) -> FlaskCliRunner:
 
 
 @pytest.fixture
-def redis_url() -> str:
+def redis_url(request: pytest.FixtureRequest) -> str:
     """The test Redis; skipped (saying why) when unset, failed when set but unreachable."""
     url = os.environ.get(REDIS_ENV)
     if not url:
-        pytest.skip(f"{REDIS_ENV} is not set")
+        skip_for_want_of(request, f"{REDIS_ENV} is not set")
     try:
         redis.Redis.from_url(url, socket_connect_timeout=2).ping()
     except redis.RedisError as exc:

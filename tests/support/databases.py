@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -64,3 +65,18 @@ def uses_service(item: pytest.Item) -> bool:
     callspec = getattr(item, "callspec", None)
     params = callspec.params.values() if callspec is not None else ()
     return any(isinstance(value, str) and value in SERVICE_PARAMS for value in params)
+
+
+def skip_for_want_of(request: pytest.FixtureRequest, reason: str) -> NoReturn:
+    """Skip a test whose service variable is unset, as every run without the services does.
+
+    CI's services pass runs only what `uses_service` selects; a test skipped here that it would
+    leave out would never run anywhere, so that is a failure instead (mark it `services`).
+    """
+    if not uses_service(request.node):
+        pytest.fail(
+            f"{request.node.nodeid} skips ({reason}) but --services-only would leave it out:"
+            " mark it @pytest.mark.services",
+            pytrace=False,
+        )
+    pytest.skip(reason)
