@@ -24,10 +24,14 @@ init: $(VENV)/.installed-main
 test: $(VENV)/.installed-test chromium lint typecheck
 	$(BIN)/pytest
 
-# The same suite with PostgreSQL and Redis added (.ci/run starts them when they are down).
+# The tests that use PostgreSQL or Redis (.ci/run starts them when they are down): their
+# postgresql and redis variants, and tests that need a service. Everything else would run exactly
+# as in `make test`, so it is deselected (--services-only, tests/conftest.py); `make test` then
+# `make test-services` runs every test once. For the whole suite with the services, set the two
+# variables and run .venv/bin/pytest.
 test-services: $(VENV)/.installed-test chromium
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest
+		$(BIN)/pytest --services-only
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

@@ -23,7 +23,12 @@ import redis
 import requests
 
 from authserver.config import new_encryption_key, new_secret_key
-from tests.support.databases import POSTGRES_ENV, REDIS_ENV, fresh_postgres_database
+from tests.support.databases import (
+    POSTGRES_ENV,
+    REDIS_ENV,
+    fresh_postgres_database,
+    skip_for_want_of,
+)
 from tests.support.live_browser import Browser, only_form
 from tests.support.live_server import LiveServer, live_server
 
@@ -267,10 +272,12 @@ def test_too_many_token_requests_get_a_429_json_error(limits_server: LiveServer)
 
 
 @pytest.fixture
-def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[LiveServer]]:
+def two_instances(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[list[LiveServer]]:
     redis_url = os.environ.get(REDIS_ENV)
     if not (os.environ.get(POSTGRES_ENV) and redis_url):
-        pytest.skip(f"needs {POSTGRES_ENV} and {REDIS_ENV}")
+        skip_for_want_of(request, f"needs {POSTGRES_ENV} and {REDIS_ENV}")
     prefix = f"authserver-e2e-{secrets.token_hex(6)}"
     with ExitStack() as stack:
         shared = {
@@ -297,6 +304,7 @@ def two_instances(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[Liv
         client.close()
 
 
+@pytest.mark.services  # `two_instances` reads the variables itself: --services-only keeps it
 def test_two_instances_share_the_lockout_and_the_rate_limits(
     two_instances: list[LiveServer],
 ) -> None:

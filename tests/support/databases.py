@@ -6,6 +6,7 @@ import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NoReturn
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -14,6 +15,10 @@ from sqlalchemy.exc import OperationalError
 
 POSTGRES_ENV = "AUTHSERVER_TEST_DATABASE_URL"
 REDIS_ENV = "AUTHSERVER_TEST_REDIS_URL"
+
+# The parameter values that put a test on a service: the backend `postgresql` (backends()) and
+# the store or limiter storage `redis`. Every other value (sqlite, database, memory) is local.
+SERVICE_PARAMS = frozenset({"postgresql", "redis"})
 
 
 def postgres_server_url() -> str | None:
@@ -44,3 +49,34 @@ def fresh_postgres_database() -> Iterator[str]:
         with admin.connect() as connection:
             connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+def uses_service(item: pytest.Item) -> bool:
+    """Whether this test touches PostgreSQL or Redis when their variables are set.
+
+    That is: one of its parameters is a service backend, it asks for `redis_url`, or it is
+    marked `services` (a test that reads the variables itself). A test that is none of these
+    runs exactly the same with or without the services, so the SQLite pass covers it.
+    """
+    if item.get_closest_marker("services") is not None:
+        return True
+    if "redis_url" in getattr(item, "fixturenames", ()):
+        return True
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params.values() if callspec is not None else ()
+    return any(isinstance(value, str) and value in SERVICE_PARAMS for value in params)
+
+
+def skip_for_want_of(request: pytest.FixtureRequest, reason: str) -> NoReturn:
+    """Skip a test whose service variable is unset, as every run without the services does.
+
+    CI's services pass runs only what `uses_service` selects; a test skipped here that it would
+    leave out would never run anywhere, so that is a failure instead (mark it `services`).
+    """
+    if not uses_service(request.node):
+        pytest.fail(
+            f"{request.node.nodeid} skips ({reason}) but --services-only would leave it out:"
+            " mark it @pytest.mark.services",
+            pytrace=False,
+        )
+    pytest.skip(reason)
