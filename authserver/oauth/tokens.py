@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from authserver.audit import EventTag, record_event
+from authserver.audit import EventTag, log_event, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
@@ -99,16 +99,18 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
     }
     if issue.grant_id is not None:
         detail["grant_id"] = issue.grant_id
-    record_event(
-        EventTag.TOKEN_ISSUED,
-        user_subject=issue.user.subject if issue.user else None,
-        client_id=issue.client.client_id,
-        detail=detail,
+    if issue.user is None:
         # Client-credentials tokens are machine traffic (hundreds a minute per client) whose
         # issue otherwise writes nothing (DESIGN.md "Tokens": no database write per access
         # token): they get the audit log line and the metrics count, not a row. Tokens for a
         # user come with a refresh token or code redemption written anyway, and get the row.
-        persist=issue.user is not None,
+        log_event(EventTag.TOKEN_ISSUED, client_id=issue.client.client_id, detail=detail)
+        return
+    record_event(
+        EventTag.TOKEN_ISSUED,
+        user_subject=issue.user.subject,
+        client_id=issue.client.client_id,
+        detail=detail,
     )
 
 
