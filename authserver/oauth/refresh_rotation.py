@@ -80,12 +80,16 @@ def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> Refres
     return None
 
 
+# Built once, and a column rather than the entity: the locked, current value straight from the
+# row (no identity map that could hold an older copy), without building an ORM object.
+_LOCK_FAMILY = (
+    select(RefreshFamily.revoked_at)
+    .where(RefreshFamily.id == bindparam("family_id"))
+    .with_for_update()
+)
+
+
 def _lock_live_family(family_id: str) -> bool:
     """Hold the family row until commit; False when the family was revoked meanwhile."""
-    family = db.session.scalar(
-        select(RefreshFamily)
-        .where(RefreshFamily.id == family_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the locked, current row, not a cached one
-    )
+    family = db.session.execute(_LOCK_FAMILY, {"family_id": family_id}).first()
     return family is not None and family.revoked_at is None
