@@ -49,8 +49,13 @@ _CLAIM_FOR_ROTATION = (
 )
 
 
-def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> RefreshToken | None:
-    """Consume a refresh token for rotation; None when it cannot be used.
+def rotate_refresh_token(
+    token: str, client: Client, *, now: datetime
+) -> tuple[RefreshToken, User] | None:
+    """Consume a refresh token for rotation: the row and its user; None when it cannot be used.
+
+    The user comes back too because the session's identity map holds loaded objects weakly:
+    dropped here, it would be read again (a second SELECT) by whoever needs it next.
 
     The conditional UPDATE lets exactly one of two concurrent requests win; the loser finds the
     token already rotated and is treated as a reuse, which revokes the family (DESIGN.md).
@@ -70,7 +75,7 @@ def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> Refres
     if claimed is not None:
         # What the UPDATE wrote, recorded as loaded state: nothing left for the flush to write.
         set_committed_value(row, "rotated_at", now)
-        return row
+        return row, user
     db.session.refresh(row)
     if row.rotated_at is not None:
         # RFC 9700 §4.14.2: a rotated token presented again means the family has leaked.
