@@ -189,27 +189,39 @@ def _refresh_token(issue: Issue) -> str:
     )
     idle_end = issue.now + timedelta(seconds=settings().refresh_token_idle_ttl)
     family_id = issue.grant_id or str(uuid.uuid4())
+    # Core INSERTs in the request's transaction (committed with the rest of the response):
+    # nothing reads these rows back as objects, so the ORM's unit of work would only add cost.
+    # The family goes first, as the token refers to it.
     if parent is None:
-        db.session.add(
-            RefreshFamily(
-                id=family_id, client_pk=issue.client.id, user_id=issue.user.id, created_at=issue.now
-            )
+        db.session.execute(
+            _INSERT_FAMILY,
+            {
+                "id": family_id,
+                "client_pk": issue.client.id,
+                "user_id": issue.user.id,
+                "created_at": issue.now,
+            },
         )
-    db.session.add(
-        RefreshToken(
-            token_hash=hash_refresh_token(token),
-            family_id=family_id,
-            parent_id=parent.id if parent is not None else None,
-            client_pk=issue.client.id,
-            user_id=issue.user.id,
-            scope=format_scope(issue.refresh_scopes or issue.scopes),
-            session_id=issue.authentication.session_id,
-            auth_time=issue.authentication.auth_time,
-            acr=issue.authentication.acr,
-            amr=list(issue.authentication.amr),
-            created_at=issue.now,
-            expires_at=absolute_end,
-            idle_expires_at=min(idle_end, absolute_end),
-        )
+    db.session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "token_hash": hash_refresh_token(token),
+            "family_id": family_id,
+            "parent_id": parent.id if parent is not None else None,
+            "client_pk": issue.client.id,
+            "user_id": issue.user.id,
+            "scope": format_scope(issue.refresh_scopes or issue.scopes),
+            "session_id": issue.authentication.session_id,
+            "auth_time": issue.authentication.auth_time,
+            "acr": issue.authentication.acr,
+            "amr": list(issue.authentication.amr),
+            "created_at": issue.now,
+            "expires_at": absolute_end,
+            "idle_expires_at": min(idle_end, absolute_end),
+        },
     )
     return token
+
+
+_INSERT_FAMILY = RefreshFamily.__table__.insert()
+_INSERT_REFRESH_TOKEN = RefreshToken.__table__.insert()
