@@ -18,9 +18,18 @@ from authserver.oauth.tokens import hash_refresh_token
 
 def is_user_token_valid(user: User | None, issued_at: datetime) -> bool:
     """A disabled or deleted user, or one who reset everything since, holds no valid token."""
-    if user is None or user.is_disabled:
+    if user is None:
         return False
-    return user.tokens_valid_after is None or issued_at >= user.tokens_valid_after
+    return is_issue_still_valid(user.is_disabled, user.tokens_valid_after, issued_at)
+
+
+def is_issue_still_valid(
+    is_disabled: bool, tokens_valid_after: datetime | None, issued_at: datetime
+) -> bool:
+    """:func:`is_user_token_valid` from the user's two columns, for callers that read only those."""
+    if is_disabled:
+        return False
+    return tokens_valid_after is None or issued_at >= tokens_valid_after
 
 
 # Built once (token requests are the hot path): the presented token of this client with its
