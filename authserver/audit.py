@@ -80,15 +80,11 @@ def record_event(
     client_id: str | None = None,
     detail: dict[str, Any] | None = None,  # Any: small JSON-ready facts about the event
     include_origin: bool = True,
-    persist: bool = True,
 ) -> AuditEvent:
     """Stage one audit row (committed by the caller) and write its log line.
 
     ``include_origin=False`` leaves out the request's IP address and user agent: for events
     that must not point back at a person, such as the deletion of their account.
-    ``persist=False`` writes the log line (and counts the event) without a row: only for
-    machine traffic whose every request would otherwise be a database write (see
-    oauth/tokens.py, client-credentials tokens).
     """
     ip, user_agent = _request_origin() if include_origin else (None, None)
     request_id = current_request_id()
@@ -102,8 +98,33 @@ def record_event(
         request_id=request_id,
         detail=detail or {},
     )
-    if persist:
-        db.session.add(event)
+    db.session.add(event)
+    _log_event(tag, outcome, user_subject, client_id, ip, request_id, detail or {})
+    return event
+
+
+def log_event(
+    tag: EventTag,
+    *,
+    client_id: str,
+    detail: dict[str, Any],  # Any: small JSON-ready facts about the event
+) -> None:
+    """The log line (and the count) of an event, without a row: only for machine traffic
+    whose every request would otherwise be a database write (client-credentials tokens, see
+    oauth/tokens.py). It carries the same fields as :func:`record_event`'s line."""
+    ip = request.remote_addr if has_request_context() else None
+    _log_event(tag, "success", None, client_id, ip, current_request_id(), detail)
+
+
+def _log_event(
+    tag: EventTag,
+    outcome: str,
+    user_subject: str | None,
+    client_id: str | None,
+    ip: str | None,
+    request_id: str | None,
+    detail: dict[str, Any],  # Any: JSON-ready values
+) -> None:
     note_request_party(user_subject=user_subject, client_id=client_id)
     log.info(
         "audit %s",
@@ -115,13 +136,12 @@ def record_event(
             "client_id": client_id,
             "ip": ip,
             "request_id": request_id,
-            "detail": detail or {},
+            "detail": detail,
         },
     )
     # Sign-in failures, lockouts, MFA failures, refresh reuse and code replays are all audit
     # events: one counter by tag and outcome covers them (never a user, client or address).
     count_audit_event(str(tag), outcome)
-    return event
 
 
 def _request_origin() -> tuple[str | None, str | None]:

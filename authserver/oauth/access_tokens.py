@@ -20,7 +20,7 @@ from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.models.clients import Client
 from authserver.models.users import User
 from authserver.oauth.deny_list import IS_DENIED
-from authserver.oauth.refresh_rotation import is_user_token_valid
+from authserver.oauth.refresh_rotation import is_issue_still_valid, is_user_token_valid
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.tokens import ACCESS_TOKEN_TYPE, GRANT_ID_CLAIM
 
@@ -88,10 +88,21 @@ _USER_TOKEN_STATE = select(
     User, IS_DENIED.label("denied"), _CLIENT_EXISTS.label("client_exists")
 ).where(User.subject == bindparam("subject"))
 _CLIENT_TOKEN_STATE = select(IS_DENIED.label("denied"), _CLIENT_EXISTS.label("client_exists"))
+# Introspection needs the user's state, not the user: two columns, no ORM object to build.
+_USER_TOKEN_VALIDITY = select(
+    User.is_disabled,
+    User.tokens_valid_after,
+    IS_DENIED.label("denied"),
+    _CLIENT_EXISTS.label("client_exists"),
+).where(User.subject == bindparam("subject"))
 
 
-def verify_access_token(token: str, *, now: datetime) -> AccessToken:
-    """Everything: signature and claims, then deny list, user state and client existence."""
+def verify_access_token(token: str, *, now: datetime, load_user: bool = True) -> AccessToken:
+    """Everything: signature and claims, then deny list, user state and client existence.
+
+    ``load_user=False`` checks the same and leaves ``user`` None (introspection's answer is
+    made from the claims alone).
+    """
     access = verify_signed_access_token(token, now=now)
     parameters = {"jti": access.jti, "grant_id": access.grant_id, "client_id": access.client_id}
     if not access.is_for_user:
@@ -99,14 +110,30 @@ def verify_access_token(token: str, *, now: datetime) -> AccessToken:
         if denied or not client_exists:
             raise InvalidAccessToken
         return access
-    row = db.session.execute(_USER_TOKEN_STATE, {**parameters, "subject": access.subject}).first()
+    issued_at = datetime.fromtimestamp(int(access.claims["iat"]), UTC)
+    parameters["subject"] = access.subject
+    if not load_user:
+        _check_user_token_state(parameters, issued_at)
+        return access
+    row = db.session.execute(_USER_TOKEN_STATE, parameters).first()
     if row is None:  # the user is gone
         raise InvalidAccessToken
     user, denied, client_exists = row
-    issued_at = datetime.fromtimestamp(int(access.claims["iat"]), UTC)
     if denied or not client_exists or not is_user_token_valid(user, issued_at):
         raise InvalidAccessToken
     return replace(access, user=user)
+
+
+def _check_user_token_state(parameters: dict[str, str | None], issued_at: datetime) -> None:
+    """verify_access_token's checks of a user's token, from the user's columns alone."""
+    state = db.session.execute(_USER_TOKEN_VALIDITY, parameters).first()
+    if state is None:  # the user is gone
+        raise InvalidAccessToken
+    is_disabled, tokens_valid_after, denied, client_exists = state
+    if denied or not client_exists:
+        raise InvalidAccessToken
+    if not is_issue_still_valid(is_disabled, tokens_valid_after, issued_at):
+        raise InvalidAccessToken
 
 
 def _has_valid_claims(claims: dict[str, Any], issuer: str, *, now: datetime) -> bool:

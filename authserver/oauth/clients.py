@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import current_app
 from sqlalchemy import bindparam, select
 
 from authserver.audit import EventTag, record_event
@@ -146,6 +147,11 @@ MAX_CLIENT_ID_LENGTH = 64  # the column's size
 # Built once: every token, introspection and userinfo request looks a client up, and building
 # the statement anew (and its cache key) cost more than running it (BENCHMARKS.md).
 _CLIENT_BY_ID = select(Client).where(Client.client_id == bindparam("client_id"))
+# Every column by name, for find_client_snapshot (the names are the attributes' names).
+_CLIENT_ROW_BY_ID = select(*Client.__table__.c).where(
+    Client.__table__.c.client_id == bindparam("client_id")
+)
+_SNAPSHOTS_EXTENSION = "authserver.client_snapshots"
 
 
 def new_client_id() -> str:
@@ -164,6 +170,42 @@ def find_client(client_id: str) -> Client | None:
     if len(client_id) > MAX_CLIENT_ID_LENGTH or "\x00" in client_id:
         return None
     return db.session.scalar(_CLIENT_BY_ID, {"client_id": client_id})
+
+
+def find_client_snapshot(client_id: str) -> Client | None:
+    """The client as stored right now, for reading only (client authentication, grants).
+
+    Hot path: every token, introspection and revocation request authenticates a client. The
+    row is read on every call, so a rotated secret, an update or a deletion counts at once on
+    every instance (DESIGN.md "Scale-out"); what is saved is SQLAlchemy's ORM work (identity
+    map, instance state), about a quarter of the lookup, by reading the row with a Core
+    statement and reusing this process's copy while the row is unchanged. The copy is a
+    transient object shared by requests: never change it, nor add it to a session (services
+    that change a client use :func:`get_client`).
+    """
+    if len(client_id) > MAX_CLIENT_ID_LENGTH or "\x00" in client_id:
+        return None
+    row = db.session.execute(_CLIENT_ROW_BY_ID, {"client_id": client_id}).first()
+    snapshots = _snapshots()
+    if row is None:
+        snapshots.pop(client_id, None)
+        return None
+    values = tuple(row)
+    known = snapshots.get(client_id)
+    if known is not None and known[0] == values:
+        return known[1]
+    client = Client(**row._asdict())
+    snapshots[client_id] = (values, client)
+    return client
+
+
+def _snapshots() -> dict[str, tuple[tuple[Any, ...], Client]]:  # Any: the row's column values
+    # Per app (tests build many apps on different databases), shared by its threads: a dict
+    # read or write is atomic, and the worst a race does is build the same copy twice.
+    snapshots: dict[str, tuple[tuple[Any, ...], Client]] = current_app.extensions.setdefault(
+        _SNAPSHOTS_EXTENSION, {}
+    )
+    return snapshots
 
 
 def get_client(client_id: str) -> Client:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 
 from authserver.audit import EventTag
 from authserver.extensions import db
@@ -12,6 +12,21 @@ from authserver.models.clients import Client
 from authserver.models.tokens import AuthorizationCode
 from authserver.oauth.authorization import hash_code
 from authserver.oauth.grant_revocation import revoke_replayed_grant
+
+# Built once (every code exchange runs it): building the statement and its cache key per call
+# costs more than running it. RETURNING hands back the claimed row in the same round trip
+# (SQLite >= 3.35, PostgreSQL).
+_CLAIM_CODE = (
+    update(AuthorizationCode)
+    .where(
+        AuthorizationCode.code_hash == bindparam("presented_hash"),
+        AuthorizationCode.client_pk == bindparam("claimant_pk"),
+        AuthorizationCode.used_at.is_(None),
+        AuthorizationCode.expires_at > bindparam("now"),
+    )
+    .values(used_at=bindparam("now"))
+    .returning(AuthorizationCode)
+)
 
 
 def redeem_code(code: str, client: Client, *, now: datetime) -> AuthorizationCode | None:
@@ -21,17 +36,9 @@ def redeem_code(code: str, client: Client, *, now: datetime) -> AuthorizationCod
     of them change the row (STYLE.md: never read-then-write for single-use things).
     """
     code_hash = hash_code(code)
-    # RETURNING hands back the claimed row in the same round trip (SQLite >= 3.35, PostgreSQL).
     claimed: AuthorizationCode | None = db.session.scalar(
-        update(AuthorizationCode)
-        .where(
-            AuthorizationCode.code_hash == code_hash,
-            AuthorizationCode.client_pk == client.id,
-            AuthorizationCode.used_at.is_(None),
-            AuthorizationCode.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(AuthorizationCode),
+        _CLAIM_CODE,
+        {"presented_hash": code_hash, "claimant_pk": client.id, "now": now},
         execution_options={"synchronize_session": False},
     )
     if claimed is not None:

@@ -18,9 +18,18 @@ from authserver.oauth.tokens import hash_refresh_token
 
 def is_user_token_valid(user: User | None, issued_at: datetime) -> bool:
     """A disabled or deleted user, or one who reset everything since, holds no valid token."""
-    if user is None or user.is_disabled:
+    if user is None:
         return False
-    return user.tokens_valid_after is None or issued_at >= user.tokens_valid_after
+    return is_issue_still_valid(user.is_disabled, user.tokens_valid_after, issued_at)
+
+
+def is_issue_still_valid(
+    is_disabled: bool, tokens_valid_after: datetime | None, issued_at: datetime
+) -> bool:
+    """:func:`is_user_token_valid` from the user's two columns, for callers that read only those."""
+    if is_disabled:
+        return False
+    return tokens_valid_after is None or issued_at >= tokens_valid_after
 
 
 # Built once (token requests are the hot path): the presented token of this client with its
@@ -49,8 +58,13 @@ _CLAIM_FOR_ROTATION = (
 )
 
 
-def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> RefreshToken | None:
-    """Consume a refresh token for rotation; None when it cannot be used.
+def rotate_refresh_token(
+    token: str, client: Client, *, now: datetime
+) -> tuple[RefreshToken, User] | None:
+    """Consume a refresh token for rotation: the row and its user; None when it cannot be used.
+
+    The user comes back too because the session's identity map holds loaded objects weakly:
+    dropped here, it would be read again (a second SELECT) by whoever needs it next.
 
     The conditional UPDATE lets exactly one of two concurrent requests win; the loser finds the
     token already rotated and is treated as a reuse, which revokes the family (DESIGN.md).
@@ -70,7 +84,7 @@ def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> Refres
     if claimed is not None:
         # What the UPDATE wrote, recorded as loaded state: nothing left for the flush to write.
         set_committed_value(row, "rotated_at", now)
-        return row
+        return row, user
     db.session.refresh(row)
     if row.rotated_at is not None:
         # RFC 9700 §4.14.2: a rotated token presented again means the family has leaked.
@@ -80,12 +94,16 @@ def rotate_refresh_token(token: str, client: Client, *, now: datetime) -> Refres
     return None
 
 
+# Built once, and a column rather than the entity: the locked, current value straight from the
+# row (no identity map that could hold an older copy), without building an ORM object.
+_LOCK_FAMILY = (
+    select(RefreshFamily.revoked_at)
+    .where(RefreshFamily.id == bindparam("family_id"))
+    .with_for_update()
+)
+
+
 def _lock_live_family(family_id: str) -> bool:
     """Hold the family row until commit; False when the family was revoked meanwhile."""
-    family = db.session.scalar(
-        select(RefreshFamily)
-        .where(RefreshFamily.id == family_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)  # the locked, current row, not a cached one
-    )
+    family = db.session.execute(_LOCK_FAMILY, {"family_id": family_id}).first()
     return family is not None and family.revoked_at is None

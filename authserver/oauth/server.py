@@ -11,7 +11,7 @@ from flask import Flask, Response, current_app
 from authserver.extensions import db
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.client_assertion import PrivateKeyJwt
-from authserver.oauth.clients import find_client
+from authserver.oauth.clients import find_client_snapshot
 from authserver.oauth.grants.authorization_code import (
     AuthorizationCodeGrant,
     ProofKeyForCodeExchange,
@@ -24,7 +24,7 @@ SERVER_EXTENSION = "authserver.oauth_server"
 
 
 def _query_client(client_id: str) -> AuthlibClient | None:
-    client = find_client(client_id) if isinstance(client_id, str) else None
+    client = find_client_snapshot(client_id) if isinstance(client_id, str) else None
     return AuthlibClient(client) if client is not None else None
 
 

@@ -40,7 +40,7 @@ def looks_like_jwt(token: str) -> bool:
 
 def find_active_access_token(token: str, *, now: datetime) -> FoundAccessToken | None:
     try:
-        return FoundAccessToken(verify_access_token(token, now=now))
+        return FoundAccessToken(verify_access_token(token, now=now, load_user=False))
     except InvalidAccessToken:
         return None
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from flask import current_app
 
-from authserver.audit import EventTag, record_event
+from authserver.audit import EventTag, log_event, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
@@ -99,16 +99,18 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
     }
     if issue.grant_id is not None:
         detail["grant_id"] = issue.grant_id
-    record_event(
-        EventTag.TOKEN_ISSUED,
-        user_subject=issue.user.subject if issue.user else None,
-        client_id=issue.client.client_id,
-        detail=detail,
+    if issue.user is None:
         # Client-credentials tokens are machine traffic (hundreds a minute per client) whose
         # issue otherwise writes nothing (DESIGN.md "Tokens": no database write per access
         # token): they get the audit log line and the metrics count, not a row. Tokens for a
         # user come with a refresh token or code redemption written anyway, and get the row.
-        persist=issue.user is not None,
+        log_event(EventTag.TOKEN_ISSUED, client_id=issue.client.client_id, detail=detail)
+        return
+    record_event(
+        EventTag.TOKEN_ISSUED,
+        user_subject=issue.user.subject,
+        client_id=issue.client.client_id,
+        detail=detail,
     )
 
 
@@ -187,27 +189,39 @@ def _refresh_token(issue: Issue) -> str:
     )
     idle_end = issue.now + timedelta(seconds=settings().refresh_token_idle_ttl)
     family_id = issue.grant_id or str(uuid.uuid4())
+    # Core INSERTs in the request's transaction (committed with the rest of the response):
+    # nothing reads these rows back as objects, so the ORM's unit of work would only add cost.
+    # The family goes first, as the token refers to it.
     if parent is None:
-        db.session.add(
-            RefreshFamily(
-                id=family_id, client_pk=issue.client.id, user_id=issue.user.id, created_at=issue.now
-            )
+        db.session.execute(
+            _INSERT_FAMILY,
+            {
+                "id": family_id,
+                "client_pk": issue.client.id,
+                "user_id": issue.user.id,
+                "created_at": issue.now,
+            },
         )
-    db.session.add(
-        RefreshToken(
-            token_hash=hash_refresh_token(token),
-            family_id=family_id,
-            parent_id=parent.id if parent is not None else None,
-            client_pk=issue.client.id,
-            user_id=issue.user.id,
-            scope=format_scope(issue.refresh_scopes or issue.scopes),
-            session_id=issue.authentication.session_id,
-            auth_time=issue.authentication.auth_time,
-            acr=issue.authentication.acr,
-            amr=list(issue.authentication.amr),
-            created_at=issue.now,
-            expires_at=absolute_end,
-            idle_expires_at=min(idle_end, absolute_end),
-        )
+    db.session.execute(
+        _INSERT_REFRESH_TOKEN,
+        {
+            "token_hash": hash_refresh_token(token),
+            "family_id": family_id,
+            "parent_id": parent.id if parent is not None else None,
+            "client_pk": issue.client.id,
+            "user_id": issue.user.id,
+            "scope": format_scope(issue.refresh_scopes or issue.scopes),
+            "session_id": issue.authentication.session_id,
+            "auth_time": issue.authentication.auth_time,
+            "acr": issue.authentication.acr,
+            "amr": list(issue.authentication.amr),
+            "created_at": issue.now,
+            "expires_at": absolute_end,
+            "idle_expires_at": min(idle_end, absolute_end),
+        },
     )
     return token
+
+
+_INSERT_FAMILY = RefreshFamily.__table__.insert()
+_INSERT_REFRESH_TOKEN = RefreshToken.__table__.insert()

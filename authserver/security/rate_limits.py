@@ -1,4 +1,5 @@
-"""Rate limits (Flask-Limiter) on the endpoints people and programs guess at.
+"""Rate limits (moving windows, in Flask-Limiter's notation) on the endpoints people and
+programs guess at.
 
 Each group has one limit string in the settings and decorators to apply it::
 
@@ -18,14 +19,14 @@ its own way (the sign-in page shows its usual generic failure, so a limit says n
 which accounts exist).
 
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
-process's memory. If Redis stops answering, Flask-Limiter's in-memory fallback takes over with
-the same limits per process until Redis is back: logged, counted in
+process's memory (security/rate_windows.py counts). If Redis stops answering, counting goes on
+in memory with the same limits per process until Redis is back: logged, counted in
 :attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
 metric, never a 500. Lockout does not depend on any of this: it lives in the database. Every
 429 is counted in the ``authserver_rate_limited_requests`` metric by group.
 
-Every app gets its own :class:`flask_limiter.Limiter` (its storage is per app), so the
-decorators only mark views; the app's limiter wraps each marked view on its first call.
+Every app gets its own :class:`RateLimits` (its counters are per app), so the decorators only
+mark views; the app's limits are looked up when a marked view is called.
 """
 
 from __future__ import annotations
@@ -37,7 +38,6 @@ import hmac
 import json
 import logging
 import math
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -45,10 +45,10 @@ from functools import wraps
 from typing import Any, TypeVar, cast
 from urllib.parse import unquote
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, g, request
 from flask.wrappers import Response
-from flask_limiter import Limiter, RateLimitExceeded
-from limits import parse_many
+from flask_limiter import RateLimitExceeded
+from limits import RateLimitItem, parse_many
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.config import Settings
@@ -57,12 +57,11 @@ from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
 from authserver.security.accounts import find_user_by_email
 from authserver.security.devices import find_device, remembered_devices
+from authserver.security.rate_windows import LocalWindows, SharedWindows
 
 log = logging.getLogger(__name__)
 
 EXTENSION = "authserver.rate_limits"
-# Moving window: no burst of twice the limit across a window boundary, and an exact Retry-After.
-STRATEGY = "moving-window"
 GROUPS = ("signin", "mfa", "reset", "token", "csp_report")
 MAX_PLAIN_KEY_LENGTH = 128  # our client ids are 24 characters
 
@@ -77,46 +76,51 @@ class _Counter:
     dimension: str  # "ip", "account", "client", "client-auth-failure"
     key: Callable[[], str]
     exempt_when: Callable[[], bool] | None = None
+    # Counted after the response, and only when this says so; checked (not counted) before.
     deduct_when: Callable[[Response], bool] | None = None
 
 
+@dataclass(frozen=True)
+class _Breach:
+    """The limit a refused request broke, for its Retry-After."""
+
+    item: RateLimitItem
+    identifiers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class _BrokenLimit:
+    """What flask_limiter.RateLimitExceeded reads from the limit it is given."""
+
+    limit: RateLimitItem
+    error_message: None = None
+
+
+_PENDING = "authserver_rate_limit_pending"  # flask.g: deductions that wait for the response
+_BREACH = "authserver_rate_limit_breach"  # flask.g: the limit a 429 broke
+
+
 class RateLimits:
-    """The app's limiter, the limits it enforces, and how often its storage has failed."""
+    """The app's limits, the windows that count them, and how often storage has failed.
+
+    Each marked view is checked when it is called, as Flask-Limiter's decorators did (and with
+    their semantics: POST only, first breach refuses, deduct_when counters are checked before
+    and counted after the response), without its per-request limit resolution.
+    """
 
     def __init__(self, app: Flask, settings: Settings) -> None:
         self.enabled = settings.ratelimit_enabled
         self.limit_strings = {group: getattr(settings, f"ratelimit_{group}") for group in GROUPS}
-        for value in self.limit_strings.values():
-            parse_many(value)  # settings built in code skip the parser; fail at start-up too
-        storage_uri, storage_options = _storage(settings)
-        self.limiter = Limiter(
-            key_func=client_ip,
-            storage_uri=storage_uri,
-            storage_options=storage_options,
-            strategy=STRATEGY,
-            # Redis down: keep limiting, per process, with the same limits.
-            in_memory_fallback_enabled=True,
-            # A storage error the fallback did not absorb: log it and let the request through.
-            swallow_errors=True,
-            headers_enabled=False,  # Retry-After only where it means something: on a 429
-            enabled=self.enabled,
-        )
-        self.limiter.init_app(app)
-        # Every limit of ours is a decorator on its view, checked when the view is called.
-        # Flask-Limiter's before_request hook only looks for default and application-wide limits
-        # (we have none), yet resolving that costs about a quarter of a JWKS request: remove it.
-        # (A disabled limiter registers no hooks at all.)
-        hooks = app.before_request_funcs.get(None, [])
-        if self.limiter._check_request_limit in hooks:
-            hooks.remove(self.limiter._check_request_limit)
+        # Settings built in code skip the parser, so parsing here also fails at start-up.
+        self.items = {group: parse_many(value) for group, value in self.limit_strings.items()}
+        self.windows: LocalWindows | SharedWindows = _windows(settings)
         self.storage_fallbacks = 0  # times this process fell back to memory
-        self._limited_views: dict[Callable[..., Any], Callable[..., Any]] = {}
-        self._lock = threading.Lock()
+        app.after_request(self._deduct)
 
     @property
     def is_degraded(self) -> bool:
         """True while Redis is unreachable and limits are counted in this process only."""
-        return self.limiter.limiter.storage is not self.limiter.storage
+        return isinstance(self.windows, SharedWindows) and self.windows.is_degraded
 
     def call(
         self,
@@ -126,37 +130,52 @@ class RateLimits:
         args: tuple[Any, ...],
         kwargs: dict[str, Any],
     ) -> Any:  # Any: whatever the view returns
-        if not self.enabled:
-            return view(*args, **kwargs)
-        limited = self._limited(view, group, counters)
-        was_degraded = self.is_degraded
-        try:
-            return limited(*args, **kwargs)
-        except RateLimitExceeded:
-            count_rate_limited(group)
-            raise
-        finally:
-            self._note_storage_state(was_degraded)
+        if self.enabled and request.method == "POST":
+            was_degraded = self.is_degraded
+            try:
+                self._check(group, counters)
+            finally:
+                self._note_storage_state(was_degraded)
+        return view(*args, **kwargs)
 
-    def _limited(
-        self, view: Callable[..., Any], group: str, counters: tuple[_Counter, ...]
-    ) -> Callable[..., Any]:
-        with self._lock:
-            limited = self._limited_views.get(view)
-            if limited is None:
-                limited = view
-                for counter in counters:
-                    # Stacked on one function, Flask-Limiter checks them all in one pass.
-                    limited = self.limiter.shared_limit(
-                        self.limit_strings[group],
-                        scope=f"{group}:{counter.dimension}",
-                        key_func=counter.key,
-                        methods=["POST"],
-                        exempt_when=counter.exempt_when,
-                        deduct_when=counter.deduct_when,
-                    )(limited)
-                self._limited_views[view] = limited
-            return limited
+    def _check(self, group: str, counters: tuple[_Counter, ...]) -> None:
+        """Check (or count) every applicable limit; raise RateLimitExceeded at the first breach."""
+        checks = [
+            (item, counter, (counter.key(), f"{group}:{counter.dimension}"))
+            for counter in counters
+            if counter.exempt_when is None or not counter.exempt_when()
+            for item in self.items[group]
+        ]
+        # Flask-Limiter's order: shortest period first (a stable sort keeps counter order).
+        checks.sort(key=lambda check: check[0])
+        pending: list[tuple[RateLimitItem, _Counter, tuple[str, ...]]] = []
+        for item, counter, identifiers in checks:
+            try:
+                if counter.deduct_when is not None:
+                    pending.append((item, counter, identifiers))
+                    admitted = self.windows.test(item, *identifiers)
+                else:
+                    admitted = self.windows.hit(item, *identifiers)
+            except Exception:  # Redis and memory both failed: never a 500 for a limit
+                log.exception("rate-limit check failed; letting the request through")
+                continue
+            if not admitted:
+                setattr(g, _BREACH, _Breach(item, identifiers))
+                count_rate_limited(group)
+                raise RateLimitExceeded(cast(Any, _BrokenLimit(item)))
+        setattr(g, _PENDING, pending)
+
+    def _deduct(self, response: Response) -> Response:
+        """After the response: count the deduct_when limits whose condition it meets."""
+        pending = g.pop(_PENDING, None)
+        for item, counter, identifiers in pending or ():
+            assert counter.deduct_when is not None
+            if counter.deduct_when(response):
+                try:
+                    self.windows.hit(item, *identifiers)
+                except Exception:
+                    log.exception("rate-limit deduction failed")
+        return response
 
     def _note_storage_state(self, was_degraded: bool) -> None:
         if self.is_degraded and not was_degraded:
@@ -172,13 +191,14 @@ class RateLimits:
 
     def retry_after(self) -> int:
         """Seconds until the limit this request broke lets a request through again."""
-        breached = self.limiter.current_limit
-        if breached is None:
+        breach: _Breach | None = g.get(_BREACH)
+        if breach is None:
             return 1
         try:
-            return max(1, math.ceil(breached.window.reset_time - time.time()))
+            stats = self.windows.get_window_stats(breach.item, *breach.identifiers)
+            return max(1, math.ceil(stats.reset_time - time.time()))
         except Exception:  # the storage died since the check: use the window's length
-            return max(1, breached.limit.get_expiry())
+            return max(1, breach.item.get_expiry())
 
 
 def rate_limits(app: Flask | None = None) -> RateLimits:
@@ -191,20 +211,23 @@ def retry_after() -> int:
     return rate_limits().retry_after()
 
 
-def _storage(settings: Settings) -> tuple[str, dict[str, str | int]]:
+def _windows(settings: Settings) -> LocalWindows | SharedWindows:
     if not settings.redis_url:
-        return "memory://", {}
+        return LocalWindows()
     uri = settings.redis_url
     if uri.startswith("unix://"):
         uri = "redis+unix://" + uri.removeprefix("unix://")  # the name `limits` knows it by
     # Every Redis call has a deadline (extensions.REDIS_TIMEOUT_SECONDS): a slow Redis must
     # degrade a request, never hang a worker. redis-py takes the float; the dict type is limits'.
     timeout = cast(int, REDIS_TIMEOUT_SECONDS)
-    return uri, {
-        "key_prefix": settings.ratelimit_key_prefix,
-        "socket_timeout": timeout,
-        "socket_connect_timeout": timeout,
-    }
+    return SharedWindows(
+        uri,
+        {
+            "key_prefix": settings.ratelimit_key_prefix,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        },
+    )
 
 
 # --- keys: what each counter counts by ---------------------------------------------------------

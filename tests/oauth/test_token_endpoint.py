@@ -17,6 +17,9 @@ from sqlalchemy import select
 
 from authserver.extensions import db
 from authserver.models.audit import AuditEvent
+from authserver.oauth.client_update import update_client
+from authserver.oauth.clients import delete_client, rotate_client_secret
+from tests.conftest import AppFactory
 from tests.support.oauth import (
     ISSUER,
     Pkce,
@@ -320,3 +323,30 @@ def test_client_credentials_without_scope_get_all_the_client_api_scopes(
 
     assert response.status_code == 200
     assert response.json["scope"] == "api:read"
+
+
+def test_another_instance_sees_a_rotated_updated_or_deleted_client_at_once(
+    app: Flask, make_app: AppFactory
+) -> None:
+    # DESIGN.md "Scale-out": instances share the database; each may keep copies of client
+    # rows, but a change made through any instance applies on the next request everywhere.
+    serving, admin = app.test_client(), make_app()
+    rp = make_relying_party(grant_types=("client_credentials",), redirect_uris=(), scope="api")
+    grant = {"grant_type": "client_credentials"}
+    assert token_request(serving, rp, grant).json["scope"] == "api"  # the instance knows it now
+
+    with admin.app_context():
+        new_secret = rotate_client_secret(rp.client_id)
+    refused = token_request(serving, rp, grant)
+    assert (refused.status_code, refused.json["error"]) == (401, "invalid_client")
+    rotated = RelyingParty(rp.client, new_secret)
+    assert token_request(serving, rotated, grant).status_code == 200
+
+    with admin.app_context():
+        update_client(rp.client_id, {"scope": "api reports"})
+    assert token_request(serving, rotated, grant).json["scope"] == "api reports"
+
+    with admin.app_context():
+        delete_client(rp.client_id)
+    gone = token_request(serving, rotated, grant)
+    assert (gone.status_code, gone.json["error"]) == (401, "invalid_client")

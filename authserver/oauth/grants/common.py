@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
 
 from authserver.models.tokens import AuthorizationCode, RefreshToken
+from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.tokens import Authentication
 
@@ -42,8 +43,9 @@ class RedeemedCode(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib shi
 
 
 class RotatedRefreshToken(TokenMixin):  # type: ignore[misc]
-    def __init__(self, row: RefreshToken) -> None:
+    def __init__(self, row: RefreshToken, user: User) -> None:
         self.row = row
+        self.user = user
 
     def check_client(self, client: AuthlibClient) -> bool:
         return bool(client.model.id == self.row.client_pk)

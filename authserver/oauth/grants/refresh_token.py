@@ -6,7 +6,6 @@ from typing import Any
 
 from authlib.oauth2.rfc6749 import grants
 
-from authserver.extensions import db
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RotatedRefreshToken, utcnow
@@ -21,11 +20,11 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RotatedRefreshToken | None:
         client: AuthlibClient = self.request.client
-        row = rotate_refresh_token(refresh_token, client.model, now=utcnow())
-        return RotatedRefreshToken(row) if row is not None else None
+        rotated = rotate_refresh_token(refresh_token, client.model, now=utcnow())
+        return RotatedRefreshToken(*rotated) if rotated is not None else None
 
     def authenticate_user(self, refresh_token: RotatedRefreshToken) -> User | None:
-        return db.session.get(User, refresh_token.row.user_id)
+        return refresh_token.user  # read with the token, in the same statement
 
     def revoke_old_credential(self, refresh_token: RotatedRefreshToken) -> None:
         """Already done: the token was marked rotated atomically when it was accepted."""
