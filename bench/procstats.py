@@ -88,3 +88,11 @@ def worker_memory(pid: int) -> MemorySample:
 def load_average() -> tuple[float, float, float]:
     one, five, fifteen = Path("/proc/loadavg").read_text().split()[:3]
     return float(one), float(five), float(fifteen)
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds every process on the machine has used since boot (all cores, not idle)."""
+    fields = Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:9]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(value) for value in fields)
+    busy = user + nice + system + irq + softirq + steal
+    return busy / os.sysconf("SC_CLK_TCK")

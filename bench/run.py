@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from bench import ceilings, databases, profiling, report, seeding
-from bench.procstats import cpu_seconds, load_average, worker_memory
+from bench.procstats import cpu_seconds, load_average, machine_busy_seconds, worker_memory
 from bench.servers import (
     GRANIAN,
     GUNICORN_GTHREAD,
@@ -84,6 +84,10 @@ class RunResult:
     server_cpu_ms_per_success: float | None
     client_cpu_cores: float
     load_before: float
+    # CPU that neither the server nor wrk used during the run: other processes (and, on
+    # PostgreSQL, the database server). The 1-min load average cannot tell: the benchmark's
+    # own server and wrk keep it near 2.
+    other_cpu_cores: float = 0.0
 
 
 @dataclass
@@ -137,6 +141,7 @@ def _one_run(
     )
     load = load_average()[0]
     server_cpu, client_cpu, started = cpu_seconds(server.pid), _children_cpu(), time.monotonic()
+    machine_cpu = machine_busy_seconds()
     result = run_wrk(
         ctx.base_url, script, args, seconds=ctx.seconds, connections=ctx.connections,
         threads=ctx.threads,
@@ -144,6 +149,7 @@ def _one_run(
     wall = time.monotonic() - started
     server_cpu = cpu_seconds(server.pid) - server_cpu
     client_cpu = _children_cpu() - client_cpu
+    machine_cpu = machine_busy_seconds() - machine_cpu
     if recording is not None:
         ctx.state["profile"] = profiling.finish(recording)
     successes = workload.successes(result)
@@ -159,6 +165,7 @@ def _one_run(
         server_cpu_ms_per_success=server_cpu * 1000 / successes if successes else None,
         client_cpu_cores=client_cpu / wall,
         load_before=load,
+        other_cpu_cores=max(0.0, (machine_cpu - server_cpu - client_cpu) / wall),
     )
 
 
