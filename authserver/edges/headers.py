@@ -69,10 +69,11 @@ class _Talisman(Talisman):  # type: ignore[misc]  # flask_talisman has no type h
         if hasattr(request, "csp_nonce") or csp.form_redirect_origins():
             return super()._set_response_headers(response)  # type: ignore[no-any-return]
         if self._constant_headers is None:
-            # Talisman's own output for a bare response, kept: the same code decides the values.
+            # What Talisman adds to a bare response, kept: the same code decides the values.
+            bare = set(Response().headers.keys())
             sample = super()._set_response_headers(Response())
             self._constant_headers = tuple(
-                (name, value) for name, value in sample.headers.items() if name in _TALISMAN_HEADERS
+                (name, value) for name, value in sample.headers.items() if name not in bare
             )
         headers = response.headers
         for name, value in self._constant_headers:
@@ -84,19 +85,6 @@ class _Talisman(Talisman):  # type: ignore[misc]  # flask_talisman has no type h
 
     def _set_referrer_policy_headers(self, headers: Any) -> None:  # Any: werkzeug Headers
         headers.setdefault("Referrer-Policy", self.referrer_policy)
-
-
-# Everything Talisman may write with the options we give it.
-_TALISMAN_HEADERS = frozenset(
-    {
-        "Permissions-Policy",
-        "X-Frame-Options",
-        "X-Content-Type-Options",
-        "Content-Security-Policy",
-        "Content-Security-Policy-Report-Only",
-        "Referrer-Policy",
-    }
-)
 
 
 def _add_other_headers(response: Response) -> Response:

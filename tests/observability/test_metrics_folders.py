@@ -3,13 +3,19 @@ start (`authserver serve` -> prepare_multiprocess_dir), and only those."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
+import pytest
+
+from authserver.config import METRICS_MULTIPROCESS_VARIABLE
 from authserver.observability.metrics_gunicorn import (
     DIRECTORY_PREFIX,
     OWNER_FILE,
+    prepare_multiprocess_dir,
     remove_orphaned_dirs,
 )
 
@@ -49,3 +55,21 @@ def test_a_garbled_owner_file_keeps_the_folder(tmp_path: Path) -> None:
 
     assert remove_orphaned_dirs(tmp_path) == []
     assert folder.exists()
+
+
+def test_a_start_clears_orphans_and_names_itself_the_owner_of_its_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    # Recorded as unset, so the value prepare_multiprocess_dir exports goes again afterwards.
+    monkeypatch.setenv(METRICS_MULTIPROCESS_VARIABLE, "")
+    orphaned = metrics_folder(tmp_path, "killed", dead_process_id())
+
+    folder = Path(prepare_multiprocess_dir())
+
+    assert not orphaned.exists()
+    assert folder.parent == tmp_path and folder.name.startswith(DIRECTORY_PREFIX)
+    assert os.environ[METRICS_MULTIPROCESS_VARIABLE] == str(folder)
+    # `serve` then execs gunicorn in this same process, so this pid is the server's.
+    assert (folder / OWNER_FILE).read_text() == str(os.getpid())
+    assert remove_orphaned_dirs(tmp_path) == []  # its own folder is not an orphan
