@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services lint typecheck audit lock clean bench bench-growth wrk chromium
+.PHONY: run init test test-services lint typecheck audit lock check-locks clean bench bench-growth wrk chromium
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -58,8 +58,10 @@ audit: $(AUDIT_VENV)/.installed
 		break; \
 	done; exit $$status
 
-$(AUDIT_VENV)/.installed: requirements/audit.txt
+$(AUDIT_VENV)/.installed: requirements/pip.txt requirements/audit.txt
 	$(PYTHON) -m venv $(AUDIT_VENV)
+	$(AUDIT_VENV)/bin/python -m pip --disable-pip-version-check install --require-hashes \
+		-r requirements/pip.txt
 	$(AUDIT_VENV)/bin/python -m pip --disable-pip-version-check install --require-hashes \
 		-r requirements/audit.txt
 	touch $@
@@ -88,6 +90,7 @@ chromium:
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
+	$(PIP) install --require-hashes -r requirements/pip.txt
 
 $(VENV)/.installed-main: requirements/build.txt requirements/main.txt setup.cfg | $(BIN)/python
 	$(PIP) install --require-hashes -r requirements/build.txt
@@ -108,11 +111,29 @@ PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --allow-unsafe --str
 	--no-emit-find-links --no-emit-index-url
 lock: | $(BIN)/python
 	$(PIP) install pip-tools
+	$(PIP_COMPILE) -o requirements/pip.txt requirements/pip.in
 	$(PIP_COMPILE) -o requirements/build.txt requirements/build.in
 	$(PIP_COMPILE) -c requirements/build.txt -o requirements/main.txt setup.cfg
 	$(PIP_COMPILE) -c requirements/main.txt --extra test -o requirements/test.txt setup.cfg
 	$(PIP_COMPILE) -c requirements/main.txt --extra bench -o requirements/bench.txt setup.cfg
 	$(PIP_COMPILE) -o requirements/audit.txt requirements/audit.in
+
+# Every lock file installs into a brand-new venv (CI runs this): a lock that only installs on
+# top of another, or only with the pip some machine happens to have, fails here first. Each venv
+# gets the locked pip first, exactly as the targets above do.
+LOCKS := requirements/build.txt requirements/main.txt requirements/test.txt \
+	requirements/bench.txt requirements/audit.txt
+check-locks:
+	@scratch=$$(mktemp -d); trap 'rm -rf "$$scratch"' EXIT; \
+	for locked in $(LOCKS); do \
+		echo "== $$locked into a new venv"; \
+		rm -rf "$$scratch/venv" && $(PYTHON) -m venv "$$scratch/venv" || exit 1; \
+		"$$scratch/venv/bin/python" -m pip --disable-pip-version-check -q install \
+			--require-hashes -r requirements/pip.txt || exit 1; \
+		"$$scratch/venv/bin/python" -m pip --disable-pip-version-check -q install \
+			--require-hashes -r $$locked || exit 1; \
+		"$$scratch/venv/bin/python" -m pip --disable-pip-version-check check || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
