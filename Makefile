@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services lint typecheck audit lock check-locks clean bench bench-growth wrk chromium
+.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -32,6 +32,13 @@ test: $(VENV)/.installed-test chromium lint typecheck
 test-services: $(VENV)/.installed-test chromium
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest --services-only
+
+# The fault suite (tests/faults: two live instances on PostgreSQL + Redis, the services stopped
+# and started under load, slow clients) and the bounded fuzzer (tests/fuzz). Not part of
+# `make test`: they restart the machine's PostgreSQL and take minutes. .ci/run runs them.
+test-faults: $(VENV)/.installed-test
+	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -p no:cacheprovider tests/faults tests/fuzz
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

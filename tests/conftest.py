@@ -40,6 +40,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# The fault suite and the fuzzer start live servers, stop PostgreSQL and take minutes: they run
+# by their own target (`make test-faults`), only when their folder is named on the command line.
+SEPARATE_SUITES = ("faults", "fuzz")
+
+
+def pytest_ignore_collect(collection_path: Path, config: pytest.Config) -> bool | None:
+    tests_dir = Path(__file__).parent
+    for name in SEPARATE_SUITES:
+        suite = tests_dir / name
+        if collection_path == suite:
+            named = (Path(arg.split("::")[0]).resolve() for arg in config.args)
+            return not any(path.is_relative_to(suite) for path in named)
+    return None  # the default rules decide
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """With --services-only, deselect the tests a run without the services already covers.
 
