@@ -17,7 +17,7 @@ from flask import current_app
 from authserver.config import Settings
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
-from authserver.oauth.redirect_uris import matches_registered
+from authserver.oauth.redirect_uris import matches_registered, request_problem
 from authserver.oauth.scopes import OPENID, is_valid_scope_string, parse_scope
 
 # Every value of every parameter, as received (a repeated parameter has several).
@@ -122,6 +122,10 @@ def _establish_client(params: Params) -> Client:
 def _establish_redirect_uri(params: Params, client: Client) -> str:
     """RFC 9700 §4.1.1: exact match against the registered URIs (OIDC Core: REQUIRED)."""
     redirect_uri = _untrusted_value(params, "redirect_uri")
+    problem = request_problem(redirect_uri)
+    if problem is not None:
+        # RFC 9700 §2.1: checked even when an older release registered this very URI.
+        raise UntrustedRedirect("invalid_request", f"The redirect URI is refused: {problem}.")
     if not matches_registered(
         redirect_uri, client.redirect_uris, is_public_client=client.is_public
     ):

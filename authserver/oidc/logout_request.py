@@ -12,6 +12,7 @@ from authserver.config import Settings
 from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
+from authserver.oauth.redirect_uris import request_problem
 from authserver.oauth.tokens import ID_TOKEN_TYPE
 
 MAX_PARAMETER_LENGTH = 4096
@@ -50,6 +51,9 @@ def parse_logout_request(params: Mapping[str, Sequence[str]]) -> LogoutRequest:
         # §3: the URI MUST match one registered for the client, by exact comparison.
         if client is None:
             raise LogoutRequestError("The application could not be identified.")
+        if request_problem(redirect_uri) is not None:
+            # RFC 9700 §2.1, as for redirect URIs: a stored URI that hides its host is unused.
+            raise LogoutRequestError("That return address is not allowed.")
         if redirect_uri not in client.post_logout_redirect_uris:
             raise LogoutRequestError("That return address is not registered for the application.")
     return LogoutRequest(
