@@ -69,7 +69,7 @@ def decide(
 ) -> Decision:
     """OIDC Core §3.1.2.3-4: authenticate (honouring prompt, max_age and a demand for a
     second factor), then consent."""
-    if session is not None and _is_someone_else(request, session):
+    if session is not None and is_someone_else(request, session):
         # OIDC Core §3.1.2.1 (id_token_hint) and §3.1.2.6: the client asked about another user
         # than the one signed in here; never answer for the wrong one.
         if "none" in request.prompt:
@@ -95,7 +95,8 @@ def decide(
     return CodeIssued(location=issue_code(request, session, now=now))
 
 
-def _is_someone_else(request: AuthorizationRequest, session: BrowserSession) -> bool:
+def is_someone_else(request: AuthorizationRequest, session: BrowserSession) -> bool:
+    """The request's id_token_hint names another user than the one signed in."""
     return request.hinted_subject is not None and request.hinted_subject != session.user_subject
 
 

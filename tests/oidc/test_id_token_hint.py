@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 import pytest
@@ -30,7 +30,9 @@ from tests.support.oauth import (
     PASSWORD,
     Pkce,
     RelyingParty,
+    authorization_params,
     authorize,
+    csrf_token,
     exchange_code,
     make_relying_party,
     make_user,
@@ -138,6 +140,34 @@ def test_an_expired_hint_is_still_a_hint(
         )
         refused = authorize(bob, rp, Pkce(), prompt="none", id_token_hint=issued.id_token)
         assert redirect_params(refused)["error"] == "login_required"
+
+
+def test_a_consent_form_cannot_answer_for_a_user_the_hint_does_not_name(
+    app: Flask, ada: tuple[FlaskClient, Issued]
+) -> None:
+    """The consent form carries the request back; it goes through the hint check again."""
+    _, issued = ada
+    asks = make_relying_party(name="Asks for consent")
+    bob = app.test_client()
+    sign_in(bob, BOB)
+    pkce = Pkce()
+    page = authorize(bob, asks, pkce)
+    assert page.status_code == 200
+    hinted = authorization_params(asks, pkce, id_token_hint=issued.id_token)
+    before = codes_issued()
+
+    response = bob.post(
+        "/oauth/authorize/consent",
+        data={
+            "csrf_token": csrf_token(page),
+            "authorization_request": urlencode(hinted),
+            "decision": "allow",
+        },
+    )
+
+    assert response.status_code == 302
+    assert urlsplit(response.headers["Location"]).path == "/oauth/authorize"
+    assert codes_issued() == before
 
 
 def _segments(token: str) -> list[str]:
