@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from urllib.parse import unquote
 
 from authlib.oauth2.rfc6749.errors import InvalidRequestError, OAuth2Error
@@ -33,7 +34,31 @@ def client_authentication_problem(request: Request) -> OAuth2Error | None:
     if basic_client_id is not None and body_client_id not in (None, basic_client_id):
         # RFC 6749 §2.3.1 and §3.2.1: the request is one client's; two names are not.
         return InvalidRequestError(CLIENT_ID_MISMATCH)
+    if _assertion_names_another_client(request.form.get("client_assertion"), body_client_id):
+        return InvalidRequestError(CLIENT_ID_MISMATCH)
     return None
+
+
+def _assertion_names_another_client(assertion: str | None, client_id: str | None) -> bool:
+    """RFC 7521 §4.2: a client_id sent with an assertion MUST identify the same client.
+
+    Only compared here; Authlib verifies the assertion (signature, iss, sub) afterwards.
+    """
+    if assertion is None or client_id is None:
+        return False
+    return _unverified_subject(assertion) != client_id
+
+
+def _unverified_subject(assertion: str) -> object:
+    segments = assertion.split(".")
+    if len(segments) != 3:
+        return None
+    try:
+        payload = base64.urlsafe_b64decode(segments[1] + "=" * (-len(segments[1]) % 4))
+        claims = json.loads(payload)
+    except (binascii.Error, ValueError, RecursionError):
+        return None
+    return claims.get("sub") if isinstance(claims, dict) else None
 
 
 def _basic_client_id(header: str | None) -> str | None:

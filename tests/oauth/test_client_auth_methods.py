@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask.testing import FlaskClient
 
+from tests.oauth.test_token_endpoint import client_assertion, private_key_jwt_client
 from tests.support.oauth import (
     Pkce,
     RelyingParty,
@@ -137,3 +140,24 @@ def test_basic_with_the_same_client_id_in_the_body_is_one_authentication(
     response = exchange_code(client, rp, code, pkce, client_id=rp.client_id)
 
     assert response.status_code == 200
+
+
+def test_a_client_assertion_for_another_client_id_is_refused(
+    client: FlaskClient, rps: tuple[RelyingParty, RelyingParty]
+) -> None:
+    """RFC 7521 §4.2: a client_id sent beside an assertion must name the assertion's client."""
+    _, other = rps
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    signer = private_key_jwt_client(key)
+    data = {
+        "grant_type": "client_credentials",
+        "client_id": other.client_id,
+        "client_assertion_type": ASSERTION["client_assertion_type"],
+        "client_assertion": client_assertion(key, signer.client_id, str(uuid.uuid4())),
+    }
+
+    refused(client.post("/oauth/token", data=data), MISMATCH)
+
+    # The same assertion with its own client_id (or none) is accepted: the jti was not spent.
+    accepted = client.post("/oauth/token", data={**data, "client_id": signer.client_id})
+    assert accepted.status_code == 200, accepted.json
