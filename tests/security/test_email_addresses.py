@@ -9,8 +9,9 @@ from flask.testing import FlaskClient, FlaskCliRunner
 from authserver.cli import main
 from authserver.security.accounts import create_user, find_user_by_email, list_users
 from authserver.security.errors import EmailAlreadyRegistered, InvalidEmail
+from tests.conftest import AppFactory
 from tests.factories import DEFAULT_PASSWORD, make_user
-from tests.support.web import sign_in
+from tests.support.web import csrf_token, sign_in
 
 ALICE = "alice@example.org"
 CYRILLIC = {
@@ -69,6 +70,28 @@ def test_signing_in_with_another_spelling_opens_the_account(
     response = sign_in(client, FULL_WIDTH_ALICE, DEFAULT_PASSWORD)
 
     assert response.status_code == 303
+
+
+def test_the_per_account_sign_in_limit_counts_every_spelling_as_one_account(
+    app: Flask, make_app: AppFactory
+) -> None:
+    """The limiter's account key is the normalised address, not a new bucket per spelling."""
+    limited = make_app(ratelimit_signin="2/minute")
+    make_user(ALICE)
+    spellings = [
+        ALICE,
+        FULL_WIDTH_ALICE,
+        "AL\N{LATIN CAPITAL LETTER I WITH DOT ABOVE}CE@example.org",
+    ]
+    statuses = []
+    for number, spelling in enumerate(spellings):
+        browser = limited.test_client()
+        browser.environ_base["REMOTE_ADDR"] = f"203.0.113.{number + 1}"
+        token = csrf_token(browser.get("/login").text)
+        form = {"csrf_token": token, "email": spelling, "password": "a wrong password"}
+        statuses.append(browser.post("/login", data=form).status_code)
+
+    assert statuses == [401, 401, 429]
 
 
 def test_the_cli_refuses_another_spelling_of_an_existing_address(
