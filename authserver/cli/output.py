@@ -21,3 +21,9 @@ def fail(*problems: str) -> NoReturn:
     for problem in problems:
         click.echo(f"error: {problem}", err=True)
     raise click.exceptions.Exit(1)
+
+
+def warn(*problems: str) -> None:
+    """Say on stderr what a command that did what it was asked could not also do (exit 0)."""
+    for problem in problems:
+        click.echo(f"warning: {problem}", err=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from authserver.cli.output import emit_json, fail, json_option
+from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password, user_or_fail
 from authserver.models.types import utcnow
 from authserver.security.administration import (
@@ -80,6 +80,11 @@ def set_password_command(email: str, password_stdin: bool, as_json: bool) -> Non
         fail(str(error))
     except SessionStoreUnavailable:
         fail(STORE_DOWN)
+    if not ended.owner_notified:
+        warn(
+            f"the password is set, but the notice to {user.email} could not be mailed "
+            "(the reason is in the log); tell the owner another way"
+        )
     if as_json:
         emit_json({"email": user.email, "password_set": True, "sessions_ended": ended.sessions})
     else:

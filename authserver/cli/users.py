@@ -12,7 +12,7 @@ import click
 from flask.cli import with_appcontext
 
 from authserver.cli import user_access, user_roles
-from authserver.cli.output import emit_json, fail, json_option
+from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password
 from authserver.mail import MailDeliveryError
 from authserver.models import User
@@ -83,20 +83,27 @@ def create(
         )
     except (InvalidEmail, InvalidName, PasswordPolicyError, EmailAlreadyRegistered) as error:
         fail(str(error))
-    if not verified:
-        try:
-            send_email_verification(user, now=utcnow())
-        except MailDeliveryError:
-            fail(
-                f"created {user.email}, but {MAIL_FAILED}; once mail works, run "
-                f"`authserver user send-verification {user.email}`"
-            )
+    # The account exists from here on: whatever happens to the mail, the command did what it
+    # was asked and exits 0, so a script does not retry a create that can only fail now.
+    mail_sent = not verified and _send_verification_or_warn(user)
     if as_json:
         emit_json(describe(user))
         return
     click.echo(f"created {user.email} (subject {user.subject})")
-    if not verified:
+    if mail_sent:
         click.echo(f"verification link sent to {user.email}")
+
+
+def _send_verification_or_warn(user: User) -> bool:
+    try:
+        send_email_verification(user, now=utcnow())
+    except MailDeliveryError:
+        warn(
+            f"created {user.email}, but {MAIL_FAILED}; once mail works, run "
+            f"`authserver user send-verification {user.email}`"
+        )
+        return False
+    return True
 
 
 @user_group.command("send-verification")

@@ -9,6 +9,11 @@ reads them (request.remote_addr stays the peer, the scheme stays the connection'
 What the fix changes is what everything else sees: the rate limiter's per-IP keys, audit rows,
 session records, ``request.is_secure`` (HTTPS redirection, HSTS, secure cookies) and
 ``request.host``.
+
+``X-Request-ID`` is a proxy header too: the id names the log lines and audit rows of a request,
+so a client that could choose it could make its requests look like someone else's, or bury them
+under one id. It is removed from every request whose peer is not a trusted proxy, here at the
+edge, so Flask and the public documents (which answer outside Flask) both make their own.
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+REQUEST_ID_ENVIRON_KEY = "HTTP_X_REQUEST_ID"
 
 
 def parse_networks(values: Iterable[str]) -> tuple[Network, ...]:
@@ -45,7 +51,8 @@ def is_trusted_peer(peer: str | None, networks: tuple[Network, ...]) -> bool:
 
 
 class TrustedProxyFix:
-    """WSGI middleware: ProxyFix for requests from trusted proxies, nothing for the rest."""
+    """WSGI middleware: ProxyFix for requests from trusted proxies; for the rest, the
+    forwarded headers are left unread and X-Request-ID is dropped."""
 
     def __init__(self, app: WSGIApplication, networks: tuple[Network, ...], hops: int) -> None:
         self.app = app
@@ -57,13 +64,14 @@ class TrustedProxyFix:
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if is_trusted_peer(environ.get("REMOTE_ADDR"), self.networks):
             return self.fixed(environ, start_response)
+        environ.pop(REQUEST_ID_ENVIRON_KEY, None)
         return self.app(environ, start_response)
 
 
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["authserver.settings"]
     networks = parse_networks(settings.trusted_proxies)
-    if networks:
-        app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
-            app.wsgi_app, networks, settings.trusted_proxy_hops
-        )
+    # Installed even when no proxy is trusted: then it only drops every X-Request-ID.
+    app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]
+        app.wsgi_app, networks, settings.trusted_proxy_hops
+    )

@@ -22,7 +22,8 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(36), unique=True, default=new_subject)
-    # Stored normalised (trimmed, lower-case), so uniqueness is case-insensitive everywhere.
+    # Stored normalised (NFKC, case-folded: security/email_addresses.py), so uniqueness holds
+    # across case and Unicode compatibility forms everywhere.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
     password_hash: Mapped[str] = mapped_column(String(255))

@@ -69,6 +69,14 @@ def decide(
 ) -> Decision:
     """OIDC Core §3.1.2.3-4: authenticate (honouring prompt, max_age and a demand for a
     second factor), then consent."""
+    if session is not None and is_someone_else(request, session):
+        # OIDC Core §3.1.2.1 (id_token_hint) and §3.1.2.6: the client asked about another user
+        # than the one signed in here; never answer for the wrong one.
+        if "none" in request.prompt:
+            raise RedirectableError(
+                "login_required", "The signed-in user is not the one id_token_hint names.", request
+            )
+        return SignInRequired()
     if session is None or _needs_fresh_sign_in(request, session, now=now):
         if "none" in request.prompt:
             raise RedirectableError("login_required", "The user is not signed in.", request)
@@ -85,6 +93,11 @@ def decide(
             raise RedirectableError("consent_required", "The user has not consented.", request)
         return ConsentRequired(scopes=request.scopes)
     return CodeIssued(location=issue_code(request, session, now=now))
+
+
+def is_someone_else(request: AuthorizationRequest, session: BrowserSession) -> bool:
+    """The request's id_token_hint names another user than the one signed in."""
+    return request.hinted_subject is not None and request.hinted_subject != session.user_subject
 
 
 def _needs_fresh_sign_in(

@@ -17,8 +17,9 @@ from flask import current_app
 from authserver.config import Settings
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
-from authserver.oauth.redirect_uris import matches_registered
+from authserver.oauth.redirect_uris import matches_registered, request_problem
 from authserver.oauth.scopes import OPENID, is_valid_scope_string, parse_scope
+from authserver.oidc.id_token_hint import InvalidIdTokenHint, verified_id_token_hint
 
 # Every value of every parameter, as received (a repeated parameter has several).
 Params = Mapping[str, Sequence[str]]
@@ -61,6 +62,8 @@ class AuthorizationRequest:
     login_hint: str | None = None
     # OIDC Core §3.1.2.1: requested authentication context classes, in order of preference.
     acr_values: tuple[str, ...] = ()
+    # The `sub` of a verified id_token_hint: the user the client expects to be signed in.
+    hinted_subject: str | None = None
 
     @property
     def is_openid(self) -> bool:
@@ -88,6 +91,7 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
         max_age=_max_age(params, base),
         login_hint=_single(params, "login_hint", base),
         acr_values=tuple((_single(params, "acr_values", base) or "").split()),
+        hinted_subject=_hinted_subject(params, base),
     )
 
 
@@ -122,6 +126,10 @@ def _establish_client(params: Params) -> Client:
 def _establish_redirect_uri(params: Params, client: Client) -> str:
     """RFC 9700 §4.1.1: exact match against the registered URIs (OIDC Core: REQUIRED)."""
     redirect_uri = _untrusted_value(params, "redirect_uri")
+    problem = request_problem(redirect_uri)
+    if problem is not None:
+        # RFC 9700 §2.1: checked even when an older release registered this very URI.
+        raise UntrustedRedirect("invalid_request", f"The redirect URI is refused: {problem}.")
     if not matches_registered(
         redirect_uri, client.redirect_uris, is_public_client=client.is_public
     ):
@@ -250,3 +258,21 @@ def _max_age(params: Params, request: AuthorizationRequest) -> int | None:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 10:
         raise RedirectableError("invalid_request", "max_age must be a number of seconds.", request)
     return int(raw)
+
+
+def _hinted_subject(params: Params, request: AuthorizationRequest) -> str | None:
+    """OIDC Core §3.1.2.1: id_token_hint is an ID token this server issued (expired is fine).
+
+    A hint that is not one (garbage, forged, another issuer's, another kind of token) is a
+    malformed request, not something to ignore: the client asked about a particular user.
+    """
+    hint = _single(params, "id_token_hint", request)
+    if hint is None:
+        return None
+    try:
+        claims = verified_id_token_hint(hint)
+    except InvalidIdTokenHint:
+        raise RedirectableError(
+            "invalid_request", "The id_token_hint is not an ID token issued here.", request
+        ) from None
+    return str(claims["sub"])

@@ -20,6 +20,7 @@ from authserver.oauth.authorization import (
     error_location,
     grant_consent,
     is_second_factor_missing,
+    is_someone_else,
     unexpected_failure,
 )
 from authserver.oauth.authorization_request import (
@@ -82,8 +83,9 @@ def consent_decision() -> ResponseReturnValue:
         return redirect(_sign_in_location(params, auth_request), 302)
     if request.form.get("decision") != "allow":
         return redirect(deny_consent(auth_request), 302)
-    if is_second_factor_missing(auth_request, session):
-        # Consent cannot stand in for the second factor: back through the request's checks.
+    if is_second_factor_missing(auth_request, session) or is_someone_else(auth_request, session):
+        # Consent cannot stand in for the second factor, nor answer for a user the hint does
+        # not name: back through the request's checks.
         return redirect(_resume_location(params), 302)
     try:
         return redirect(grant_consent(auth_request, session, now=datetime.now(UTC)), 302)

@@ -12,6 +12,8 @@ import binascii
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from flask import Request
 
+from authserver.oauth.client_auth_checks import client_authentication_problem
+
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_VALUE_LENGTH = 16 * 1024  # a JWT client assertion or token is a few KB at most
 
@@ -29,7 +31,8 @@ def protocol_request_problem(request: Request) -> OAuth2Error | None:
     if request.args:
         # Credentials and tokens in a URL end up in logs; RFC 6749 §3.2 wants the body.
         return InvalidRequestError("Send parameters in the request body, not the URL.")
-    return _basic_credentials_problem(request.headers.get("Authorization"))
+    basic_problem = _basic_credentials_problem(request.headers.get("Authorization"))
+    return basic_problem or client_authentication_problem(request)
 
 
 def _is_clean(value: str) -> bool:

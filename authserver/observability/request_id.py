@@ -1,5 +1,8 @@
 """One id per request: taken from a trusted `X-Request-ID` when it is well-formed, else made here.
 
+Trusted means sent by one of AUTHSERVER_TRUSTED_PROXIES: edges/proxies.py removes the header from
+every other request before it reaches this module or the public documents.
+
 The id ties a client's report ("request abc123 failed"), the log lines, the audit rows and the
 error page together. It is echoed in the response header of every answer. Work a request leaves
 for after its response (mail) runs inside :func:`carried_request_id`, so it keeps the id.

@@ -6,13 +6,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import current_app
-
-from authserver.config import Settings
-from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
-from authserver.oauth.tokens import ID_TOKEN_TYPE
+from authserver.oauth.redirect_uris import request_problem
+from authserver.oidc.id_token_hint import InvalidIdTokenHint, verified_id_token_hint
 
 MAX_PARAMETER_LENGTH = 4096
 
@@ -50,6 +47,9 @@ def parse_logout_request(params: Mapping[str, Sequence[str]]) -> LogoutRequest:
         # §3: the URI MUST match one registered for the client, by exact comparison.
         if client is None:
             raise LogoutRequestError("The application could not be identified.")
+        if request_problem(redirect_uri) is not None:
+            # RFC 9700 §2.1, as for redirect URIs: a stored URI that hides its host is unused.
+            raise LogoutRequestError("That return address is not allowed.")
         if redirect_uri not in client.post_logout_redirect_uris:
             raise LogoutRequestError("That return address is not registered for the application.")
     return LogoutRequest(
@@ -72,13 +72,12 @@ def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 def _verified_hint(hint: str) -> dict[str, object] | None:
-    """§2: the hint must be an ID token we issued. An expired one is still a fine hint."""
+    """§2: the hint must be an ID token we issued. One that is not proves nothing, so the user
+    is asked to confirm, as without a hint."""
     try:
-        claims = verify_compact_jws(hint, expected_typ=ID_TOKEN_TYPE)
-    except InvalidSignature:
+        return verified_id_token_hint(hint)
+    except InvalidIdTokenHint:
         return None
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return claims if claims.get("iss") == settings.issuer else None
 
 
 def _identify_client(client_id: str | None, hint: dict[str, object] | None) -> Client | None:

@@ -12,6 +12,12 @@ from authserver.audit import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import User
 from authserver.security.devices import find_device_id
+from authserver.security.email_addresses import (
+    has_refused_characters,
+    imitated_address,
+    mixed_script_part,
+    normalise_email,
+)
 from authserver.security.errors import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -37,15 +43,12 @@ MAX_NAME_LENGTH = 200  # users.name
 _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*")
 
 
-def normalise_email(email: str) -> str:
-    """The stored form: trimmed and lower-case, so one person cannot register twice by case."""
-    return email.strip().lower()
-
-
 def check_email_shape(email: str) -> None:
     """Raise :class:`InvalidEmail` unless the (normalised) address looks like one."""
     if len(email) > MAX_EMAIL_LENGTH:
         raise InvalidEmail(f"email address must be at most {MAX_EMAIL_LENGTH} characters")
+    if has_refused_characters(email):
+        raise InvalidEmail("email address must not contain spaces, invisible or control characters")
     if not _EMAIL_SHAPE.fullmatch(email):
         raise InvalidEmail("email address must look like name@example.org")
     if len(email.partition("@")[0]) > MAX_LOCAL_PART_LENGTH:
@@ -79,6 +82,7 @@ def create_user(
     """
     email = normalise_email(email)
     check_email_shape(email)
+    _refuse_look_alikes(email)
     check_password_policy(password, email=email)
     name = clean_name(name)
     if find_user_by_email(email) is not None:
@@ -97,6 +101,22 @@ def create_user(
         db.session.rollback()
         raise EmailAlreadyRegistered(f"an account with email {email} already exists") from None
     return user
+
+
+def _refuse_look_alikes(email: str) -> None:
+    """An address that could pass for another (security/email_addresses.py has the rules)."""
+    part = mixed_script_part(email)
+    if part is not None:
+        raise InvalidEmail(
+            f"email address mixes Latin, Cyrillic or Greek letters in {part!r}; "
+            "write each part in one script"
+        )
+    imitated = imitated_address(email)
+    if imitated is not None and find_user_by_email(imitated) is not None:
+        raise InvalidEmail(
+            "email address looks like the address of an existing account "
+            "(letters of another script that resemble Latin ones)"
+        )
 
 
 def find_user_by_email(email: str) -> User | None:

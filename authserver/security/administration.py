@@ -13,7 +13,7 @@ something is wrong; a refresh token left alive would let whoever holds it carry 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from flask import current_app
@@ -36,9 +36,11 @@ PASSWORD_SET_SUBJECT = "Your password was changed by an administrator"
 
 @dataclass(frozen=True)
 class CredentialsEnded:
-    """What ending an account's access touched: how many browser sessions were still open."""
+    """What ending an account's access touched: how many browser sessions were still open,
+    and whether the owner could be told by mail (for the changes that tell them)."""
 
     sessions: int
+    owner_notified: bool = True
 
 
 def disable_user(user: User, *, now: datetime, via: str) -> CredentialsEnded:
@@ -78,8 +80,7 @@ def set_password(user: User, new_password: str, *, now: datetime, via: str) -> C
     clear_locks(user, now=now)
     ended = _end_everything(user, EventTag.ADMIN_PASSWORD_SET, now=now, via=via)
     db.session.commit()
-    _notify_password_set(user, now=now)
-    return ended
+    return replace(ended, owner_notified=_notify_password_set(user, now=now))
 
 
 def revoke_user_sessions(user: User, *, now: datetime, via: str) -> CredentialsEnded:
@@ -109,7 +110,8 @@ def _end_everything(user: User, tag: EventTag, *, now: datetime, via: str) -> Cr
     return CredentialsEnded(sessions=ended)
 
 
-def _notify_password_set(user: User, *, now: datetime) -> None:
+def _notify_password_set(user: User, *, now: datetime) -> bool:
+    """Mail the owner; False when the mail could not be sent."""
     settings: Settings = current_app.extensions["authserver.settings"]
     body = (
         f"An administrator set a new password for your account {user.email} on "
@@ -123,3 +125,5 @@ def _notify_password_set(user: User, *, now: datetime) -> None:
     except MailDeliveryError:
         # The change stands; mail.py has logged why the notice could not be sent.
         log.warning("password-set notice for user %s not sent", user.subject)
+        return False
+    return True

@@ -57,6 +57,7 @@ from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
 from authserver.security.accounts import find_user_by_email
 from authserver.security.devices import find_device, remembered_devices
+from authserver.security.email_addresses import normalise_email
 from authserver.security.rate_windows import LocalWindows, SharedWindows
 
 log = logging.getLogger(__name__)
@@ -249,7 +250,7 @@ def account_key(identifier: str) -> str:
 
 def form_email() -> str | None:
     """The account named by the form's ``email`` field, normalised like stored addresses."""
-    return (request.form.get("email") or "").strip().lower() or None
+    return normalise_email(request.form.get("email") or "") or None
 
 
 def link_in_path() -> str | None:

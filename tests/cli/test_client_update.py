@@ -138,6 +138,19 @@ def test_an_update_that_changes_nothing_records_nothing(app: Flask, cli: Cli) ->
             id="same-rules-as-create",
         ),
         pytest.param(
+            (
+                *("--redirect-uri", "http://127.0.0.1:80@evil.example/cb"),
+                *("--post-logout-redirect-uri", "https://user@rp.example.com/bye"),
+            ),
+            [
+                "error: redirect URI 'http://127.0.0.1:80@evil.example/cb': "
+                "must not contain user information (user@host)",
+                "error: redirect URI 'https://user@rp.example.com/bye': "
+                "must not contain user information (user@host)",
+            ],
+            id="userinfo",
+        ),
+        pytest.param(
             ("--token-endpoint-auth-method", "none", "--grant-type", "client_credentials"),
             ["error: client_credentials: only for confidential clients"],
             id="public-client-credentials",

@@ -286,6 +286,36 @@ TTL_BOUNDS = "must be from 1 to 86400 seconds (1 day)"
             "(http only for http://127.0.0.1 or http://[::1])",
             id="post-logout-http",
         ),
+        # RFC 8252 §8.3, RFC 9700 §2.1: what precedes "@" is user information, not the host.
+        pytest.param(
+            (*NAMED, "--redirect-uri", "http://127.0.0.1:80@evil.example/cb"),
+            "redirect URI 'http://127.0.0.1:80@evil.example/cb': "
+            "must not contain user information (user@host)",
+            id="loopback-userinfo-disguise",
+        ),
+        pytest.param(
+            (*NAMED, "--redirect-uri", "http://[::1]@evil.example/cb"),
+            "redirect URI 'http://[::1]@evil.example/cb': "
+            "must not contain user information (user@host)",
+            id="ipv6-loopback-userinfo-disguise",
+        ),
+        pytest.param(
+            (*NAMED, "--redirect-uri", "https://rp:secret@rp.example.com/cb"),
+            "redirect URI 'https://rp:secret@rp.example.com/cb': "
+            "must not contain user information (user@host)",
+            id="https-userinfo",
+        ),
+        pytest.param(
+            (*NAMED, "--redirect-uri", "http://127.0.0.1\\@evil.example/cb"),
+            "redirect URI 'http://127.0.0.1\\\\@evil.example/cb': not a valid URL",
+            id="backslash",
+        ),
+        pytest.param(
+            (*WITH_CALLBACK, "--post-logout-redirect-uri", "http://127.0.0.1:80@evil.example/"),
+            "redirect URI 'http://127.0.0.1:80@evil.example/': "
+            "must not contain user information (user@host)",
+            id="post-logout-userinfo",
+        ),
         pytest.param(
             NAMED, "authorization_code: needs at least one redirect URI", id="no-redirect-uri"
         ),

@@ -27,6 +27,7 @@ from tests.support.account import (
     the_user,
 )
 from tests.support.cli import Cli
+from tests.support.smtp import free_port
 from tests.support.web import sign_in
 
 NEW_PASSWORD = "a completely different passphrase"
@@ -168,6 +169,28 @@ def test_set_password_applies_the_policy_ends_everything_and_tells_the_owner(
             {"via": "cli", "sessions_ended": 1, "tokens_ended": True},
         )
     ]
+
+
+def test_set_password_succeeds_and_warns_when_the_owner_cannot_be_told(
+    app: Flask, cli: Cli
+) -> None:
+    """The password is set, so the command exits 0 and says on stderr what did not happen."""
+    make_user()
+    unreachable = {"mail_backend": "smtp", "smtp_host": "127.0.0.1", "smtp_port": str(free_port())}
+
+    result = cli(
+        "user", "set-password", DEFAULT_EMAIL, "--password-stdin", stdin=NEW_PASSWORD, **unreachable
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == (
+        f"password set for {DEFAULT_EMAIL}; ended 0 session(s) and all tokens\n"
+    )
+    assert result.stderr.splitlines()[-1] == (
+        f"warning: the password is set, but the notice to {DEFAULT_EMAIL} could not be mailed "
+        "(the reason is in the log); tell the owner another way"
+    )
+    assert authenticate(DEFAULT_EMAIL, NEW_PASSWORD, now=utcnow()) == the_user()
 
 
 @pytest.mark.parametrize(

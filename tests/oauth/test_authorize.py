@@ -282,3 +282,59 @@ def test_confidential_client_loopback_redirect_must_match_exactly(client: FlaskC
     rp.redirect_uri = "http://127.0.0.1:51234/cb"
 
     assert authorize(client, rp, Pkce()).status_code == 400
+
+
+DISGUISED_LOOPBACK = "http://127.0.0.1:80@evil.example/cb"
+
+
+@pytest.mark.parametrize("public", [True, False], ids=["public", "confidential"])
+def test_a_stored_redirect_uri_with_user_information_is_never_used(
+    client: FlaskClient, public: bool
+) -> None:
+    """RFC 8252 §8.3, RFC 9700 §2.1: the host of that URI is evil.example, not the loopback.
+
+    Registration refuses it now; a row stored by an older release must not be honoured either.
+    """
+    make_user()
+    method = "none" if public else "client_secret_basic"
+    rp = make_relying_party(
+        redirect_uris=("http://127.0.0.1:8400/cb",),
+        token_endpoint_auth_method=method,
+        skip_consent=True,
+    )
+    rp.client.redirect_uris = [DISGUISED_LOOPBACK]
+    db.session.commit()
+    sign_in(client)
+    rp.redirect_uri = DISGUISED_LOOPBACK
+
+    response = authorize(client, rp, Pkce())
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "The redirect URI is refused: must not contain user information" in response.text
+
+
+@pytest.mark.parametrize(
+    "requested",
+    [
+        "http://127.0.0.1:8400@evil.example/cb",
+        "http://user@127.0.0.1:8400/cb",
+        "http://[::1]:8400@evil.example/cb",
+    ],
+)
+def test_a_loopback_redirect_with_user_information_never_matches(
+    client: FlaskClient, requested: str
+) -> None:
+    make_user()
+    rp = make_relying_party(
+        redirect_uris=("http://127.0.0.1:8400/cb", "http://[::1]:8400/cb"),
+        token_endpoint_auth_method="none",
+        skip_consent=True,
+    )
+    sign_in(client)
+    rp.redirect_uri = requested
+
+    response = authorize(client, rp, Pkce())
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers

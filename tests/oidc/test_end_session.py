@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 
+from authserver.extensions import db
 from tests.support.oauth import (
     Pkce,
     RelyingParty,
@@ -95,3 +96,20 @@ def test_client_id_must_match_the_hint(client: FlaskClient) -> None:
     )
 
     assert response.status_code == 400
+
+
+def test_a_stored_post_logout_uri_with_user_information_is_never_used(client: FlaskClient) -> None:
+    """RFC 9700 §2.1: registration refuses such a URI; one stored earlier is not honoured."""
+    rp, id_token = signed_in_with_id_token(client)
+    disguised = "http://127.0.0.1:80@evil.example/logged-out"
+    rp.client.post_logout_redirect_uris = [disguised]
+    db.session.commit()
+
+    response = client.get(
+        "/oauth/logout?"
+        + urlencode({"id_token_hint": id_token, "post_logout_redirect_uri": disguised})
+    )
+
+    assert response.status_code == 400
+    assert "Location" not in response.headers
+    assert "That return address is not allowed." in response.text
