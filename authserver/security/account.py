@@ -15,7 +15,7 @@ from flask import current_app
 from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
-from authserver.mail import MailDeliveryError, send_mail
+from authserver.mail import MailDeliveryError, render_mail, send
 from authserver.models import User
 from authserver.security.accounts import clean_name
 from authserver.security.credentials import end_all_credentials
@@ -118,15 +118,16 @@ def end_other_sessions(user: User, *, keep_sid: str, now: datetime, after: str) 
 
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     settings: Settings = current_app.extensions["authserver.settings"]
-    body = (
-        f"The password of your account {user.email} was changed on "
-        f"{now:%Y-%m-%d at %H:%M} UTC.\n\n"
-        "Every other device was signed out, and apps you use will ask you to sign in again.\n\n"
-        "If you did not change it, someone else may have your password: reset it now with "
-        f'"Forgot password?" on the sign-in page, {settings.issuer}/login\n'
+    mail = render_mail(
+        user.email,
+        PASSWORD_CHANGED_SUBJECT,
+        "password_changed_in_account.txt",
+        email=user.email,
+        when=f"{now:%Y-%m-%d at %H:%M}",
+        login_link=settings.issuer + "/login",
     )
     try:
-        send_mail(user.email, PASSWORD_CHANGED_SUBJECT, body)
+        send(mail)
     except MailDeliveryError:
         # The change stands; mail.py has logged why the notice could not be sent.
         log.warning("password-change notice for user %s not sent", user.subject)
