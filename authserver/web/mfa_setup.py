@@ -2,8 +2,9 @@
 
 Without an authenticator the page shows a pending secret (QR code, key, ``otpauth://`` URI) and
 asks for a code from the app; only that code makes it count. With one, the page offers new
-recovery codes and removal, each after a fresh code. Recovery codes appear once, in the
-response that made them. Pages that show secrets are never cached.
+recovery codes and removal, each after a fresh code. Each form offers a box to sign out every
+other browser of the account as well. Recovery codes appear once, in the response that made
+them. Pages that show secrets are never cached.
 """
 
 from __future__ import annotations
