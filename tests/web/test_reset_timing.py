@@ -83,6 +83,5 @@ def test_an_existing_address_is_not_slower_to_answer(site: Flask) -> None:
         f"spread {spread * 1e3:.3f} ms; medians {statistics.median(known) * 1e3:.3f} / "
         f"{statistics.median(unknown) * 1e3:.3f} ms"
     )
-    print(figures)
     assert 0.35 <= slower <= 0.65, figures
     assert abs(median) <= 0.25 * spread, figures
