@@ -39,6 +39,8 @@ class EventTag(StrEnum):
     PASSWORD_CHANGE_FAILED = "user:password-change:failure"
     SESSION_REVOKED = "user:session:revoke"
     SESSIONS_REVOKED_ALL = "user:sessions:revoke-all"
+    # Asked for when a second factor was set up or removed: every session but the asking one.
+    SESSIONS_REVOKED_OTHERS = "user:sessions:revoke-others"
     PASSWORD_RESET_REQUESTED = "user:password-reset:request"
     PASSWORD_RESET = "user:password-reset"
     PASSWORD_RESET_FAILED = "user:password-reset:failure"
@@ -55,6 +57,8 @@ class EventTag(StrEnum):
     LOGIN = "user:login"
     LOGIN_FAILURE = "user:login:failure"
     LOCKOUT = "user:lockout"
+    # The owner was mailed: the right password, then a wrong second factor (ASVS V6.3.5).
+    PARTIAL_SIGN_IN_NOTICE = "user:login:partial-notice"
     UNLOCK = "user:unlock"
     DATA_EXPORTED = "user:data-export"
     ACCOUNT_DELETED = "user:delete"

@@ -408,7 +408,8 @@ class Settings:
     ratelimit_signin: str = _setting(
         "10/minute;100/hour",
         _parse_rate_limit,
-        "Sign-in attempts (POST /login), counted per IP address and per account",
+        "Sign-in attempts (POST /login, and the signed-in forms that ask for the password "
+        "again: password change, account deletion), counted per IP address and per account",
     )
     ratelimit_mfa: str = _setting(
         "10/minute;50/hour",

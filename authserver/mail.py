@@ -22,7 +22,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from flask import Flask, current_app, render_template
+from flask import Flask, after_this_request, current_app, has_request_context, render_template
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings
@@ -75,6 +75,23 @@ def send_after_response(response: Response, mail: Mail | None) -> None:
             send(mail)
 
     response.call_on_close(deliver)
+
+
+def send_after_this_request(mail: Mail) -> None:
+    """:func:`send_after_response` for services, which have no response at hand.
+
+    Outside a request (a command), the message is sent at once. Either way a failure is logged
+    by :func:`send_mail` and goes no further.
+    """
+    if not has_request_context():
+        with contextlib.suppress(MailDeliveryError):
+            send(mail)
+        return
+
+    @after_this_request
+    def defer(response: Response) -> Response:
+        send_after_response(response, mail)
+        return response
 
 
 def send_mail(to: str, subject: str, body: str) -> None:

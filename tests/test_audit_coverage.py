@@ -221,6 +221,20 @@ def mfa_removed(world: World) -> tuple[str | None, str | None]:
     return world.subject(), None
 
 
+def other_sessions_ended(world: World) -> tuple[str | None, str | None]:
+    world.signed_in()  # another browser, ended by the set-up below
+    client = world.signed_in()
+    page = client.get("/account/mfa")
+    authenticator, _ = read_setup_page(page)
+    code = authenticator.code()
+    world.keep(authenticator.secret, code)
+    world.watch()
+    fields = {"csrf_token": csrf_token(page.text), "code": code, "sign_out_others": "y"}
+    done = client.post("/account/mfa", data={**fields, "action": "enrol"})
+    assert done.status_code == 200, done.text
+    return world.subject(), None
+
+
 def password_changed(world: World) -> tuple[str | None, str | None]:
     client = world.signed_in()
     world.watch()
@@ -409,11 +423,13 @@ CASES = {
     "unlock": Case(owner_unlocks, "user:unlock"),
     "mfa enrol": Case(mfa_enrols, "user:mfa:enrol"),
     "mfa failure": Case(mfa_code_wrong, "user:mfa:failure", "failure"),
+    "partial sign-in notice": Case(mfa_code_wrong, "user:login:partial-notice"),
     "recovery code used": Case(recovery_code_used, "user:mfa:recovery-code-used"),
     "mfa remove": Case(mfa_removed, "user:mfa:remove"),
     "password change": Case(password_changed, "user:password-change"),
     "password reset": Case(password_reset, "user:password-reset"),
     "session revoked": Case(session_revoked, "user:session:revoke"),
+    "other sessions ended": Case(other_sessions_ended, "user:sessions:revoke-others"),
     "token issued: authorization_code": Case(code_exchanged, "token:issue"),
     "token issued: refresh_token": Case(refreshed, "token:issue"),
     "refresh reuse detected": Case(refresh_reused, "token:refresh-reuse:failure", "failure"),

@@ -38,6 +38,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     failed_logins: Mapped[int] = mapped_column(default=0, server_default="0")
     locked_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
     lock_count: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The last notice of a sign-in whose password was right and second factor wrong
+    # (security/sign_in_notices.py): at most one an hour, on every instance together.
+    partial_sign_in_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # When the owner proved they receive mail at `email`; None until then. Whatever changes
     # `email` must set this back to None: the proof was for the old address.

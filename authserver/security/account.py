@@ -15,20 +15,19 @@ from flask import current_app
 from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
-from authserver.mail import MailDeliveryError, send_mail
+from authserver.mail import MailDeliveryError, render_mail, send
 from authserver.models import User
 from authserver.security.accounts import clean_name
 from authserver.security.credentials import end_all_credentials
-from authserver.security.devices import find_device_id
-from authserver.security.errors import WrongPassword
-from authserver.security.lockout import claim_attempt, is_locked, register_failure
-from authserver.security.passwords import (
-    check_password_policy,
-    dummy_verify,
-    hash_password,
-    verify_password,
+from authserver.security.errors import TooManyAttempts, WrongPassword
+from authserver.security.factor_checks import check_password_again
+from authserver.security.passwords import check_password_policy, hash_password
+from authserver.sessions import (
+    UnknownSession,
+    list_active_sessions,
+    revoke_all_sessions,
+    revoke_session,
 )
-from authserver.sessions import revoke_all_sessions, revoke_session
 
 log = logging.getLogger(__name__)
 
@@ -49,24 +48,23 @@ def update_profile(user: User, *, name: str | None, now: datetime) -> None:
 def change_password(user: User, *, current_password: str, new_password: str, now: datetime) -> None:
     """Replace the password, after proving the current one, and end everything issued so far.
 
-    Raises :class:`WrongPassword` (recorded as a failure; nothing else changes) or
-    :class:`PasswordPolicyError` saying why the new one cannot be used. Afterwards every
+    Raises :class:`PasswordPolicyError` saying why the new one cannot be used (the current one
+    is not checked then), :class:`WrongPassword` (counted toward the lockout; nothing else
+    changes) or :class:`TooManyAttempts` (locked: nothing checked). Afterwards every
     session, refresh token and access token of the user is dead, this browser's too: the
     caller starts a fresh session for it. The owner is told by mail.
     """
-    # Asking for the current password again means a session left open on a shared computer,
-    # or a stolen cookie, is not enough to take the account over. Guesses here count toward the
-    # same lockout as at sign-in, or the form would be an unlimited password oracle; while
-    # locked, the password is not even looked at.
-    device = find_device_id(user)
-    if is_locked(user, now=now, device=device):
-        dummy_verify(current_password)
-        _record_wrong_current_password(user, now=now, device=device)
-        raise WrongPassword()
-    if not verify_password(user.password_hash, current_password):
-        _record_wrong_current_password(user, now=now, device=device)
-        raise WrongPassword()
+    # Checked first: a new password that cannot be used costs no hashing, and the owner who
+    # typed the right current password is not counted toward the lockout for a weak new one.
     check_password_policy(new_password, email=user.email)
+    # Guesses here count toward the same lockout as at sign-in, or the form would be an
+    # unlimited password oracle; while locked, the password is not even hashed.
+    try:
+        check_password_again(user, current_password, during="password-change", now=now)
+    except (WrongPassword, TooManyAttempts):
+        record_event(EventTag.PASSWORD_CHANGE_FAILED, outcome="failure", user_subject=user.subject)
+        db.session.commit()
+        raise
     user.password_hash = hash_password(new_password)
     user.updated_at = now
     end_all_credentials(user, now=now)
@@ -74,13 +72,6 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     revoke_all_sessions(user, now=now)
     db.session.commit()
     _notify_password_changed(user, now=now)
-
-
-def _record_wrong_current_password(user: User, *, now: datetime, device: str | None) -> None:
-    record_event(EventTag.PASSWORD_CHANGE_FAILED, outcome="failure", user_subject=user.subject)
-    db.session.commit()
-    attempt = claim_attempt(user, now=now, device=device)
-    register_failure(attempt, now=now, reason="password-change")
 
 
 def sign_out_session(user: User, sid: str, *, now: datetime) -> None:
@@ -100,17 +91,43 @@ def sign_out_everywhere(user: User, *, now: datetime) -> None:
     db.session.commit()
 
 
+def end_other_sessions(user: User, *, keep_sid: str, now: datetime, after: str) -> int:
+    """End every live browser session of the user except ``keep_sid`` (the asking browser).
+
+    Offered when a second factor is set up or removed: a session someone else opened before
+    the change would otherwise outlive it. ``after`` names the change in the audit row.
+    Session stores may act at once (Redis): call this last, after everything that can fail.
+    The caller commits. Returns how many sessions ended.
+    """
+    ended = 0
+    for session in list_active_sessions(user, now=now, current_sid=keep_sid):
+        if session.is_current:
+            continue
+        try:
+            revoke_session(user, session.sid, now=now)
+        except UnknownSession:
+            continue  # ended by itself or elsewhere meanwhile
+        ended += 1
+    record_event(
+        EventTag.SESSIONS_REVOKED_OTHERS,
+        user_subject=user.subject,
+        detail={"sessions": ended, "after": after},
+    )
+    return ended
+
+
 def _notify_password_changed(user: User, *, now: datetime) -> None:
     settings: Settings = current_app.extensions["authserver.settings"]
-    body = (
-        f"The password of your account {user.email} was changed on "
-        f"{now:%Y-%m-%d at %H:%M} UTC.\n\n"
-        "Every other device was signed out, and apps you use will ask you to sign in again.\n\n"
-        "If you did not change it, someone else may have your password: reset it now with "
-        f'"Forgot password?" on the sign-in page, {settings.issuer}/login\n'
+    mail = render_mail(
+        user.email,
+        PASSWORD_CHANGED_SUBJECT,
+        "password_changed_in_account.txt",
+        email=user.email,
+        when=f"{now:%Y-%m-%d at %H:%M}",
+        login_link=settings.issuer + "/login",
     )
     try:
-        send_mail(user.email, PASSWORD_CHANGED_SUBJECT, body)
+        send(mail)
     except MailDeliveryError:
         # The change stands; mail.py has logged why the notice could not be sent.
         log.warning("password-change notice for user %s not sent", user.subject)

@@ -42,12 +42,10 @@ from authserver.models import (
     UserRole,
 )
 from authserver.security.audit_privacy import new_pseudonym, pseudonymise_audit_rows
-from authserver.security.devices import find_device_id
-from authserver.security.errors import MalformedMfaCode, TooManyAttempts, WrongPassword
-from authserver.security.lockout import claim_attempt, register_failure
+from authserver.security.errors import MalformedMfaCode
+from authserver.security.factor_checks import check_password_again
 from authserver.security.mfa import find_active_credential, use_second_factor
 from authserver.security.mfa_codes import parse_submitted_code
-from authserver.security.passwords import dummy_verify, verify_password
 from authserver.sessions.service import session_store
 
 DELETION_STEP = "account-delete"  # names the step in audit rows of failed re-authentication
@@ -85,8 +83,9 @@ def delete_own_account(
 
     A signed-in browser is not enough: the current password is asked, and the second factor
     when one is set up. Raises :class:`MalformedMfaCode` (nothing counted, nothing changed),
-    :class:`TooManyAttempts` and :class:`WrongPassword` (counted toward lockout like a failed
-    sign-in) or ``InvalidMfaCode`` (counted too); in every case the account stays as it was.
+    ``TooManyAttempts`` (locked: nothing checked), ``WrongPassword`` (counted toward lockout
+    like a failed sign-in) or ``InvalidMfaCode`` (counted too); in every case the account stays
+    as it was.
     """
     credential = find_active_credential(user.id)
     submitted = None
@@ -94,23 +93,12 @@ def delete_own_account(
         if not code:
             raise MalformedMfaCode()
         submitted = parse_submitted_code(code)  # before anything is counted
-    _check_password_again(user, password, now=now)
+    # Through the lockout's gate: this form is no way around the lockout for someone who has
+    # found an open session, and a locked account costs no hashing here.
+    check_password_again(user, password, during=DELETION_STEP, now=now)
     if credential is not None and submitted is not None:
         use_second_factor(user, credential, submitted, now=now, during=DELETION_STEP)
     return delete_account(user, now=now, via="account-page")
-
-
-def _check_password_again(user: User, password: str, *, now: datetime) -> None:
-    # Counted like a sign-in before the password is looked at, so this form is no way around
-    # the lockout for someone who has found an open session.
-    attempt = claim_attempt(user, now=now, device=find_device_id(user))
-    if not attempt.is_allowed:
-        dummy_verify(password)
-        register_failure(attempt, now=now, reason="locked", during=DELETION_STEP)
-        raise TooManyAttempts()
-    if not verify_password(user.password_hash, password):
-        register_failure(attempt, now=now, reason="password", during=DELETION_STEP)
-        raise WrongPassword()
 
 
 def delete_account(user: User, *, now: datetime, via: str) -> DeletionReport:

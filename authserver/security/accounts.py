@@ -23,9 +23,11 @@ from authserver.security.errors import (
     InvalidCredentials,
     InvalidEmail,
     InvalidName,
+    TooManyAttempts,
     UnknownUser,
 )
-from authserver.security.lockout import claim_attempt, register_failure, register_success
+from authserver.security.factor_checks import SIGN_IN, check_factor
+from authserver.security.lockout import register_success
 from authserver.security.passwords import (
     check_password_policy,
     dummy_verify,
@@ -144,9 +146,10 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
     """The account these credentials open, or :class:`InvalidCredentials` for any failure.
 
     Unknown address, wrong password, disabled account and locked account look the same to the
-    caller, and each costs one password verification. The attempt is counted against the
-    account (or this browser's device) *before* the password is looked at, and stays counted:
-    call :func:`authenticate` when the password is the whole sign-in, or
+    caller, and each costs one password verification. The password is checked through
+    ``security/factor_checks.py`` like every other secret: counted against the account (or
+    this browser's device) *before* it is looked at; a wrong one stays counted until a sign-in
+    completes: :func:`authenticate` when the password is the whole sign-in, or
     ``lockout.register_success`` once a second factor has passed too.
     """
     user = find_user_by_email(email)
@@ -156,18 +159,26 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
         record_event(EventTag.LOGIN_FAILURE, outcome="failure", detail={"reason": "no account"})
         db.session.commit()
         raise InvalidCredentials()
-    attempt = claim_attempt(user, now=now, device=find_device_id(user))
-    if not attempt.is_allowed:
-        # Locked: the same cost and the same answer as a wrong password; the password itself
-        # is never tried, so guessing during a lock learns nothing.
-        dummy_verify(password)
-        register_failure(attempt, now=now, reason="locked")
-        raise InvalidCredentials()
-    if not verify_password(user.password_hash, password):
-        register_failure(attempt, now=now, reason="password")
-        raise InvalidCredentials()
-    if user.is_disabled:
-        register_failure(attempt, now=now, reason="disabled")
+
+    def check() -> bool | str:
+        if not verify_password(user.password_hash, password):
+            return False
+        return "disabled" if user.is_disabled else True
+
+    try:
+        # Locked: the same cost (a stand-in hash) and the same answer as a wrong password; the
+        # password itself is never tried, so guessing during a lock learns nothing.
+        passed = check_factor(
+            user,
+            check,
+            factor="password",
+            during=SIGN_IN,
+            now=now,
+            when_locked=lambda: dummy_verify(password),
+        )
+    except TooManyAttempts:
+        raise InvalidCredentials() from None
+    if not passed:
         raise InvalidCredentials()
     if needs_rehash(user.password_hash):
         # The only moment the plain password is at hand to upgrade an old hash.

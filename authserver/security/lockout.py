@@ -17,14 +17,15 @@ The rules (OWASP "Slow Down Online Guessing Attacks with Device Cookies"; NIST S
 Every attempt is counted *before* any secret is looked at: :func:`claim_attempt` is one
 conditional UPDATE that increments the counter only while it is below the threshold and no lock
 is running, and returns the new count. The database decides, so parallel guesses (on any number
-of instances) cannot get more than the threshold of attempts past it. A sign-in then ends in
-:func:`register_failure` or :func:`register_success`; a password accepted while a second factor
-is still to come simply stays counted until the sign-in succeeds.
+of instances) cannot get more than the threshold of attempts past it. Each claimed attempt
+then ends in :func:`register_failure` (it stays counted), :func:`release_attempt` (its secret
+was right, but more is to come: a second factor, or the change a signed-in form asks for) or
+:func:`register_success` (a sign-in completed: every counter restarts). Every check of a
+password or a second factor goes through ``security/factor_checks.py``, which does this.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import logging
 import secrets
@@ -32,18 +33,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from flask import after_this_request, current_app, has_request_context
-from flask.wrappers import Response
+from flask import current_app, has_request_context
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from authserver.audit import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
-from authserver.mail import MailDeliveryError, send_mail
 from authserver.models import LoginDevice, UnlockToken, User
-from authserver.observability.request_id import carried_request_id, current_request_id
 from authserver.security.devices import find_device, remember_device
+from authserver.security.sign_in_notices import mail_lock_notice
 
 log = logging.getLogger(__name__)
 
@@ -179,7 +178,14 @@ def register_failure(
             detail={"scope": attempt.scope, "locked_until": state.locked_until.isoformat()},
         )
         token = _issue_unlock_token(attempt.user_id, expires_at=state.locked_until, now=now)
-        _mail_owner_after_response(attempt, token, state.locked_until)
+        mail_lock_notice(
+            email=attempt.email,
+            scope=attempt.scope,
+            link=unlock_link(token),
+            locked_until=state.locked_until,
+            # Only a session (made with the password) or a pending sign-in gets to a code.
+            password_was_right=reason == "mfa",
+        )
     db.session.commit()
     return state
 
@@ -207,6 +213,27 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
         detail={"device": "new" if known is None else "recognised"},
     )
     db.session.commit()
+
+
+def release_attempt(attempt: Attempt, *, now: datetime) -> None:
+    """The secret of a claimed attempt was right: it no longer counts. The caller commits.
+
+    Only this attempt is taken back; failures before it stay counted (a final sign-in success
+    zeroes them, :func:`register_success`). A lock that started meanwhile stands.
+    """
+    if not attempt.is_allowed:
+        return
+    model: type[User] | type[LoginDevice]
+    if attempt.device_id is None:
+        model, row = User, User.id == attempt.user_id
+    else:
+        model, row = LoginDevice, LoginDevice.device_id == attempt.device_id
+    db.session.execute(
+        update(model)
+        .where(row, model.failed_logins > 0, _not_locked(model.locked_until, now))
+        .values(_counters(model, failed_logins=model.failed_logins - 1))
+        .execution_options(synchronize_session=False)
+    )
 
 
 def is_locked(user: User, *, now: datetime, device: str | None) -> bool:
@@ -377,60 +404,3 @@ def clear_locks(user: User, *, now: datetime) -> bool:
         .execution_options(synchronize_session=False)
     )
     return was_locked
-
-
-# --- telling the owner --------------------------------------------------------------------------
-
-
-def _mail_owner_after_response(attempt: Attempt, token: str, locked_until: datetime) -> None:
-    """Send the lock notice once the response has gone out.
-
-    Sending inside the request would make the one failure that locks an account slower than a
-    failure for an address with no account: a timing signal that says the account exists.
-    """
-    to, subject, body = attempt.email, *lock_notice(attempt, unlock_link(token), locked_until)
-    if not has_request_context():
-        _send_quietly(to, subject, body)
-        return
-    app = current_app._get_current_object()  # type: ignore[attr-defined]  # the proxy's target
-    request_id = current_request_id()
-
-    def send_after_close() -> None:
-        with app.app_context(), carried_request_id(request_id):
-            _send_quietly(to, subject, body)
-
-    @after_this_request
-    def defer(response: Response) -> Response:
-        response.call_on_close(send_after_close)
-        return response
-
-
-def _send_quietly(to: str, subject: str, body: str) -> None:
-    # send_mail logs a failure; the lock stands either way, and operators can unlock.
-    with contextlib.suppress(MailDeliveryError):
-        send_mail(to, subject, body)
-
-
-def lock_notice(attempt: Attempt, link: str, locked_until: datetime) -> tuple[str, str]:
-    """Subject and body of the message telling the owner about a lock."""
-    until = locked_until.strftime("%Y-%m-%d %H:%M UTC")
-    if attempt.scope == "account":
-        what = (
-            f"Someone entered wrong passwords for {attempt.email} too many times in a row, so "
-            f"signing in from browsers you have not used before is paused until {until}. "
-            "Browsers you have signed in with before are not affected."
-        )
-    else:
-        what = (
-            f"A browser you have signed in to {attempt.email} with before entered wrong "
-            f"passwords too many times in a row, so signing in from that browser is paused "
-            f"until {until}. Your other browsers are not affected."
-        )
-    body = (
-        f"{what}\n\n"
-        "If it was you, you can lift the pause now (the link works once, until the pause "
-        f"ends):\n{link}\n\n"
-        "If it was not you, your account is safe as long as your password is not used "
-        "anywhere else; if it is, change it.\n"
-    )
-    return "Sign-in to your account was paused", body

@@ -14,6 +14,7 @@ Signing in with the second factor (pending sign-ins, step-up) is in ``security/m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -28,14 +29,14 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import RecoveryCode, TotpCredential, User
 from authserver.security import crypto
-from authserver.security.devices import find_device_id
+from authserver.security.account import end_other_sessions
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
     MfaAlreadyEnrolled,
     MfaNotEnrolled,
 )
-from authserver.security.lockout import claim_attempt, register_failure
+from authserver.security.factor_checks import check_factor
 from authserver.security.mfa_codes import (
     SubmittedCode,
     format_secret,
@@ -142,11 +143,18 @@ def begin_enrolment(user: User, *, now: datetime) -> EnrolmentKey:
     return _enrolment_key(user, secret)
 
 
-def confirm_enrolment(user: User, code: str, *, now: datetime) -> list[str]:
+def confirm_enrolment(
+    user: User, code: str, *, now: datetime, end_sessions_except: str | None = None
+) -> list[str]:
     """Activate the pending authenticator with a code from it; returns the recovery codes.
 
     The codes are returned once, to be shown once; only their hashes are kept. The confirming
-    code counts as used (its time step cannot be replayed). Commits with the audit event.
+    code counts as used (its time step cannot be replayed). With ``end_sessions_except`` (the
+    asking browser's sid), every other session of the user ends too. Commits with the audit
+    events.
+
+    The code proves the app holds the secret this page showed; it is not a sign-in factor yet,
+    so a wrong one is not counted toward the lockout (whoever sees the page knows the secret).
     """
     credential = find_totp_credential(user.id)
     if credential is None:
@@ -169,28 +177,12 @@ def confirm_enrolment(user: User, code: str, *, now: datetime) -> list[str]:
         raise MfaAlreadyEnrolled("an authenticator app is already set up")
     codes = _replace_recovery_codes(user, now=now)
     record_event(EventTag.MFA_ENROLLED, user_subject=user.subject)
+    _end_other_sessions(user, end_sessions_except, now=now, after="mfa-enrol")
     db.session.commit()
     return codes
 
 
 # --- using the second factor (sign-in itself is in security/mfa_sign_in.py) ------------------
-
-
-def record_mfa_failure(user: User, *, now: datetime, during: str) -> None:
-    """Record a wrong second factor; it counts toward the same lockout as wrong passwords.
-
-    Every wrong code (at sign-in, at step-up, and when removing the authenticator or replacing
-    recovery codes) ends here. Commits (the lockout step commits its own counter at once).
-    """
-    record_event(
-        EventTag.MFA_FAILURE,
-        outcome="failure",
-        user_subject=user.subject,
-        detail={"during": during},
-    )
-    db.session.commit()
-    attempt = claim_attempt(user, now=now, device=find_device_id(user))
-    register_failure(attempt, now=now, reason="mfa")
 
 
 def use_second_factor(
@@ -200,17 +192,26 @@ def use_second_factor(
     *,
     now: datetime,
     during: str,
+    first: Callable[[], None] | None = None,
 ) -> None:
-    """Use up the code in the caller's transaction and audit it; on a wrong code, roll the
-    caller's work back, record the failure and raise InvalidMfaCode. For the services of this
-    package only: they commit."""
-    if submitted.is_recovery_code:
-        accepted = _use_recovery_code(user, submitted.value, now=now)
-    else:
-        accepted = _use_totp_code(user, credential, submitted.value, now=now)
-    if not accepted:
-        db.session.rollback()
-        record_mfa_failure(user, now=now, during=during)
+    """Check and use up the code through the lockout's gate (``security/factor_checks.py``),
+    in the caller's transaction, and audit it. For the services of this package only: they
+    commit, and stage nothing of their own before calling this (the gate commits its count).
+
+    Raises TooManyAttempts while the account is locked (the code is not looked at, right or
+    wrong) and InvalidMfaCode (recorded, counted toward the lockout) for a wrong code; either
+    way the caller's transaction is rolled back. ``first`` runs inside the check before the
+    code is looked at; it may raise to abandon the check (the attempt is then not counted).
+    """
+
+    def check() -> bool:
+        if first is not None:
+            first()
+        if submitted.is_recovery_code:
+            return _use_recovery_code(user, submitted.value, now=now)
+        return _use_totp_code(user, credential, submitted.value, now=now)
+
+    if not check_factor(user, check, factor="mfa", during=during, now=now):
         raise InvalidMfaCode()
     method = "recovery-code" if submitted.is_recovery_code else "totp"
     detail = {"method": method, "during": during}
@@ -259,10 +260,13 @@ def _use_recovery_code(user: User, code: str, *, now: datetime) -> bool:
 # --- managing it -----------------------------------------------------------------------------
 
 
-def regenerate_recovery_codes(user: User, code: str, *, now: datetime) -> list[str]:
+def regenerate_recovery_codes(
+    user: User, code: str, *, now: datetime, end_sessions_except: str | None = None
+) -> list[str]:
     """A new set of recovery codes, after a fresh second factor; the old set stops working.
 
-    Raises MalformedMfaCode, InvalidMfaCode (recorded) or MfaNotEnrolled. Commits.
+    Raises MalformedMfaCode, InvalidMfaCode (recorded), TooManyAttempts (locked) or
+    MfaNotEnrolled. With ``end_sessions_except``, every other session ends too. Commits.
     """
     credential = _require_active(user)
     use_second_factor(
@@ -270,16 +274,23 @@ def regenerate_recovery_codes(user: User, code: str, *, now: datetime) -> list[s
     )
     codes = _replace_recovery_codes(user, now=now)
     record_event(EventTag.RECOVERY_CODES_REGENERATED, user_subject=user.subject)
+    _end_other_sessions(user, end_sessions_except, now=now, after="recovery-codes-regenerate")
     db.session.commit()
     return codes
 
 
-def remove_mfa(user: User, code: str, *, now: datetime) -> None:
-    """Remove the authenticator and recovery codes, after a fresh second factor. Commits."""
+def remove_mfa(
+    user: User, code: str, *, now: datetime, end_sessions_except: str | None = None
+) -> None:
+    """Remove the authenticator and recovery codes, after a fresh second factor. Commits.
+
+    Raises like :func:`regenerate_recovery_codes`; ``end_sessions_except`` likewise.
+    """
     credential = _require_active(user)
     use_second_factor(user, credential, parse_submitted_code(code), now=now, during="remove")
     _delete_second_factor(user)
     record_event(EventTag.MFA_REMOVED, user_subject=user.subject)
+    _end_other_sessions(user, end_sessions_except, now=now, after="mfa-remove")
     db.session.commit()
 
 
@@ -298,6 +309,12 @@ def reset_mfa(user: User, *, via: str) -> None:
 
 
 # --- helpers ---------------------------------------------------------------------------------
+
+
+def _end_other_sessions(user: User, keep_sid: str | None, *, now: datetime, after: str) -> None:
+    # Last before the commit: a Redis session store acts at once (security/account.py).
+    if keep_sid is not None:
+        end_other_sessions(user, keep_sid=keep_sid, now=now, after=after)
 
 
 def _require_active(user: User) -> TotpCredential:

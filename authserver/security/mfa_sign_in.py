@@ -21,8 +21,8 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import TotpCredential, User
 from authserver.security.devices import find_device_id
-from authserver.security.errors import MfaNotEnrolled, PendingSignInInvalid
-from authserver.security.lockout import is_locked, register_success
+from authserver.security.errors import MfaNotEnrolled, PendingSignInInvalid, TooManyAttempts
+from authserver.security.lockout import register_success
 from authserver.security.mfa import find_active_credential, use_second_factor
 from authserver.security.mfa_codes import parse_submitted_code
 
@@ -72,22 +72,27 @@ def complete_mfa_sign_in(pending: PendingSignIn, code: str, *, now: datetime) ->
     credential = find_active_credential(pending.user_id)
     if user is None or credential is None or not _is_live(pending, now=now):
         raise PendingSignInInvalid("the sign-in expired; sign in again")
-    if is_locked(user, now=now, device=find_device_id(user)):
+
+    def use_up_pending() -> None:
+        used_up = _affected_rows(
+            update(TotpCredential)
+            .where(
+                TotpCredential.id == credential.id,
+                TotpCredential.completed_challenges == pending.completed_challenges,
+            )
+            .values(completed_challenges=pending.completed_challenges + 1)
+        )
+        if used_up != 1:  # completed by another request a moment ago: not a guess
+            raise PendingSignInInvalid("the sign-in expired; sign in again")
+
+    try:
+        use_second_factor(
+            user, credential, submitted, now=now, during="sign-in", first=use_up_pending
+        )
+    except TooManyAttempts:
         # Locked while the code was being typed (e.g. by wrong codes): start again at sign-in,
         # which gives the generic answer and, once the lock ends, a fresh attempt.
-        raise PendingSignInInvalid("the sign-in expired; sign in again")
-    used_up = _affected_rows(
-        update(TotpCredential)
-        .where(
-            TotpCredential.id == credential.id,
-            TotpCredential.completed_challenges == pending.completed_challenges,
-        )
-        .values(completed_challenges=pending.completed_challenges + 1)
-    )
-    if used_up != 1:
-        db.session.rollback()
-        raise PendingSignInInvalid("the sign-in expired; sign in again")
-    use_second_factor(user, credential, submitted, now=now, during="sign-in")
+        raise PendingSignInInvalid("the sign-in expired; sign in again") from None
     db.session.commit()
     # Both factors passed: now the failure counters start afresh.
     register_success(user, now=now, device=find_device_id(user))
@@ -98,18 +103,20 @@ def step_up(user: User, code: str, *, now: datetime) -> None:
     """Check a second factor for a user whose session was made with a password alone.
 
     The caller then restarts the session with the second factor in its ``amr``. Raises like
-    :func:`complete_mfa_sign_in`, and MfaNotEnrolled when the user has no authenticator.
+    :func:`complete_mfa_sign_in`, TooManyAttempts while the account is locked (the code is not
+    looked at), and MfaNotEnrolled when the user has no authenticator.
     """
     submitted = parse_submitted_code(code)
     credential = find_active_credential(user.id)
     if credential is None:
         raise MfaNotEnrolled("this account has no authenticator app")
+    use_second_factor(user, credential, submitted, now=now, during="step-up")
+    # Pending sign-ins of this user made before the step-up cannot complete any more.
     db.session.execute(
         update(TotpCredential)
         .where(TotpCredential.id == credential.id)
         .values(completed_challenges=TotpCredential.completed_challenges + 1)
     )
-    use_second_factor(user, credential, submitted, now=now, during="step-up")
     db.session.commit()
 
 

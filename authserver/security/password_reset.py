@@ -23,7 +23,7 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
-from authserver.security.accounts import find_user_by_email, get_user
+from authserver.security.accounts import get_user, normalise_email
 from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
@@ -52,39 +52,62 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
     """The reset message for the account at ``email``, or None if no account there may reset.
 
     A new link replaces every earlier one of the account: only the newest message works.
+
+    ASVS 5.0 V6.3.8: the time of the answer must not tell whether the address has an account.
+    So both cases do the same work here, in the request: one look-up, a token made, an old row
+    deleted and a new one written, one audit row, one commit, the message rendered. For an
+    address with no account that may reset, the row is a *decoy* (no user; its token is never
+    sent) and the old row deleted is the previous decoy. Only sending differs, and the caller
+    sends after the response has gone out. Doing the work rather than deferring it keeps the
+    link durable: it is committed before the answer, so no crash can lose it silently.
     """
-    user = find_user_by_email(email)
-    if user is None or user.is_disabled:
-        record_event(
-            EventTag.PASSWORD_RESET_REQUESTED,
-            outcome="failure",
-            user_subject=None if user is None else user.subject,
-            detail={"reason": "no-account" if user is None else "disabled"},
+    found = db.session.execute(
+        select(User.id, User.email, User.subject, User.is_disabled).where(
+            User.email == normalise_email(email)
         )
-        db.session.commit()
-        return None
+    ).one_or_none()
+    may_reset = found is not None and not found.is_disabled
+    owner = found.id if found is not None and may_reset else None
     ttl = _settings().reset_token_ttl
     issued = issue_token(PURPOSE)
-    db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == user.id))
+    # An account keeps only its newest link; the decoys keep only the newest decoy, so both
+    # cases delete the one row an earlier request left (a row lock held until the commit).
+    stale = (
+        PasswordResetToken.user_id == owner
+        if owner is not None
+        else PasswordResetToken.user_id.is_(None)
+    )
+    db.session.execute(delete(PasswordResetToken).where(stale))
     db.session.add(
         PasswordResetToken(
             token_hash=issued.token_hash,
-            user_id=user.id,
+            user_id=owner,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
         )
     )
-    record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=user.subject)
+    subject = None if found is None else found.subject
+    if may_reset:
+        record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=subject)
+    else:
+        record_event(
+            EventTag.PASSWORD_RESET_REQUESTED,
+            outcome="failure",
+            user_subject=subject,
+            detail={"reason": "no-account" if found is None else "disabled"},
+        )
     db.session.commit()
-    return render_mail(
-        user.email,
+    address = email if found is None else found.email
+    mail = render_mail(
+        address,
         "Reset your password",
         "password_reset.txt",
-        email=user.email,
+        email=address,
         link=reset_link(issued.token),
         minutes=max(1, ttl // 60),
         issuer=_settings().issuer,
     )
+    return mail if may_reset else None
 
 
 def check_reset_link(token: str, *, now: datetime) -> None:
@@ -161,8 +184,9 @@ def _find_usable(token: str, *, now: datetime) -> tuple[PasswordResetToken, User
             PasswordResetToken.token_hash == hash_token(PURPOSE, token)
         )
     )
-    if row is None:
-        # Never issued, replaced by a newer link, or a token minted for another purpose.
+    if row is None or row.user_id is None:
+        # Never issued, replaced by a newer link, a token minted for another purpose, or a
+        # decoy's (never sent, so only a guess could name it).
         raise InvalidLink("unknown")
     user = get_user(row.user_id)
     if row.used_at is not None:

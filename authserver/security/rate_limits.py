@@ -7,6 +7,8 @@ Each group has one limit string in the settings and decorators to apply it::
     @limit_signin                      # AUTHSERVER_RATELIMIT_SIGNIN, per IP and per account
     def login_submit(): ...
 
+    @limit_reauthentication(account=signed_in_email)   # the same windows, signed-in forms
+
     @limit_mfa(account=pending_subject)   # AUTHSERVER_RATELIMIT_MFA; account: () -> str | None
     @limit_reset()                         # AUTHSERVER_RATELIMIT_RESET; account: the form's email
     @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
@@ -374,6 +376,18 @@ def limit_signin(view: View) -> View:
         _Counter("ip", client_ip),
         _Counter("account", _account_counter(form_email), exempt_when=_has_recognised_device),
     )(view)
+
+
+def limit_reauthentication(*, account: AccountKey) -> Callable[[View], View]:
+    """The sign-in windows (AUTHSERVER_RATELIMIT_SIGNIN, the same per-IP and per-account
+    counters as ``/login``) for signed-in forms that ask for the password again (changing it,
+    deleting the account). ``account`` gives the signed-in user's e-mail address, so a guess
+    here and a guess at the sign-in page use up one budget. No device exemption: the browser
+    is signed in, and a recognised one would otherwise guess without limit.
+    """
+    return _marked(
+        "signin", _Counter("ip", client_ip), _Counter("account", _account_counter(account))
+    )
 
 
 def limit_mfa(*, account: AccountKey) -> Callable[[View], View]:

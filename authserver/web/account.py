@@ -20,11 +20,18 @@ from authserver.security.account import (
     update_profile,
 )
 from authserver.security.accounts import get_user
-from authserver.security.errors import InvalidName, PasswordPolicyError, WrongPassword
+from authserver.security.errors import (
+    InvalidName,
+    PasswordPolicyError,
+    TooManyAttempts,
+    WrongPassword,
+)
 from authserver.security.mfa import get_mfa_status
+from authserver.security.rate_limits import limit_reauthentication
 from authserver.sessions import (
     BrowserSession,
     UnknownSession,
+    current_session,
     end_current_session,
     list_active_sessions,
     start_session,
@@ -42,6 +49,8 @@ bp = Blueprint("account", __name__)
 
 MFA_SETUP_PATH = "/account/mfa"  # the MFA pages are their own blueprint
 WRONG_CURRENT_PASSWORD = "Your current password is not correct."
+# While the account is locked: it is the owner's own session, so saying so gives nothing away.
+TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
 BAD_REQUEST = "That request could not be understood. Please use the buttons on this page."
 
 
@@ -95,8 +104,15 @@ def profile_submit(session: BrowserSession) -> ResponseReturnValue:
     return redirect(url_for("account.account_page"), 303)
 
 
+def signed_in_email() -> str | None:
+    """The signed-in user's address: the per-account key of the sign-in rate limit."""
+    session = current_session()
+    return None if session is None else get_user(session.user_id).email
+
+
 @bp.post("/account/password")
 @signed_in
+@limit_reauthentication(account=signed_in_email)
 def password_submit(session: BrowserSession) -> ResponseReturnValue:
     form = PasswordChangeForm()
     if not form.validate_on_submit():
@@ -112,6 +128,9 @@ def password_submit(session: BrowserSession) -> ResponseReturnValue:
     except WrongPassword:
         form.current_password.errors.append(WRONG_CURRENT_PASSWORD)
         return render_account(session, password_form=form, status=400)
+    except TooManyAttempts:
+        form.current_password.errors.append(TOO_MANY_ATTEMPTS)
+        return render_account(session, password_form=form, status=429)
     except PasswordPolicyError as error:
         form.new_password.errors.append(as_sentence(str(error)))
         return render_account(session, password_form=form, status=400)

@@ -19,12 +19,15 @@ from authserver.security.errors import (
 )
 from authserver.security.mfa import is_enrolled
 from authserver.security.privacy import export_account, render_export
+from authserver.security.rate_limits import limit_reauthentication
 from authserver.sessions import BrowserSession, end_current_session
 from authserver.web.account import (
     BAD_REQUEST,
+    TOO_MANY_ATTEMPTS,
     WRONG_CURRENT_PASSWORD,
     as_sentence,
     render_account,
+    signed_in_email,
 )
 from authserver.web.guards import signed_in
 from authserver.web.privacy_forms import DeleteAccountForm, ExportForm
@@ -34,7 +37,6 @@ bp = Blueprint("account_privacy", __name__)
 NO_STORE = {"Cache-Control": "no-store"}
 CODE_NEEDED = "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
 WRONG_CODE = "That code is not valid."
-TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
 
 
 @bp.post("/account/export")
@@ -76,6 +78,7 @@ def delete_page(session: BrowserSession) -> ResponseReturnValue:
 
 @bp.post("/account/delete")
 @signed_in
+@limit_reauthentication(account=signed_in_email)
 def delete_submit(session: BrowserSession) -> ResponseReturnValue:
     form = DeleteAccountForm()
     if not form.validate_on_submit():

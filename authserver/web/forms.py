@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from flask_wtf import FlaskForm
-from wtforms import EmailField, HiddenField, PasswordField, StringField
+from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
 from authserver.security.accounts import MAX_EMAIL_LENGTH
@@ -49,6 +49,13 @@ class MfaCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type h
         "Authentication code", validators=[InputRequired(), Length(max=MAX_CODE_INPUT_LENGTH)]
     )
     next = HiddenField()
+
+
+class MfaChangeForm(MfaCodeForm):
+    """The account's MFA page: set up, replace recovery codes or remove, with a code."""
+
+    # Offered because a session someone else opened before the change would outlive it.
+    sign_out_others = BooleanField("Also sign out every other browser signed in to my account")
 
 
 class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints

@@ -32,6 +32,7 @@ from authserver.security.errors import (
     MalformedMfaCode,
     MfaNotEnrolled,
     PendingSignInInvalid,
+    TooManyAttempts,
 )
 from authserver.security.mfa import is_enrolled
 from authserver.security.mfa_sign_in import (
@@ -60,6 +61,7 @@ MALFORMED_CODE = (
     "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
 )
 EXPIRED_FORM = "The form expired. Please try again."
+TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
 
 
 def pending_cookie_name() -> str:
@@ -128,6 +130,9 @@ def challenge_submit() -> ResponseReturnValue:
         return _render(form, challenged, error=MALFORMED_CODE), 400
     except InvalidMfaCode:
         return _render(form, challenged, error=INVALID_CODE), 401
+    except TooManyAttempts:
+        # Stepping up a signed-in session of a locked account (a pending sign-in starts over).
+        return _render(form, challenged, error=TOO_MANY_ATTEMPTS), 429
     except (PendingSignInInvalid, MfaNotEnrolled):
         return _restart_sign_in(next_target)
     start_session(challenged.user, amr=challenged.amr_after, now=now)

@@ -2,8 +2,9 @@
 
 Without an authenticator the page shows a pending secret (QR code, key, ``otpauth://`` URI) and
 asks for a code from the app; only that code makes it count. With one, the page offers new
-recovery codes and removal, each after a fresh code. Recovery codes appear once, in the
-response that made them. Pages that show secrets are never cached.
+recovery codes and removal, each after a fresh code. Each form offers a box to sign out every
+other browser of the account as well. Recovery codes appear once, in the response that made
+them. Pages that show secrets are never cached.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from authserver.security.errors import (
     MalformedMfaCode,
     MfaAlreadyEnrolled,
     MfaNotEnrolled,
+    TooManyAttempts,
 )
 from authserver.security.mfa import (
     begin_enrolment,
@@ -34,13 +36,14 @@ from authserver.security.rate_limits import limit_mfa
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions import current_session, start_session
 from authserver.web.errors import render_http_error
-from authserver.web.forms import MfaCodeForm
+from authserver.web.forms import MfaChangeForm
 from authserver.web.guards import sign_in_required
 from authserver.web.mfa import (
     EXPIRED_FORM,
     INVALID_CODE,
     MALFORMED_CODE,
     SETUP_PATH,
+    TOO_MANY_ATTEMPTS,
     amr_with_otp,
     challenged_account,
 )
@@ -59,7 +62,7 @@ ACTIONS = ("enrol", "regenerate", "remove")
 @bp.get(SETUP_PATH)
 @sign_in_required
 def setup_page() -> ResponseReturnValue:
-    form = MfaCodeForm(next=request.args.get("next", ""))
+    form = MfaChangeForm(next=request.args.get("next", ""))
     return _page(_signed_in_user(), form)
 
 
@@ -68,22 +71,28 @@ def setup_page() -> ResponseReturnValue:
 @limit_mfa(account=challenged_account)
 def setup_submit() -> ResponseReturnValue:
     user = _signed_in_user()
-    form = MfaCodeForm()
+    form = MfaChangeForm()
     action = request.form.get("action", "enrol")
     if action not in ACTIONS or not form.validate_on_submit():
         return _page(user, form, status=400)
+    # Asked for with the checkbox: every other browser of the account is signed out.
+    keep_only = _current_sid() if form.sign_out_others.data else None
     try:
         if action == "enrol":
-            return _enrol(user, form)
+            return _enrol(user, form, keep_only)
         if action == "regenerate":
-            codes = regenerate_recovery_codes(user, form.code.data, now=utcnow())
+            codes = regenerate_recovery_codes(
+                user, form.code.data, now=utcnow(), end_sessions_except=keep_only
+            )
             return _show_recovery_codes(codes, form, replaced=True)
-        remove_mfa(user, form.code.data, now=utcnow())
+        remove_mfa(user, form.code.data, now=utcnow(), end_sessions_except=keep_only)
         return _no_store(render_template("mfa_removed.html"))
     except MalformedMfaCode:
         return _page(user, form, error=MALFORMED_CODE, status=400)
     except InvalidMfaCode:
         return _page(user, form, error=INVALID_CODE, status=401)
+    except TooManyAttempts:
+        return _page(user, form, error=TOO_MANY_ATTEMPTS, status=429)
     except (MfaAlreadyEnrolled, MfaNotEnrolled):
         # Changed in another tab meanwhile: show the page as it is now.
         return redirect(url_for("mfa_setup.setup_page"), 303)
@@ -95,13 +104,13 @@ def csrf_failure(error: CSRFError) -> ResponseReturnValue:
     session = current_session()
     if request.endpoint != "mfa_setup.setup_submit" or session is None:
         return render_http_error(error)
-    form = MfaCodeForm(next=request.form.get("next", ""))
+    form = MfaChangeForm(next=request.form.get("next", ""))
     return _page(get_user(session.user_id), form, error=EXPIRED_FORM, status=400)
 
 
-def _enrol(user: User, form: MfaCodeForm) -> ResponseReturnValue:
+def _enrol(user: User, form: MfaChangeForm, keep_only: str | None) -> ResponseReturnValue:
     try:
-        codes = confirm_enrolment(user, form.code.data, now=utcnow())
+        codes = confirm_enrolment(user, form.code.data, now=utcnow(), end_sessions_except=keep_only)
     except MalformedMfaCode:
         return _page(user, form, error=ENROLMENT_CODE_SHAPE, status=400)
     except InvalidMfaCode:
@@ -114,7 +123,7 @@ def _enrol(user: User, form: MfaCodeForm) -> ResponseReturnValue:
 
 
 def _page(
-    user: User, form: MfaCodeForm, *, error: str | None = None, status: int = 200
+    user: User, form: MfaChangeForm, *, error: str | None = None, status: int = 200
 ) -> ResponseReturnValue:
     if not get_mfa_status(user.id).is_enrolled:
         try:
@@ -133,7 +142,7 @@ def _page(
     return _no_store(page, status)
 
 
-def _show_recovery_codes(codes: list[str], form: MfaCodeForm, *, replaced: bool) -> Response:
+def _show_recovery_codes(codes: list[str], form: MfaChangeForm, *, replaced: bool) -> Response:
     page = render_template(
         "mfa_recovery_codes.html",
         codes=codes,
@@ -154,3 +163,9 @@ def _signed_in_user() -> User:
     session = current_session()
     assert session is not None  # sign_in_required
     return get_user(session.user_id)
+
+
+def _current_sid() -> str:
+    session = current_session()
+    assert session is not None  # sign_in_required
+    return session.sid

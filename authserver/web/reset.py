@@ -46,9 +46,9 @@ def request_submit() -> ResponseReturnValue:
         return render_template("reset_request.html", form=form), 400
     mail = request_password_reset(form.email.data, now=utcnow())
     # The same page and status whether or not the address has an account (no enumeration).
-    # The response time must not tell either. The work that differs is small database work
-    # (one token row) and the mail, whose SMTP round trip would stand out; so the mail is sent
-    # after the response has gone out, and both answers take the same time.
+    # The response time must not tell either (ASVS 5.0 V6.3.8): the service does the same work
+    # for both, and the mail, whose SMTP round trip would stand out, is sent after the response
+    # has gone out.
     settings: Settings = current_app.extensions["authserver.settings"]
     page = render_template(
         "reset_sent.html", email=form.email.data, minutes=max(1, settings.reset_token_ttl // 60)
