@@ -1,15 +1,15 @@
 """users.partial_sign_in_notified_at; password_reset_tokens.user_id may be NULL (decoys)
 
-Revision ID: 0011_acct
-Revises: 0010
+Revision ID: 0012_acct
+Revises: 0011_proto
 Create Date: 2026-12-06
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0011_acct"
-down_revision = "0010"
+revision = "0012_acct"
+down_revision = "0011_proto"
 branch_labels = None
 depends_on = None
 
