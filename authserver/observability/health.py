@@ -3,6 +3,10 @@
 ``/healthz`` proves only that the process answers (no I/O), so an orchestrator never restarts a
 healthy process because a dependency is down. ``/readyz`` checks each dependency and names the
 ones that failed, but never says why: error text could help an attacker map the network.
+
+Redis is optional (DESIGN.md): while it is down the instance still serves everyone, so a failed
+Redis check makes ``/readyz`` say "degraded" with a 200. A 503 there would have every instance
+taken out of the load balancer at once for an outage that costs only shared rate limits.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.extensions import db, redis_client
+from authserver.observability.redis_status import redis_status
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -33,19 +38,26 @@ def check_database() -> bool:
         db.session.rollback()
 
 
-def check_redis(client: Redis) -> bool:
+def check_redis(app: Flask, client: Redis) -> bool:
+    """Logged through RedisStatus: once when it stops answering, not at every probe."""
     try:
-        return bool(client.ping())
+        client.ping()
     except (RedisError, OSError) as exc:
-        log.warning("readiness: redis check failed: %s", type(exc).__name__)
+        redis_status(app).report_failure(type(exc).__name__)
         return False
+    redis_status(app).report_success()
+    return True
+
+
+# Checks whose failure leaves the instance able to serve: reported, never a 503.
+OPTIONAL_CHECKS = frozenset({"redis"})
 
 
 def readiness_checks(app: Flask) -> dict[str, bool]:
     checks = {"database": check_database()}
     client = redis_client(app)
     if client is not None:
-        checks["redis"] = check_redis(client)
+        checks["redis"] = check_redis(app, client)
     return checks
 
 
@@ -57,9 +69,10 @@ def healthz() -> ResponseReturnValue:
 @bp.get("/readyz")
 def readyz() -> ResponseReturnValue:
     checks = readiness_checks(current_app)
-    is_ready = all(checks.values())
+    is_ready = all(passed for name, passed in checks.items() if name not in OPTIONAL_CHECKS)
+    status = "ok" if all(checks.values()) else "degraded" if is_ready else "unavailable"
     body = {
-        "status": "ok" if is_ready else "unavailable",
+        "status": status,
         "checks": {name: "ok" if passed else "failed" for name, passed in checks.items()},
     }
     response = jsonify(body)

@@ -20,7 +20,8 @@ which accounts exist).
 
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
 process's memory (security/rate_windows.py counts). If Redis stops answering, counting goes on
-in memory with the same limits per process until Redis is back: logged, counted in
+in memory with the same limits per process until Redis is back (shared again within about 2 s
+of it answering): logged once each way (observability/redis_status.py), counted in
 :attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
 metric, never a 500. Lockout does not depend on any of this: it lives in the database. Every
 429 is counted in the ``authserver_rate_limited_requests`` metric by group.
@@ -55,6 +56,7 @@ from authserver.config import Settings
 from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
 from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
+from authserver.observability.redis_status import redis_status
 from authserver.security.accounts import find_user_by_email
 from authserver.security.devices import find_device, remembered_devices
 from authserver.security.rate_windows import LocalWindows, SharedWindows
@@ -113,7 +115,8 @@ class RateLimits:
         self.limit_strings = {group: getattr(settings, f"ratelimit_{group}") for group in GROUPS}
         # Settings built in code skip the parser, so parsing here also fails at start-up.
         self.items = {group: parse_many(value) for group, value in self.limit_strings.items()}
-        self.windows: LocalWindows | SharedWindows = _windows(settings)
+        self._status = redis_status(app)
+        self.windows: LocalWindows | SharedWindows = _windows(settings, self._storage_changed)
         self.storage_fallbacks = 0  # times this process fell back to memory
         app.after_request(self._deduct)
 
@@ -131,11 +134,7 @@ class RateLimits:
         kwargs: dict[str, Any],
     ) -> Any:  # Any: whatever the view returns
         if self.enabled and request.method == "POST":
-            was_degraded = self.is_degraded
-            try:
-                self._check(group, counters)
-            finally:
-                self._note_storage_state(was_degraded)
+            self._check(group, counters)
         return view(*args, **kwargs)
 
     def _check(self, group: str, counters: tuple[_Counter, ...]) -> None:
@@ -177,17 +176,14 @@ class RateLimits:
                     log.exception("rate-limit deduction failed")
         return response
 
-    def _note_storage_state(self, was_degraded: bool) -> None:
-        if self.is_degraded and not was_degraded:
+    def _storage_changed(self, degraded: bool, reason: str) -> None:
+        """SharedWindows' switches. Falling back happens in a request; recovery in its probe."""
+        if degraded:
             self.storage_fallbacks += 1
             count_limiter_fallback()
-            log.warning(
-                "rate-limit storage unreachable: counting in this process's memory until it "
-                "answers again (fallback #%d in this process)",
-                self.storage_fallbacks,
-            )
-        elif was_degraded and not self.is_degraded:
-            log.warning("rate-limit storage answers again: limits are shared again")
+            self._status.report_failure(reason)
+        else:
+            self._status.report_success()
 
     def retry_after(self) -> int:
         """Seconds until the limit this request broke lets a request through again."""
@@ -211,7 +207,9 @@ def retry_after() -> int:
     return rate_limits().retry_after()
 
 
-def _windows(settings: Settings) -> LocalWindows | SharedWindows:
+def _windows(
+    settings: Settings, on_change: Callable[[bool, str], None]
+) -> LocalWindows | SharedWindows:
     if not settings.redis_url:
         return LocalWindows()
     uri = settings.redis_url
@@ -227,6 +225,7 @@ def _windows(settings: Settings) -> LocalWindows | SharedWindows:
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
         },
+        on_change=on_change,
     )
 
 

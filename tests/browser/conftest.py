@@ -1,8 +1,8 @@
 """Fixtures of the browser tests: one live server per database backend, one Chromium, a tab each.
 
 The server (`authserver serve`, gunicorn) mails through an aiosmtpd server on loopback. With
-AUTHSERVER_TEST_DATABASE_URL set the tests run again on PostgreSQL, and then also keep sessions
-and rate-limit counters in Redis when AUTHSERVER_TEST_REDIS_URL is set. Every test gets a fresh
+AUTHSERVER_TEST_DATABASE_URL set the tests run again on PostgreSQL, and then also keep the
+rate-limit counters in Redis when AUTHSERVER_TEST_REDIS_URL is set. Every test gets a fresh
 browser context (no cookies) and a folder for its screenshots, test-artifacts/browser/<test>/,
 listed at the end of the run.
 """

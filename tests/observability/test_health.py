@@ -55,13 +55,14 @@ def test_readyz_pings_redis_when_configured(make_app: AppFactory, redis_url: str
     assert response.json == {"status": "ok", "checks": {"database": "ok", "redis": "ok"}}
 
 
-def test_readyz_names_unreachable_redis(make_app: AppFactory) -> None:
+def test_readyz_names_unreachable_redis_but_stays_ready(make_app: AppFactory) -> None:
     broken = make_app(redis_url=f"redis://127.0.0.1:{closed_port()}/0")
 
     response = broken.test_client().get("/readyz")
 
-    assert response.status_code == 503
+    # Redis is optional: every instance would fail this check at once, and they all still serve.
+    assert response.status_code == 200
     assert response.json == {
-        "status": "unavailable",
+        "status": "degraded",
         "checks": {"database": "ok", "redis": "failed"},
     }
