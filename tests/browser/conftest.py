@@ -68,7 +68,6 @@ def server(
             settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
         if redis_url:
             settings["AUTHSERVER_REDIS_URL"] = redis_url
-            settings["AUTHSERVER_REDIS_KEY_PREFIX"] = prefix + ":"
             settings["AUTHSERVER_RATELIMIT_KEY_PREFIX"] = prefix
         running = stack.enter_context(live_server(workdir, **settings))
         yield running
