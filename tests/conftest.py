@@ -18,7 +18,7 @@ from flask_migrate import upgrade
 from sqlalchemy import exists, literal, select, text, union_all
 
 from authserver import create_app
-from authserver.extensions import db, redis_client
+from authserver.extensions import db
 from tests.support.databases import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -134,9 +134,6 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[AppFactory]:
         with each.app_context():
             db.session.remove()
             db.engine.dispose()
-        client = redis_client(each)
-        if client is not None:
-            client.close()
 
 
 @pytest.fixture

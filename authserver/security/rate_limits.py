@@ -21,7 +21,7 @@ which accounts exist).
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
 process's memory (security/rate_windows.py counts). If Redis stops answering, counting goes on
 in memory with the same limits per process until Redis is back (shared again within about 2 s
-of it answering): logged once each way (observability/redis_status.py), counted in
+of it answering): logged once each way (one WARNING, one INFO), counted in
 :attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
 metric, never a 500. Lockout does not depend on any of this: it lives in the database. Every
 429 is counted in the ``authserver_rate_limited_requests`` metric by group.
@@ -56,7 +56,6 @@ from authserver.config import Settings
 from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
 from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
-from authserver.observability.redis_status import redis_status
 from authserver.security.accounts import find_user_by_email
 from authserver.security.devices import find_device, remembered_devices
 from authserver.security.rate_windows import LocalWindows, SharedWindows
@@ -115,7 +114,7 @@ class RateLimits:
         self.limit_strings = {group: getattr(settings, f"ratelimit_{group}") for group in GROUPS}
         # Settings built in code skip the parser, so parsing here also fails at start-up.
         self.items = {group: parse_many(value) for group, value in self.limit_strings.items()}
-        self._status = redis_status(app)
+        self._app = app  # the fallback metric may be counted from the probe's thread
         self.windows: LocalWindows | SharedWindows = _windows(settings, self._storage_changed)
         self.storage_fallbacks = 0  # times this process fell back to memory
         app.after_request(self._deduct)
@@ -124,6 +123,17 @@ class RateLimits:
     def is_degraded(self) -> bool:
         """True while Redis is unreachable and limits are counted in this process only."""
         return isinstance(self.windows, SharedWindows) and self.windows.is_degraded
+
+    def redis_answers(self) -> bool | None:
+        """For /readyz: None without Redis, else whether it answered last. Never waits for it.
+
+        A background probe is started when one is due, so a Redis that went away while no
+        limited request came is reported about a second later.
+        """
+        if not isinstance(self.windows, SharedWindows):
+            return None
+        self.windows.refresh()
+        return not self.windows.is_degraded
 
     def call(
         self,
@@ -177,13 +187,17 @@ class RateLimits:
         return response
 
     def _storage_changed(self, degraded: bool, reason: str) -> None:
-        """SharedWindows' switches. Falling back happens in a request; recovery in its probe."""
+        """SharedWindows' switches: one log line each way per process, never a traceback."""
         if degraded:
             self.storage_fallbacks += 1
-            count_limiter_fallback()
-            self._status.report_failure(reason)
+            count_limiter_fallback(self._app)
+            log.warning(
+                "Redis unreachable (%s): rate limits are counted in this process until it "
+                "answers again",
+                reason,
+            )
         else:
-            self._status.report_success()
+            log.info("Redis answers again: rate limits are shared again")
 
     def retry_after(self) -> int:
         """Seconds until the limit this request broke lets a request through again."""

@@ -13,6 +13,8 @@ thousands of entries at bench rates). The semantics are those of Flask-Limiter's
   the configured prefix), counted by `limits`' own Redis scripts;
 - when Redis fails, counting goes on in this process's memory with the same limits, and Redis
   is probed again every RECHECK_SECONDS until it answers; then counting is shared again.
+  ``/readyz`` asks for a probe too (:meth:`SharedWindows.refresh`), so it reports a Redis that
+  went away while no limited request came, without ever waiting for Redis itself.
 
 Flask-Limiter's back-off (1, 2, 4 ... 32 s between checks) is not kept: after a long outage it
 left the instances counting apart for up to half a minute after Redis was back, and the
@@ -120,8 +122,8 @@ class LocalWindows:
             del self._events[key], self._expiry[key]
 
 
-# Told of each switch: True and the error's type name when counting falls back to this
-# process, False and "" when it is shared again (then called from the probe's thread).
+# Told of each switch: True and a short reason when counting falls back to this process, False
+# and "" when it is shared again. Called from a request or from the probe's thread.
 OnChange = Callable[[bool, str], None]
 
 
@@ -147,11 +149,12 @@ class SharedWindows:
 
     def _current(self) -> Windows:
         if self.is_degraded:
-            self._probe_when_due()
+            self.refresh()
             return self._local
         return self._shared
 
-    def _probe_when_due(self) -> None:
+    def refresh(self) -> None:
+        """Probe Redis in the background if no probe ran for RECHECK_SECONDS; never waits."""
         now = time.monotonic()
         with self._lock:
             if self._is_probing or now < self._next_probe:
@@ -161,14 +164,13 @@ class SharedWindows:
 
     def _probe(self) -> None:
         try:
-            is_back = bool(self._storage.check())  # limits' check answers False on any error
-        except Exception:  # whatever the check raises means "not yet"
-            is_back = False
+            answers = bool(self._storage.check())  # limits' check answers False on any error
+        except Exception:  # whatever the check raises means "no answer"
+            answers = False
         finally:
             with self._lock:
                 self._is_probing = False
-        if is_back:
-            self._switch(degraded=False, reason="")
+        self._switch(degraded=not answers, reason="" if answers else "no answer to PING")
 
     def _switch(self, *, degraded: bool, reason: str) -> None:
         with self._lock:
