@@ -139,8 +139,10 @@ def test_a_redis_that_drops_packets_does_not_stall_sign_in(
         with blackholed.app_context():
             make_user()
         browser = blackholed.test_client()
-        # The first request that asks Redis waits for its deadline, then counts in memory.
+        # The first request that asks Redis waits for its deadline, then counts in memory; the
+        # first sign-in also pays once for what any first sign-in does (device, connections).
         ok(sign_in(browser, DEFAULT_EMAIL, "not the password"), 401)
+        ok(sign_in(browser, DEFAULT_EMAIL, DEFAULT_PASSWORD), 303)
 
         durations = []
         for _ in range(3):
