@@ -144,6 +144,7 @@ class SharedWindows:
         self._on_change = on_change
         self._lock = threading.Lock()
         self.is_degraded = False
+        self._switches = 0  # a probe's answer is dropped if a request switched meanwhile
         self._is_probing = False
         self._next_probe = 0.0  # time.monotonic(): a clock moved by tests must not stop probes
 
@@ -160,9 +161,13 @@ class SharedWindows:
             if self._is_probing or now < self._next_probe:
                 return
             self._is_probing, self._next_probe = True, now + RECHECK_SECONDS
-        threading.Thread(target=self._probe, name="rate-limit-redis-probe", daemon=True).start()
+            switches = self._switches
+        probe = threading.Thread(
+            target=self._probe, args=(switches,), name="rate-limit-redis-probe", daemon=True
+        )
+        probe.start()
 
-    def _probe(self) -> None:
+    def _probe(self, switches: int) -> None:
         try:
             answers = bool(self._storage.check())  # limits' check answers False on any error
         except Exception:  # whatever the check raises means "no answer"
@@ -170,13 +175,20 @@ class SharedWindows:
         finally:
             with self._lock:
                 self._is_probing = False
-        self._switch(degraded=not answers, reason="" if answers else "no answer to PING")
+        reason = "" if answers else "no answer to PING"
+        self._switch(degraded=not answers, reason=reason, unless_switched_since=switches)
 
-    def _switch(self, *, degraded: bool, reason: str) -> None:
+    def _switch(
+        self, *, degraded: bool, reason: str, unless_switched_since: int | None = None
+    ) -> None:
         with self._lock:
             if self.is_degraded == degraded:
                 return
+            # A probe that began before a request's failure (or a recovery) is out of date.
+            if unless_switched_since not in (None, self._switches):
+                return
             self.is_degraded = degraded
+            self._switches += 1
         if self._on_change is not None:
             self._on_change(degraded, reason)
 
