@@ -229,13 +229,8 @@ class Settings:
     redis_url: str | None = _setting(
         None,
         _parse_optional_str,
-        "Optional Redis for rate limits, sessions and the revocation cache",
+        "Optional Redis for the rate-limit counters, shared by every instance",
         secret=True,
-    )
-    redis_key_prefix: str = _setting(
-        "authserver:",
-        _parse_str,
-        "Prefix of every Redis key we write, so several deployments can share one Redis",
     )
     secret_key: str = _setting(
         "", _parse_str, "Signs cookies and CSRF tokens; at least 32 characters", secret=True

@@ -11,11 +11,8 @@ from flask import Flask
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
-from redis import Redis
 from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
-
-from authserver.config import Settings
 
 # Stable constraint names, so migrations can drop and alter constraints on every backend.
 NAMING_CONVENTION = {
@@ -44,8 +41,8 @@ def csrf_exempt(view: ViewFunction) -> ViewFunction:
     return view
 
 
-REDIS_EXTENSION = "authserver.redis"
 # Every Redis call has a deadline: a slow Redis must degrade a request, never hang a worker.
+# The rate limits (security/rate_windows.py) hold the only Redis client.
 REDIS_TIMEOUT_SECONDS = 1.0
 
 # The repository layout keeps migrations beside the package (DESIGN.md: "Layout").
@@ -64,22 +61,9 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def redis_client(app: Flask) -> Redis | None:
-    """The shared Redis client, or None when AUTHSERVER_REDIS_URL is not set."""
-    client: Redis | None = app.extensions.get(REDIS_EXTENSION)
-    return client
-
-
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     with app.app_context():
         event.listen(db.engine, "connect", _tune_sqlite_connection)
-    if settings.redis_url:
-        app.extensions[REDIS_EXTENSION] = Redis.from_url(
-            settings.redis_url,
-            socket_timeout=REDIS_TIMEOUT_SECONDS,
-            socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
-        )

@@ -314,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         "--profile", type=int, default=0, metavar="LINES", help="print cProfile's costliest frames"
     )
     parser.add_argument("--database-url", help="a migrated or empty database (default: SQLite)")
-    parser.add_argument("--redis-url", help="rate-limit counters (and sessions) in Redis")
+    parser.add_argument("--redis-url", help="rate-limit counters in Redis")
     args = parser.parse_args(argv)
     keys = list(WORKLOADS) if args.workloads == ["all"] else args.workloads
     unknown = [key for key in keys if key not in WORKLOADS]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextvars
 import os
-import secrets
 import shutil
 from collections.abc import Callable, Iterator
 from contextlib import nullcontext
@@ -19,7 +18,7 @@ from flask_migrate import upgrade
 from sqlalchemy import exists, literal, select, text, union_all
 
 from authserver import create_app
-from authserver.extensions import db, redis_client
+from authserver.extensions import db
 from tests.support.databases import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -135,9 +134,6 @@ def make_app(database_url: str, tmp_path: Path) -> Iterator[AppFactory]:
         with each.app_context():
             db.session.remove()
             db.engine.dispose()
-        client = redis_client(each)
-        if client is not None:
-            client.close()
 
 
 @pytest.fixture
@@ -204,37 +200,3 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     except redis.RedisError as exc:
         pytest.fail(f"{REDIS_ENV} is set but Redis is unreachable: {exc}", pytrace=False)
     return url
-
-
-SESSION_STORES = ["database", "redis"]
-
-
-@pytest.fixture(params=SESSION_STORES)
-def session_store_settings(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
-    """Settings choosing each session store in turn (STYLE.md: one contract suite for both).
-
-    The Redis case needs `redis_url` (skipped when unset) and writes under a key prefix of its
-    own, deleted afterwards, so runs sharing one Redis never see each other's keys.
-    """
-    if request.param == "database":
-        yield {}
-        return
-    url: str = request.getfixturevalue("redis_url")
-    prefix = f"authserver-test-{secrets.token_hex(8)}:"
-    yield {"redis_url": url, "redis_key_prefix": prefix}
-    cleaner = redis.Redis.from_url(url)
-    try:
-        for key in cleaner.scan_iter(match=prefix + "*"):
-            cleaner.delete(key)
-    finally:
-        cleaner.close()
-
-
-@pytest.fixture
-def store_app(
-    app: Flask, make_app: AppFactory, session_store_settings: dict[str, Any]
-) -> Iterator[Flask]:
-    """Like `app`, with sessions in each store in turn (`app` empties the database first)."""
-    built = make_app(**session_store_settings)
-    with built.app_context():
-        yield built

@@ -11,8 +11,8 @@ Kept on purpose:
 - Refresh tokens stay until their family's absolute end, even once idle-expired, rotated or
   revoked: presenting a rotated one must still be recognised as reuse (RFC 9700 §4.14.2).
   A family row goes when its last token does.
-- Nothing about MFA sign-ins in progress is stored (it is a signed, short-lived value), and
-  Redis expires its own sessions; the database session table is purged for the DB store.
+- Nothing about MFA sign-ins in progress is stored (it is a signed, short-lived value); browser
+  sessions past their absolute end are purged from their table.
 """
 
 from __future__ import annotations

@@ -136,8 +136,9 @@ def count_rate_limited(group: str) -> None:
         metrics.rate_limited.labels(group).inc()
 
 
-def count_limiter_fallback() -> None:
-    metrics = app_metrics()
+def count_limiter_fallback(app: Flask | None = None) -> None:
+    """``app`` when called outside a request (the rate limits' probe thread)."""
+    metrics = app_metrics(app)
     if metrics is not None:
         metrics.limiter_fallbacks.inc()
 

@@ -1,8 +1,7 @@
 """What a signed-in user may change on their own account page: name, password, sessions.
 
-Each public function is one unit of work and commits together with its audit event. Session
-stores may be Redis, whose writes take effect at once; they are therefore written last, after
-everything that can still fail, so an error leaves the database untouched.
+Each public function is one unit of work and commits together with its audit event (sessions
+are database rows too), so an error leaves the database untouched.
 """
 
 from __future__ import annotations

@@ -105,8 +105,7 @@ def delete_account(user: User, *, now: datetime, via: str) -> DeletionReport:
     """Delete the account and everything that belongs to it; pseudonymise its audit rows.
 
     ``via`` names the surface ("account-page", "cli") in the audit row. One transaction,
-    committed at the end; the session store is written last (Redis acts at once), so a
-    failure before it leaves everything as it was.
+    committed at the end, so a failure before it leaves everything as it was.
     """
     subject, email, user_id = user.subject, user.email, user.id
     sessions = session_store().list_all_for_user(user_id)

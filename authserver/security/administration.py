@@ -1,8 +1,8 @@
 """What an administrator may do to an account (the ``authserver user`` commands).
 
 Each public function is one unit of work: it changes the account, writes an ``admin:*`` audit
-event in the same transaction and commits. Session stores may be Redis, whose writes take effect
-at once, so they are written last, after everything that can still fail (as in account.py).
+event in the same transaction and commits; sessions are rows of the same database, so they end
+in the same transaction.
 
 Ending access is always complete: disabling an account, setting its password or revoking its
 sessions ends every browser session *and* every refresh and access token
@@ -95,11 +95,7 @@ def revoke_user_sessions(user: User, *, now: datetime, via: str) -> CredentialsE
 
 
 def _end_everything(user: User, tag: EventTag, *, now: datetime, via: str) -> CredentialsEnded:
-    """End every token and session of ``user`` and stage the audit event; the caller commits.
-
-    Sessions go last: a Redis store's writes take effect at once, so nothing after them may fail
-    (the same order as security/account.py).
-    """
+    """End every token and session of ``user`` and stage the audit event; the caller commits."""
     end_all_credentials(user, now=now)
     ended = revoke_all_sessions(user, now=now)
     record_event(

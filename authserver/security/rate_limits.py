@@ -22,7 +22,8 @@ which accounts exist).
 
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
 process's memory (security/rate_windows.py counts). If Redis stops answering, counting goes on
-in memory with the same limits per process until Redis is back: logged, counted in
+in memory with the same limits per process until Redis is back (shared again within about 2 s
+of it answering): logged once each way (one WARNING, one INFO), counted in
 :attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
 metric, never a 500. Lockout does not depend on any of this: it lives in the database. Every
 429 is counted in the ``authserver_rate_limited_requests`` metric by group.
@@ -116,7 +117,8 @@ class RateLimits:
         self.limit_strings = {group: getattr(settings, f"ratelimit_{group}") for group in GROUPS}
         # Settings built in code skip the parser, so parsing here also fails at start-up.
         self.items = {group: parse_many(value) for group, value in self.limit_strings.items()}
-        self.windows: LocalWindows | SharedWindows = _windows(settings)
+        self._app = app  # the fallback metric may be counted from the probe's thread
+        self.windows: LocalWindows | SharedWindows = _windows(settings, self._storage_changed)
         self.storage_fallbacks = 0  # times this process fell back to memory
         app.after_request(self._deduct)
 
@@ -124,6 +126,17 @@ class RateLimits:
     def is_degraded(self) -> bool:
         """True while Redis is unreachable and limits are counted in this process only."""
         return isinstance(self.windows, SharedWindows) and self.windows.is_degraded
+
+    def redis_answers(self) -> bool | None:
+        """For /readyz: None without Redis, else whether it answered last. Never waits for it.
+
+        A background probe is started when one is due, so a Redis that went away while no
+        limited request came is reported about a second later.
+        """
+        if not isinstance(self.windows, SharedWindows):
+            return None
+        self.windows.refresh()
+        return not self.windows.is_degraded
 
     def call(
         self,
@@ -134,11 +147,7 @@ class RateLimits:
         kwargs: dict[str, Any],
     ) -> Any:  # Any: whatever the view returns
         if self.enabled and request.method == "POST":
-            was_degraded = self.is_degraded
-            try:
-                self._check(group, counters)
-            finally:
-                self._note_storage_state(was_degraded)
+            self._check(group, counters)
         return view(*args, **kwargs)
 
     def _check(self, group: str, counters: tuple[_Counter, ...]) -> None:
@@ -180,17 +189,18 @@ class RateLimits:
                     log.exception("rate-limit deduction failed")
         return response
 
-    def _note_storage_state(self, was_degraded: bool) -> None:
-        if self.is_degraded and not was_degraded:
+    def _storage_changed(self, degraded: bool, reason: str) -> None:
+        """SharedWindows' switches: one log line each way per process, never a traceback."""
+        if degraded:
             self.storage_fallbacks += 1
-            count_limiter_fallback()
+            count_limiter_fallback(self._app)
             log.warning(
-                "rate-limit storage unreachable: counting in this process's memory until it "
-                "answers again (fallback #%d in this process)",
-                self.storage_fallbacks,
+                "Redis unreachable (%s): rate limits are counted in this process until it "
+                "answers again",
+                reason,
             )
-        elif was_degraded and not self.is_degraded:
-            log.warning("rate-limit storage answers again: limits are shared again")
+        else:
+            log.info("Redis answers again: rate limits are shared again")
 
     def retry_after(self) -> int:
         """Seconds until the limit this request broke lets a request through again."""
@@ -214,7 +224,9 @@ def retry_after() -> int:
     return rate_limits().retry_after()
 
 
-def _windows(settings: Settings) -> LocalWindows | SharedWindows:
+def _windows(
+    settings: Settings, on_change: Callable[[bool, str], None]
+) -> LocalWindows | SharedWindows:
     if not settings.redis_url:
         return LocalWindows()
     uri = settings.redis_url
@@ -230,6 +242,7 @@ def _windows(settings: Settings) -> LocalWindows | SharedWindows:
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
         },
+        on_change=on_change,
     )
 
 

@@ -12,7 +12,16 @@ thousands of entries at bench rates). The semantics are those of Flask-Limiter's
 - the Redis keys are the ones Flask-Limiter used (``LIMITER/<key>/<scope>/<amount>/...`` under
   the configured prefix), counted by `limits`' own Redis scripts;
 - when Redis fails, counting goes on in this process's memory with the same limits, and Redis
-  is tried again after 1, 2, 4 ... seconds (Flask-Limiter's back-off) until it answers.
+  is probed again every RECHECK_SECONDS until it answers; then counting is shared again.
+  ``/readyz`` asks for a probe too (:meth:`SharedWindows.refresh`), so it reports a Redis that
+  went away while no limited request came, without ever waiting for Redis itself.
+
+Flask-Limiter's back-off (1, 2, 4 ... 32 s between checks) is not kept: after a long outage it
+left the instances counting apart for up to half a minute after Redis was back, and the
+shared counts must be back within 5 s. It existed because its check ran inside a request,
+which a Redis that drops packets would stall for the whole connect timeout. Here the probe
+runs in a thread of its own, one at a time, so requests never wait for it and probing every
+second costs one PING (or one timed-out connect) a second per process.
 """
 
 from __future__ import annotations
@@ -33,7 +42,9 @@ log = logging.getLogger(__name__)
 
 # Forgotten windows (addresses that went quiet) are swept at most this often.
 SWEEP_INTERVAL_SECONDS = 60.0
-MAX_BACKEND_CHECKS = 5  # back-off cap between Redis checks: 2**5 = 32 s, as Flask-Limiter
+# While Redis is unreachable it is probed this often: with a probe that times out after at most
+# REDIS_TIMEOUT_SECONDS (1 s), counting is shared again within about 2 s of Redis answering.
+RECHECK_SECONDS = 1.0
 
 
 class Windows(Protocol):
@@ -111,52 +122,84 @@ class LocalWindows:
             del self._events[key], self._expiry[key]
 
 
+# Told of each switch: True and a short reason when counting falls back to this process, False
+# and "" when it is shared again. Called from a request or from the probe's thread.
+OnChange = Callable[[bool, str], None]
+
+
 class SharedWindows:
     """Windows in Redis (every instance counts together), failing over to this process.
 
-    ``is_degraded`` is true while Redis is unreachable; the caller notices the change and
-    reports it (log line, metric).
+    ``is_degraded`` is true while Redis is unreachable; ``on_change`` hears of each switch.
     """
 
-    def __init__(self, uri: str, options: dict[str, str | int]) -> None:
+    def __init__(
+        self, uri: str, options: dict[str, str | int], *, on_change: OnChange | None = None
+    ) -> None:
         storage = storage_from_string(uri, **options)
         assert isinstance(storage, Storage)  # a redis:// URI gives the synchronous storage
         self._storage = storage
         self._shared = MovingWindowRateLimiter(self._storage)
         self._local = LocalWindows()
+        self._on_change = on_change
+        self._lock = threading.Lock()
         self.is_degraded = False
-        self._checks = 0
-        self._last_check = 0.0
+        self._switches = 0  # a probe's answer is dropped if a request switched meanwhile
+        self._is_probing = False
+        self._next_probe = 0.0  # time.monotonic(): a clock moved by tests must not stop probes
 
     def _current(self) -> Windows:
-        if self.is_degraded and self._should_check() and self._is_storage_back():
-            log.info("rate-limit storage recovered")
-            self.is_degraded, self._checks = False, 0
-        return self._local if self.is_degraded else self._shared
+        if self.is_degraded:
+            self.refresh()
+            return self._local
+        return self._shared
 
-    def _should_check(self) -> bool:
-        if self._checks > MAX_BACKEND_CHECKS:
-            self._checks = 0
-        if time.time() - self._last_check > 2**self._checks:
-            self._last_check = time.time()
-            self._checks += 1
-            return True
-        return False
+    def refresh(self) -> None:
+        """Probe Redis in the background if no probe ran for RECHECK_SECONDS; never waits."""
+        now = time.monotonic()
+        with self._lock:
+            if self._is_probing or now < self._next_probe:
+                return
+            self._is_probing, self._next_probe = True, now + RECHECK_SECONDS
+            switches = self._switches
+        probe = threading.Thread(
+            target=self._probe, args=(switches,), name="rate-limit-redis-probe", daemon=True
+        )
+        probe.start()
 
-    def _is_storage_back(self) -> bool:
+    def _probe(self, switches: int) -> None:
         try:
-            return bool(self._storage.check())
-        except Exception:  # any failure of the check means "not yet"
-            return False
+            answers = bool(self._storage.check())  # limits' check answers False on any error
+        except Exception:  # whatever the check raises means "no answer"
+            answers = False
+        finally:
+            with self._lock:
+                self._is_probing = False
+        reason = "" if answers else "no answer to PING"
+        self._switch(degraded=not answers, reason=reason, unless_switched_since=switches)
+
+    def _switch(
+        self, *, degraded: bool, reason: str, unless_switched_since: int | None = None
+    ) -> None:
+        with self._lock:
+            if self.is_degraded == degraded:
+                return
+            # A probe that began before a request's failure (or a recovery) is out of date.
+            if unless_switched_since not in (None, self._switches):
+                return
+            self.is_degraded = degraded
+            self._switches += 1
+        if self._on_change is not None:
+            self._on_change(degraded, reason)
 
     def _call(self, operation: Callable[[Windows], bool | WindowStats]) -> bool | WindowStats:
         windows = self._current()
         try:
             return operation(windows)
-        except Exception:  # redis-py's and limits' errors alike: Redis is not answering
+        except Exception as exc:  # redis-py's and limits' errors alike: Redis is not answering
             if windows is self._local:
                 raise
-            self.is_degraded = True
+            self._switch(degraded=True, reason=type(exc).__name__)
             return operation(self._local)
 
     def hit(self, item: RateLimitItem, *identifiers: str, cost: int = 1) -> bool:

@@ -6,9 +6,15 @@
     list_active_sessions(user, now=..., current_sid=...)   the account page's list
     revoke_session(user, sid, now=...), revoke_all_sessions(user, now=...)   (caller commits)
 
-The store is Redis when AUTHSERVER_REDIS_URL is set, the database otherwise; both implement
-:class:`~authserver.sessions.store.SessionStore`. An unreachable store fails closed
-(:class:`SessionStoreUnavailable`).
+Sessions live in the database (table ``browser_sessions``), whether or not Redis is configured:
+it is the store of record, so a Redis outage or restart neither signs anyone out nor stops a
+sign-in (DESIGN.md: "Redis is optional and never the only copy"). Redis is not used as a cache
+in front of it either. A cache hit would still cost a Redis round trip, and every request that
+finds a session reads the user's row from the database anyway (disabled? signed out
+everywhere?), so a cache would save one indexed SELECT: measured, it saved nothing
+(docs/performance.md, "Browser sessions"). It would also have to be invalidated on every
+instance at each revocation, even while Redis is unreachable, or serve a revoked session.
+Without it a revocation is one committed UPDATE, seen at once by every instance.
 
 The cookie is ``__Host-authserver_session`` when cookies are secure (production, or
 AUTHSERVER_SECURE_COOKIES) and ``authserver_session`` otherwise; HttpOnly, SameSite=Lax, Path=/.
@@ -18,19 +24,16 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authserver.config import Settings
-from authserver.extensions import redis_client
 from authserver.sessions import csrf_cookie
 from authserver.sessions.cookies import apply_cookie_change
 from authserver.sessions.db_store import DatabaseSessionStore
-from authserver.sessions.errors import SessionStoreUnavailable, UnknownSession
+from authserver.sessions.errors import UnknownSession
 from authserver.sessions.listing import (
     ActiveSession,
     list_active_sessions,
     revoke_all_sessions,
     revoke_session,
 )
-from authserver.sessions.redis_store import RedisSessionStore
 from authserver.sessions.service import (
     ACR_MFA,
     ACR_PASSWORD,
@@ -48,7 +51,6 @@ __all__ = [
     "ACR_PASSWORD",
     "ActiveSession",
     "BrowserSession",
-    "SessionStoreUnavailable",
     "UnknownSession",
     "current_session",
     "end_current_session",
@@ -62,14 +64,7 @@ __all__ = [
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
-    client = redis_client(app)
-    if client is not None:
-        app.extensions[STORE_EXTENSION] = RedisSessionStore(
-            client, prefix=settings.redis_key_prefix
-        )
-    else:
-        app.extensions[STORE_EXTENSION] = DatabaseSessionStore()
+    app.extensions[STORE_EXTENSION] = DatabaseSessionStore()
     app.after_request(apply_cookie_change)
     app.teardown_request(forget_request_state)
     csrf_cookie.init_app(app)

@@ -1,4 +1,4 @@
-"""Browser sessions in the database (table ``browser_sessions``): the store when Redis is off."""
+"""Browser sessions in the database (table ``browser_sessions``): their store of record."""
 
 from __future__ import annotations
 

@@ -1,20 +1,18 @@
 """Server-side browser sessions: start one at sign-in, recognise it on later requests, end it.
 
-The cookie carries a 256-bit random token; stores keep only its SHA-256, so a leaked table or
-Redis dump cannot be replayed as cookies. The session's ``public_id`` is what other parts see
+The cookie carries a 256-bit random token; the store keeps only its SHA-256, so a leaked table
+cannot be replayed as cookies. The session's ``public_id`` is what other parts see
 (the ``sid`` claim, the account page). Rules, in the order :func:`current_session` applies them:
 not revoked, within the absolute lifetime, not idle for too long, and the user neither disabled
 nor "signed out everywhere" (``tokens_valid_after``) since the session began.
 
-Sessions fail closed: when the store cannot be reached, :func:`current_session` answers None
-(signed out) and :func:`start_session` / :func:`end_current_session` raise
-:class:`SessionStoreUnavailable`, which the web layer turns into a "try again" page.
+The store is the database (see the package's docstring for why Redis holds no sessions): a
+session is only as available as the database, which every request that uses one needs anyway.
 """
 
 from __future__ import annotations
 
 import hashlib
-import logging
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -33,10 +31,7 @@ from authserver.sessions.cookies import (
     read_session_token,
     set_session_cookie,
 )
-from authserver.sessions.errors import SessionStoreUnavailable
 from authserver.sessions.store import SessionStore, StoredSession
-
-log = logging.getLogger(__name__)
 
 # `acr` values (OIDC Core §2): what kind of sign-in produced the session. Relying parties may
 # ask for one with `acr_values`; only these two exist.
@@ -84,16 +79,11 @@ class _Current:
 def current_session(*, now: datetime | None = None) -> BrowserSession | None:
     """The live session named by this request's cookie, or None.
 
-    Looked up once per request. Slides ``last_seen_at`` at most once per TOUCH_INTERVAL. An
-    unreachable store means None: nobody is signed in while their session cannot be checked.
+    Looked up once per request. Slides ``last_seen_at`` at most once per TOUCH_INTERVAL.
     """
     cached: _Current | None = g.get(_CURRENT)
     if cached is None:
-        try:
-            session = _load_current_session(now or utcnow())
-        except SessionStoreUnavailable as exc:
-            log.warning("session store unavailable, request treated as signed out: %s", exc)
-            session = None
+        session = _load_current_session(now or utcnow())
         cached = _Current(session)
         setattr(g, _CURRENT, cached)
         if session is not None:
@@ -105,7 +95,7 @@ def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None
     """Sign ``user`` in on this browser; whatever session it had before is revoked.
 
     A new id at every sign-in means an id planted in the browser beforehand (session fixation)
-    is worth nothing afterwards. Raises :class:`SessionStoreUnavailable` when it cannot.
+    is worth nothing afterwards.
     """
     if isinstance(amr, str) or not amr:
         # A bare string is a Sequence[str] too, and would become ("p", "w", "d").
@@ -127,11 +117,7 @@ def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None
 
 
 def end_current_session(*, now: datetime | None = None) -> BrowserSession | None:
-    """Sign this browser out: revoke its session and clear the cookie. Returns what ended.
-
-    Raises :class:`SessionStoreUnavailable` (and keeps the cookie, so the browser can try
-    again) when the revocation cannot be recorded.
-    """
+    """Sign this browser out: revoke its session and clear the cookie. Returns what ended."""
     token = read_session_token()
     if token is None:
         return None

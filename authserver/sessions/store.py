@@ -1,11 +1,9 @@
-"""The interface every browser-session store implements: the database and Redis.
+"""The interface of the browser-session store (the database's: sessions/db_store.py).
 
 A store keeps records and finds them by the hash of the cookie's token. It makes no decisions:
-expiry, revocation and the user's state are judged in :mod:`authserver.sessions.service`, so
-that every store behaves the same. Stores never commit; the service's unit of work does (a
-Redis store's writes take effect at once, which is why the service writes them last).
-A store that cannot reach its storage raises
-:class:`~authserver.sessions.errors.SessionStoreUnavailable`, never its own client's errors.
+expiry, revocation and the user's state are judged in :mod:`authserver.sessions.service`.
+Stores never commit; the service's unit of work does. The contract tests
+(tests/sessions/test_store_contract.py) hold any store to this interface.
 """
 
 from __future__ import annotations
@@ -46,8 +44,8 @@ class SessionStore(Protocol):
     def find(self, token_hash: str) -> StoredSession | None:
         """The session kept under ``token_hash``, revoked ones included.
 
-        A session past its absolute end may be returned or may already be forgotten (Redis
-        lets it expire); either way the service treats it as gone.
+        A session past its absolute end may be returned or may already be forgotten (the
+        maintenance purge deletes it); either way the service treats it as gone.
         """
 
     def touch(self, token_hash: str, *, seen_at: datetime) -> None:

@@ -12,7 +12,6 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
 from authserver.observability.request_id import current_request_id
 from authserver.security.rate_limits import retry_after
-from authserver.sessions.errors import SessionStoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -64,27 +63,9 @@ def render_unexpected_error(error: Exception) -> ResponseReturnValue:
     return render_http_error(InternalServerError())
 
 
-# How long a browser should wait before trying again when the session store is down.
-SESSION_STORE_RETRY_AFTER_SECONDS = 30
-
-
-def render_session_store_unavailable(error: SessionStoreUnavailable) -> ResponseReturnValue:
-    """Sessions fail closed: a sign-in or sign-out that cannot be recorded says so (503)."""
-    log.warning("session store unavailable on %s %s: %s", request.method, request.path, error)
-    headers = {"Retry-After": str(SESSION_STORE_RETRY_AFTER_SECONDS), "Cache-Control": "no-store"}
-    if wants_json():
-        body = {
-            "error": "temporarily_unavailable",
-            "error_description": "The server is busy; try again shortly.",
-        }
-        return jsonify(body), 503, headers
-    return render_template("unavailable.html"), 503, headers
-
-
 def init_app(app: Flask) -> None:
     # Every page can show the request id, so a person can quote it and support find the logs.
     app.jinja_env.globals["request_id"] = current_request_id
     app.register_error_handler(RateLimitExceeded, render_rate_limited)
     app.register_error_handler(HTTPException, render_http_error)
-    app.register_error_handler(SessionStoreUnavailable, render_session_store_unavailable)
     app.register_error_handler(Exception, render_unexpected_error)

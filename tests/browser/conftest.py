@@ -1,8 +1,8 @@
 """Fixtures of the browser tests: one live server per database backend, one Chromium, a tab each.
 
 The server (`authserver serve`, gunicorn) mails through an aiosmtpd server on loopback. With
-AUTHSERVER_TEST_DATABASE_URL set the tests run again on PostgreSQL, and then also keep sessions
-and rate-limit counters in Redis when AUTHSERVER_TEST_REDIS_URL is set. Every test gets a fresh
+AUTHSERVER_TEST_DATABASE_URL set the tests run again on PostgreSQL, and then also keep the
+rate-limit counters in Redis when AUTHSERVER_TEST_REDIS_URL is set. Every test gets a fresh
 browser context (no cookies) and a folder for its screenshots, test-artifacts/browser/<test>/,
 listed at the end of the run.
 """
@@ -68,7 +68,6 @@ def server(
             settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
         if redis_url:
             settings["AUTHSERVER_REDIS_URL"] = redis_url
-            settings["AUTHSERVER_REDIS_KEY_PREFIX"] = prefix + ":"
             settings["AUTHSERVER_RATELIMIT_KEY_PREFIX"] = prefix
         running = stack.enter_context(live_server(workdir, **settings))
         yield running

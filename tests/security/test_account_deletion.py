@@ -81,10 +81,8 @@ OWNED_TABLES = (
 
 
 @pytest.fixture
-def site(
-    app: Flask, make_app: AppFactory, session_store_settings: dict[str, Any]
-) -> Iterator[Flask]:
-    built = make_app(**session_store_settings)
+def site(app: Flask, make_app: AppFactory) -> Iterator[Flask]:
+    built = make_app()
     with built.app_context():
         ensure_active_keys(now=datetime.now(UTC))
         yield built

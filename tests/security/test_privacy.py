@@ -39,11 +39,9 @@ def iso(moment: datetime) -> str:
 
 
 @pytest.fixture
-def site(
-    app: Flask, make_app: AppFactory, session_store_settings: dict[str, Any]
-) -> Iterator[Flask]:
-    """Each session store in turn (`app` gave it an empty database)."""
-    built = make_app(**session_store_settings)
+def site(app: Flask, make_app: AppFactory) -> Iterator[Flask]:
+    """The app on an empty database (`app` emptied it)."""
+    built = make_app()
     with built.app_context():
         ensure_active_keys(now=datetime.now(UTC))
         yield built

@@ -414,4 +414,4 @@ def test_without_redis_limits_fall_back_to_memory_and_lockout_still_works(
     limits = rate_limits(broken)
     assert limits.is_degraded
     assert limits.storage_fallbacks == 1
-    assert "rate-limit storage unreachable" in caplog.text
+    assert "Redis unreachable (ConnectionError)" in caplog.text

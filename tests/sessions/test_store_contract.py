@@ -1,8 +1,7 @@
-"""One contract for every session store: the database store and the Redis store.
+"""The session store's contract (sessions/store.py), held by the database store.
 
-Each test runs once per store (the `store_app` fixture) and, for the database, once per
-database backend. The first half drives the SessionStore interface directly; the second half
-drives sign-in, timeouts and sign-out through HTTP, which must behave the same on either store.
+Each test runs once per database backend. The first half drives the SessionStore interface
+directly; the second half drives sign-in, timeouts and sign-out through HTTP.
 """
 
 from __future__ import annotations
@@ -60,13 +59,13 @@ def keep(user: User, **changes: object) -> tuple[str, StoredSession]:
     return token_hash, session
 
 
-def test_a_kept_session_is_found_exactly_as_it_was(store_app: Flask) -> None:
+def test_a_kept_session_is_found_exactly_as_it_was(app: Flask) -> None:
     token_hash, session = keep(make_user())
 
     assert session_store().find(token_hash) == session
 
 
-def test_missing_optional_values_come_back_missing(store_app: Flask) -> None:
+def test_missing_optional_values_come_back_missing(app: Flask) -> None:
     token_hash, session = keep(make_user(), ip=None, user_agent=None, amr=("pwd",))
 
     found = session_store().find(token_hash)
@@ -75,13 +74,13 @@ def test_missing_optional_values_come_back_missing(store_app: Flask) -> None:
     assert found is not None and found.ip is None and found.user_agent is None
 
 
-def test_an_unknown_hash_finds_nothing(store_app: Flask) -> None:
+def test_an_unknown_hash_finds_nothing(app: Flask) -> None:
     keep(make_user())
 
     assert session_store().find(new_hash()) is None
 
 
-def test_touch_records_activity(store_app: Flask) -> None:
+def test_touch_records_activity(app: Flask) -> None:
     token_hash, session = keep(make_user())
     later = START + timedelta(minutes=5)
 
@@ -91,7 +90,7 @@ def test_touch_records_activity(store_app: Flask) -> None:
     assert session_store().find(token_hash) == replace(session, last_seen_at=later)
 
 
-def test_revoking_keeps_the_first_revocation_time(store_app: Flask) -> None:
+def test_revoking_keeps_the_first_revocation_time(app: Flask) -> None:
     token_hash, session = keep(make_user())
     first, second = START + timedelta(minutes=1), START + timedelta(minutes=2)
 
@@ -102,7 +101,7 @@ def test_revoking_keeps_the_first_revocation_time(store_app: Flask) -> None:
     assert session_store().find(token_hash) == replace(session, revoked_at=first)
 
 
-def test_touching_or_revoking_an_unknown_session_creates_nothing(store_app: Flask) -> None:
+def test_touching_or_revoking_an_unknown_session_creates_nothing(app: Flask) -> None:
     user = make_user()
     token_hash = new_hash()
 
@@ -114,7 +113,7 @@ def test_touching_or_revoking_an_unknown_session_creates_nothing(store_app: Flas
     assert session_store().list_for_user(user.id, now=START) == []
 
 
-def test_list_for_user_gives_that_users_open_sessions(store_app: Flask) -> None:
+def test_list_for_user_gives_that_users_open_sessions(app: Flask) -> None:
     alice, bob = make_user(), make_user("bob@example.org")
     first = keep(alice)
     second = keep(alice, created_at=START + timedelta(minutes=1))
@@ -129,7 +128,7 @@ def test_list_for_user_gives_that_users_open_sessions(store_app: Flask) -> None:
     assert session_store().list_for_user(12345, now=START) == []
 
 
-def test_list_for_user_leaves_out_sessions_past_their_absolute_end(store_app: Flask) -> None:
+def test_list_for_user_leaves_out_sessions_past_their_absolute_end(app: Flask) -> None:
     user = make_user()
     end = START + timedelta(minutes=5)
     short = keep(user, expires_at=end)
@@ -140,7 +139,7 @@ def test_list_for_user_leaves_out_sessions_past_their_absolute_end(store_app: Fl
     assert session_store().list_for_user(user.id, now=end) == []
 
 
-def test_revoke_all_for_user_ends_only_that_users_sessions(store_app: Flask) -> None:
+def test_revoke_all_for_user_ends_only_that_users_sessions(app: Flask) -> None:
     alice, bob = make_user(), make_user("bob@example.org")
     alice_hashes = [keep(alice)[0] for _ in range(3)]
     session_store().revoke(alice_hashes[0], revoked_at=START)
@@ -159,7 +158,7 @@ def test_revoke_all_for_user_ends_only_that_users_sessions(store_app: Flask) -> 
     assert session_store().revoke_all_for_user(alice.id, revoked_at=moment) == 0
 
 
-def test_list_all_for_user_includes_revoked_sessions_oldest_first(store_app: Flask) -> None:
+def test_list_all_for_user_includes_revoked_sessions_oldest_first(app: Flask) -> None:
     alice, bob = make_user(), make_user("bob@example.org")
     _, later = keep(alice, created_at=START + timedelta(minutes=2))
     revoked_hash, _ = keep(alice, created_at=START + timedelta(minutes=1))
@@ -176,7 +175,7 @@ def test_list_all_for_user_includes_revoked_sessions_oldest_first(store_app: Fla
     assert session_store().list_all_for_user(12345) == []
 
 
-def test_forget_all_for_user_deletes_only_that_users_sessions(store_app: Flask) -> None:
+def test_forget_all_for_user_deletes_only_that_users_sessions(app: Flask) -> None:
     alice, bob = make_user(), make_user("bob@example.org")
     alice_hashes = [keep(alice)[0] for _ in range(2)]
     session_store().revoke(alice_hashes[0], revoked_at=START)
@@ -193,21 +192,18 @@ def test_forget_all_for_user_deletes_only_that_users_sessions(store_app: Flask) 
     assert session_store().forget_all_for_user(alice.id) == 0
 
 
-# --- the same behaviour through the service and HTTP, on each store ------------------------------
+# --- the same behaviour through the service and HTTP -------------------------------------------
 
 
 @pytest.fixture
-def timed_app(
-    app: Flask, make_app: AppFactory, session_store_settings: dict[str, object]
-) -> Iterator[Flask]:
-    """Each store with short, round timeouts, used while the clock is frozen at START.
+def timed_app(app: Flask, make_app: AppFactory) -> Iterator[Flask]:
+    """The app with short, round timeouts, used while the clock is frozen at START.
 
     It asks for ``app`` only for its clean database (PostgreSQL is emptied there).
     """
     app = make_app(
         session_idle_ttl=IDLE_SECONDS,
         session_absolute_ttl=ABSOLUTE_SECONDS,
-        **session_store_settings,
     )
     with time_machine.travel(START, tick=False), app.app_context():
         make_user()

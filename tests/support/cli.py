@@ -111,7 +111,6 @@ def cli_environment(app: Flask, workdir: Path) -> dict[str, str]:
     }
     if settings.redis_url:
         env["AUTHSERVER_REDIS_URL"] = settings.redis_url
-        env["AUTHSERVER_REDIS_KEY_PREFIX"] = settings.redis_key_prefix
     return env
 
 

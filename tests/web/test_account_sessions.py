@@ -1,7 +1,4 @@
-"""The account page's sessions: listed with device, IP and last seen; ended one or all at once.
-
-Every test runs on both session stores (database and Redis).
-"""
+"""The account page's sessions: listed with device, IP and last seen; ended one or all at once."""
 
 from __future__ import annotations
 
@@ -37,10 +34,8 @@ from tests.support.web import sign_out
 
 
 @pytest.fixture
-def site(
-    app: Flask, make_app: AppFactory, session_store_settings: dict[str, object]
-) -> Iterator[Flask]:
-    built = make_app(**session_store_settings)
+def site(app: Flask, make_app: AppFactory) -> Iterator[Flask]:
+    built = make_app()
     with built.app_context():
         make_user()
         yield built
