@@ -23,8 +23,9 @@ from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
-from authserver.security.accounts import get_user, normalise_email
+from authserver.security.accounts import get_user
 from authserver.security.credentials import end_all_credentials
+from authserver.security.email_addresses import normalise_email
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
 from authserver.security.one_time_tokens import (
