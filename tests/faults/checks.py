@@ -15,7 +15,7 @@ from tests.faults.deployment import Deployment
 from tests.faults.instances import Instance
 from tests.faults.recorder import Recorder, Sample
 from tests.faults.traffic import Visitor
-from tests.support.live_server import is_error_line, parse_log_line
+from tests.support.live_server import is_error_line
 
 MAX_LISTED = 5
 
@@ -69,19 +69,6 @@ def log_problems(instance: Instance) -> list[str]:
     if not bad:
         return []
     return [f"{instance.name} logged {len(bad)} error lines, first: {bad[0][:400]}"]
-
-
-def warnings_between(instance: Instance, start_wall: float, end_wall: float) -> list[str]:
-    """The instance's WARNING lines (not request lines) logged between two wall-clock times."""
-    found = []
-    for line in instance.log().splitlines():
-        record = parse_log_line(line)
-        if record is None or record.get("level") != "WARNING":
-            continue
-        if record.get("logger") == "authserver.request":
-            continue
-        found.append(str(record.get("message", ""))[:200])
-    return found
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float, what: str) -> float:

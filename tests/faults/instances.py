@@ -7,6 +7,7 @@ group of the PID we started, touching no other process.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -52,15 +53,11 @@ class Instance:
     def stop(self) -> None:
         """A graceful stop by PID; then anything left in its group is killed."""
         stop(self.process)
-        try:
+        with contextlib.suppress(ProcessLookupError):  # gone: the workers ended with the server
             os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass  # the group is gone: every worker ended with the server
 
 
-def start_instance(
-    name: str, port: int, env: Mapping[str, str], workdir: Path
-) -> Instance:
+def start_instance(name: str, port: int, env: Mapping[str, str], workdir: Path) -> Instance:
     """Start `authserver serve` on 127.0.0.1:port and wait until /healthz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 
 import requests
@@ -19,7 +20,9 @@ CODE_REDEMPTIONS = 50
 REFRESH_USES = 20
 
 
-def all_at_once(count: int, send: callable) -> list[requests.Response | None]:  # type: ignore[valid-type]
+def all_at_once(
+    count: int, send: Callable[[], requests.Response | None]
+) -> list[requests.Response | None]:
     """Run `send()` in `count` threads released together; their answers, in no order."""
     barrier = threading.Barrier(count)
     answers: list[requests.Response | None] = []
@@ -127,9 +130,7 @@ def test_twenty_uses_of_one_refresh_token_at_once_rotate_it_once_and_end_the_fam
     assert first is not None, listed(recorder.samples())
     handed_before = Counter(system.balancer.handed)
 
-    answers = all_at_once(
-        REFRESH_USES, lambda: visitor.refresh_answer(first["refresh_token"])
-    )
+    answers = all_at_once(REFRESH_USES, lambda: visitor.refresh_answer(first["refresh_token"]))
 
     samples = [s for s in recorder.samples() if s.action == "token (refresh)"]
     publish("refresh-race", measure(samples, None), figures_dir)

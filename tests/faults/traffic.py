@@ -216,7 +216,9 @@ class Visitor:
         query = parse_qs(urlsplit(answer.headers["Location"]).query)
         return query["code"][0] if "code" in query else None
 
-    def consent(self, browser: requests.Session, page: requests.Response) -> requests.Response | None:
+    def consent(
+        self, browser: requests.Session, page: requests.Response
+    ) -> requests.Response | None:
         form = forms_of(page.text)[0]
         return self.recorder.send(
             browser, "consent", "POST", urljoin(page.url, form.action),
