@@ -15,12 +15,14 @@ import contextlib
 import itertools
 import socket
 import threading
+import time
 from collections import Counter
 from collections.abc import Callable
 from types import TracebackType
 
 CONNECT_TIMEOUT_SECONDS = 2
 CHUNK_BYTES = 65536
+DOWN_SECONDS = 2.0
 
 
 class Balancer:
@@ -35,6 +37,7 @@ class Balancer:
         self.handed: Counter[int] = Counter()
         # Connections a backend refused (the balancer then tried the next one).
         self.refused: Counter[str] = Counter()
+        self._down_until: dict[int, float] = {}
         self._listener = socket.create_server(("127.0.0.1", 0), backlog=512)
         self.port = int(self._listener.getsockname()[1])
         self._spawn(self._accept_loop)
@@ -102,10 +105,17 @@ class Balancer:
         self._close(downstream)
 
     def _connect_upstream(self) -> socket.socket | None:
-        """The next backend in turn that accepts the connection; None when none does."""
+        """The next backend in turn that accepts the connection; None when none does.
+
+        A backend that refused a connection is passed over for a moment (a passive health
+        check, as balancers do), unless every backend is.
+        """
         for _ in self.backend_ports:
             with self._lock:
                 port = self.backend_ports[next(self._turn)]
+                resting = self._down_until.get(port, 0.0) > time.monotonic()
+            if resting and len(self._down_until) < len(self.backend_ports):
+                continue
             try:
                 upstream = socket.create_connection(
                     ("127.0.0.1", port), timeout=CONNECT_TIMEOUT_SECONDS
@@ -113,12 +123,16 @@ class Balancer:
             except OSError as exc:
                 with self._lock:
                     self.refused[f"{port} {type(exc).__name__}"] += 1
+                    self._down_until[port] = time.monotonic() + DOWN_SECONDS
                 continue
             upstream.settimeout(None)
             with self._lock:
+                self._down_until.pop(port, None)
                 self.handed[port] += 1
             self._track(upstream)
             return upstream
+        with self._lock:
+            self.refused["no backend"] += 1
         return None
 
     def _pump(self, source: socket.socket, sink: socket.socket) -> None:
