@@ -76,12 +76,13 @@ def summary_line(name: str, figures: dict[str, Any]) -> str:  # Any: JSON values
     return f"[faults] {name}: " + " | ".join(parts)
 
 
-def publish(name: str, figures: dict[str, Any], directory: Path) -> Path:  # Any: JSON values
-    """Write `<directory>/<name>.json`, print the summary line and keep it for the end."""
+def publish(name: str, figures: dict[str, Any], directory: Path) -> str:  # Any: JSON values
+    """Write `<directory>/<name>.json`, print the summary line and keep it for the end; returns
+    the line, for the scenario's failure message."""
     directory.mkdir(parents=True, exist_ok=True)
     path = directory / f"{name}.json"
     path.write_text(json.dumps(figures, indent=2, sort_keys=True) + "\n")
     line = summary_line(name, figures)
     SUMMARIES.append(f"{line} ({path})")
     print(line)
-    return path
+    return line

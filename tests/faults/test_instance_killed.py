@@ -38,8 +38,8 @@ def test_killing_an_instance_costs_only_the_requests_in_flight(
         kill_ended = time.monotonic()
         let_load_run(recorder, seconds=AFTER_KILL_SECONDS, at_least=40)
     samples = recorder.samples()
-    publish("instance-killed", measure(samples, (kill_started, kill_ended + AFTER_KILL_SECONDS)),
-            figures_dir)  # fmt: skip
+    window = (kill_started, kill_ended + AFTER_KILL_SECONDS)
+    summary = publish("instance-killed", measure(samples, window), figures_dir)
 
     def in_flight(sample: Sample) -> bool:
         return sample.started <= kill_ended and sample.ended >= kill_started
@@ -53,4 +53,4 @@ def test_killing_an_instance_costs_only_the_requests_in_flight(
         )
     problems += token_problems(system, load.visitors)
     problems += log_problems(survivor)
-    assert not problems, "\n".join(problems)
+    assert not problems, "\n".join([summary, *problems])

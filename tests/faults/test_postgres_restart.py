@@ -125,7 +125,7 @@ def test_postgres_restarted_under_load_answers_503_then_recovers_by_itself(
     samples = recorder.samples()
     figures = measure(samples, (outage.stopped_at, outage.answering_at))
     figures["ready_again_seconds_after_database"] = round(ready_at - outage.answering_at, 2)
-    publish("postgres-restart", figures, figures_dir)
+    summary = publish("postgres-restart", figures, figures_dir)
 
     problems += answered_500(samples)
     down = [s for s in samples
@@ -146,4 +146,4 @@ def test_postgres_restarted_under_load_answers_503_then_recovers_by_itself(
     for instance, lines_before in zip(system.instances, log_lines, strict=True):
         problems += log_problems(instance)
         problems += outage_log_problems(instance, lines_before)
-    assert not problems, "\n".join(problems)
+    assert not problems, "\n".join([summary, *problems])

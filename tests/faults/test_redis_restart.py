@@ -51,8 +51,8 @@ def people_problems(
         if urlsplit(signed_in.url).path != "/" or signed_in.status_code != 200:
             problems.append(f"password sign-in ended at {signed_in.status_code} {signed_in.url}")
         page = account_page(browser)
-        if page.status_code != 200:
-            problems.append(f"account page answered {page.status_code}: {page.text[:200]}")
+        if page.status_code != 200 or urlsplit(page.url).path != "/account":
+            problems.append(f"account page: {page.status_code} at {page.url}: {page.text[:200]}")
         consented = consent_to(browser, client_id)
         location = consented.headers.get("Location", "")
         if consented.status_code != 302 or not location.startswith(REDIRECT_URI):
@@ -89,11 +89,12 @@ def test_redis_stopped_and_started_under_load_costs_no_sign_in_and_no_session(
     client = system.cli_json("client", "create", "--name", "consent-in-outage",
                              "--redirect-uri", REDIRECT_URI,
                              "--scope", "openid profile email offline_access")  # fmt: skip
-    old = Browser(system.balancer.base_url, timeout=TIMEOUT_SECONDS)
-    during = Browser(system.balancer.base_url, timeout=TIMEOUT_SECONDS)
     recorder = Recorder()
     problems: list[str] = []
-    try:
+    with (
+        Browser(system.balancer.base_url, timeout=TIMEOUT_SECONDS) as old,
+        Browser(system.balancer.base_url, timeout=TIMEOUT_SECONDS) as during,
+    ):
         sign_in(old, system.new_person())
         assert is_signed_in(old), "could not sign in before the outage"
         with Load(system.balancer.base_url, system.credentials, recorder) as load:
@@ -118,13 +119,10 @@ def test_redis_stopped_and_started_under_load_costs_no_sign_in_and_no_session(
             problems.append("the session made before the outage was lost with Redis")
         if not is_signed_in(during):
             problems.append("the session made during the outage was lost when Redis came back")
-    finally:
-        old.__exit__(None, None, None)
-        during.__exit__(None, None, None)
     samples = recorder.samples()
     figures = measure(samples, (stopped_at, back_at))
     figures["reset_requests_after_return"] = statuses
-    publish("redis-restart", figures, figures_dir)
+    summary = publish("redis-restart", figures, figures_dir)
 
     server_errors = [s for s in samples if s.status is None or s.status >= 500]
     if server_errors:
@@ -139,4 +137,4 @@ def test_redis_stopped_and_started_under_load_costs_no_sign_in_and_no_session(
     problems += token_problems(system, load.visitors)
     for instance in system.instances:
         problems += log_problems(instance)
-    assert not problems, "\n".join(problems)
+    assert not problems, "\n".join([summary, *problems])
