@@ -60,7 +60,8 @@ def wait_until_ready() -> float:
 
 @dataclass
 class Outage:
-    stopped_at: float  # time.monotonic() when `stop` returned: down from here
+    stop_requested_at: float  # time.monotonic() when the stop was asked for: going down
+    stopped_at: float  # when `stop` returned: down from here
     start_requested_at: float | None = None  # down until here at least
     answering_at: float | None = None  # answering again from here
 
@@ -78,8 +79,9 @@ def postgres_outage() -> Iterator[Outage]:
         pytest.fail("the machine's PostgreSQL is not running before the outage")
     outage: Outage | None = None
     try:
+        stop_requested_at = time.monotonic()
         control("stop")
-        outage = Outage(stopped_at=time.monotonic())
+        outage = Outage(stop_requested_at, stopped_at=time.monotonic())
         yield outage
     finally:
         # Always: a failed test must not leave the machine without its database.

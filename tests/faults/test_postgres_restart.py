@@ -123,7 +123,8 @@ def test_postgres_restarted_under_load_answers_503_then_recovers_by_itself(
             ready_at = time.monotonic()
         let_load_run(recorder, seconds=3, at_least=30)
     samples = recorder.samples()
-    figures = measure(samples, (outage.stopped_at, outage.answering_at))
+    # "during": from the stop command until PostgreSQL answers again (its shutdown included).
+    figures = measure(samples, (outage.stop_requested_at, outage.answering_at))
     figures["ready_again_seconds_after_database"] = round(ready_at - outage.answering_at, 2)
     summary = publish("postgres-restart", figures, figures_dir)
 

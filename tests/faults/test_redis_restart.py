@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -41,6 +42,12 @@ def reset_request(instance: Instance, email: str) -> int:
         return answer.status_code
 
 
+def gist(html: str) -> str:
+    """A page in a few words for a failure message: its title."""
+    found = re.search(r"<title>([^<]*)</title>", html)
+    return repr(found.group(1) if found else html[:120])
+
+
 def people_problems(
     system: Deployment, mfa_email: str, totp: pyotp.TOTP, client_id: str
 ) -> list[str]:
@@ -52,17 +59,19 @@ def people_problems(
             problems.append(f"password sign-in ended at {signed_in.status_code} {signed_in.url}")
         page = account_page(browser)
         if page.status_code != 200 or urlsplit(page.url).path != "/account":
-            problems.append(f"account page: {page.status_code} at {page.url}: {page.text[:200]}")
+            problems.append(f"account page: {page.status_code} at {page.url}: {gist(page.text)}")
         consented = consent_to(browser, client_id)
         location = consented.headers.get("Location", "")
         if consented.status_code != 302 or not location.startswith(REDIRECT_URI):
-            problems.append(f"consent answered {consented.status_code}: {consented.text[:200]}")
+            problems.append(
+                f"consent: {consented.status_code} at {consented.url}: {gist(consented.text)}"
+            )
     with Browser(system.balancer.base_url, timeout=TIMEOUT_SECONDS) as browser:
         challenge = sign_in(browser, mfa_email)
         done = second_factor(browser, challenge, totp)
         if urlsplit(done.url).path != "/" or done.status_code != 200:
             problems.append(
-                f"MFA sign-in ended at {done.status_code} {done.url}: {done.text[:200]}"
+                f"MFA sign-in ended at {done.status_code} {done.url}: {gist(done.text)}"
             )
     return problems
 
