@@ -4,8 +4,9 @@
         requests.get(balancer.url("/healthz"))
 
 Like the balancers in front of a real deployment, it hands each new connection to the next
-backend and, when that backend refuses the connection (a killed instance), tries the next one;
-a connection already handed to a backend that dies is cut, as it would be in production. It
+backend and, when that backend refuses the connection (a killed instance), tries the next one
+and passes the refusing one over for DOWN_SECONDS; a connection already handed to a backend
+that dies is cut, as it would be in production. It
 knows nothing of HTTP. `stop()` closes every socket it opened and joins its threads.
 """
 
