@@ -35,10 +35,13 @@ test-services: $(VENV)/.installed-test chromium
 
 # The fault suite (tests/faults: two live instances on PostgreSQL + Redis, the services stopped
 # and started under load, slow clients) and the bounded fuzzer (tests/fuzz). Not part of
-# `make test`: they restart the machine's PostgreSQL and take minutes. .ci/run runs them.
+# `make test`: they restart the machine's PostgreSQL and take minutes. .ci/run runs them. Each
+# scenario's figures (requests, answers by status, latency in and outside the fault) are printed
+# at the end and written to fault-figures/ in pytest's base temporary folder.
+FAULT_SUITES := $(wildcard tests/faults tests/fuzz)
 test-faults: $(VENV)/.installed-test
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -p no:cacheprovider tests/faults tests/fuzz
+		$(BIN)/pytest -p no:cacheprovider $(FAULT_SUITES)
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

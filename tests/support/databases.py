@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 
 POSTGRES_ENV = "AUTHSERVER_TEST_DATABASE_URL"
 REDIS_ENV = "AUTHSERVER_TEST_REDIS_URL"
@@ -36,7 +37,9 @@ def fresh_postgres_database() -> Iterator[str]:
     assert server_url, f"{POSTGRES_ENV} is not set"
     url = make_url(server_url).set(drivername="postgresql+psycopg")
     name = f"authserver_test_{secrets.token_hex(6)}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    # No pool: a connection kept from the CREATE would be dead at the DROP if the server was
+    # restarted meanwhile (the fault suite does that).
+    admin = create_engine(url, isolation_level="AUTOCOMMIT", poolclass=NullPool)
     try:
         with admin.connect() as connection:
             connection.execute(text(f'CREATE DATABASE "{name}"'))
