@@ -86,6 +86,8 @@ class LiveServer:
     env: Mapping[str, str]
     workdir: Path
     log_path: Path
+    # gunicorn's master (`serve` execs it), for tests that signal it or look at its workers.
+    pid: int | None = None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -149,7 +151,9 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
             stderr=subprocess.STDOUT,
         )
     try:
-        server = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
+        server = LiveServer(
+            base_url=base_url, env=env, workdir=workdir, log_path=log_path, pid=process.pid
+        )
         wait_until_serving(server, process)
         yield server
     finally:
