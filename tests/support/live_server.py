@@ -139,6 +139,10 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # gevent workers keep connections alive, and a graceful stop waits for the idle ones until
+    # the graceful timeout (25 s by default, longer than stop()'s patience): HTTP clients in
+    # this process may keep one open. A test of the timeout itself passes its own value.
+    settings = {"AUTHSERVER_GRACEFUL_TIMEOUT": "5", **settings}
     env = server_environment(workdir, AUTHSERVER_ISSUER=base_url, **settings)
     run_cli(env, workdir, "init")
     log_path = workdir / "server.log"
