@@ -79,7 +79,9 @@ class RequestDeadline:
             environ.get("REQUEST_METHOD", "-"),
             redact_text(str(environ.get("PATH_INFO", ""))),
         )
-        # Nothing was sent yet: Flask calls start_response only once its response is ready.
+        # Nothing was sent yet (the server sends headers when the body is iterated). Flask may
+        # have called start_response already, if the limit struck while it tore the request
+        # down; PEP 3333 lets a call with exc_info replace those headers.
         # RFC 9110 §15.6.4: 503, with Retry-After for when to try again.
         start_response(
             "503 Service Unavailable",
@@ -89,6 +91,7 @@ class RequestDeadline:
                 ("Retry-After", str(RETRY_AFTER_SECONDS)),
                 ("Cache-Control", "no-store"),
             ],
+            sys.exc_info(),
         )
         return [_BODY]
 
