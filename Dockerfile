@@ -34,5 +34,6 @@ EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=3s --start-period=20s --retries=3 \
     CMD ["python", "-c", "import urllib.request,sys; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/healthz', timeout=2).status == 200 else 1)"]
 # `serve` validates the configuration (one clear line per problem), then becomes gunicorn on
-# wsgi:app with AUTHSERVER_WORKERS workers; gunicorn's heartbeat files go to /tmp.
+# wsgi:app with AUTHSERVER_WORKERS gevent workers (slow clients hold a socket, not a worker, so
+# no reverse proxy is needed for them; docs/deploy.md); gunicorn's heartbeat files go to /tmp.
 CMD ["authserver", "serve", "--host", "0.0.0.0", "--port", "8000"]

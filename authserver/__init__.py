@@ -16,6 +16,7 @@ from authserver import (  # noqa: F401
     observability,
     oidc,
     security,
+    serving,
     sessions,
     web,
 )
@@ -40,7 +41,10 @@ def create_app(settings: Settings | None = None) -> Flask:
     # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
     # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
     # Edges before extensions: its checks (body size, TLS, CORS preflight) run before CSRF's.
-    features = (observability, edges, extensions, sessions, security, keys, web, oauth, oidc)
+    # Serving last: its time limit wraps every other middleware (authserver/serving/).
+    features = (
+        observability, edges, extensions, sessions, security, keys, web, oauth, oidc, serving,
+    )  # fmt: skip
     for feature in features:
         feature.init_app(app)
     return app

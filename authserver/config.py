@@ -135,9 +135,10 @@ def _parse_log_format(raw: str) -> str:
     return raw
 
 
-# gunicorn's worker classes we support: sync (one request per process at a time) and gthread
-# (threads, and HTTP keep-alive). Both run the app unchanged; it is thread-safe.
-WORKER_CLASSES = ("sync", "gthread")
+# gunicorn's worker classes we support: gevent (many connections per process, so slow clients
+# hold no worker; docs/performance.md, "Server choice"), sync (one request per process at a
+# time) and gthread (threads). All run the app unchanged; it is thread- and greenlet-safe.
+WORKER_CLASSES = ("gevent", "sync", "gthread")
 
 
 def _parse_worker_class(raw: str) -> str:
@@ -285,9 +286,9 @@ class Settings:
     )
     workers: int = _setting(2, _parse_positive_int, "gunicorn worker processes for `serve`")
     worker_class: str = _setting(
-        "sync",
+        "gevent",
         _parse_worker_class,
-        "gunicorn worker class for `serve`: sync, or gthread (threads and keep-alive)",
+        "gunicorn worker class for `serve`: gevent (slow clients hold no worker), sync or gthread",
     )
     threads: int = _setting(
         1,
@@ -297,7 +298,7 @@ class Settings:
     worker_timeout: int = _setting(
         30,
         _parse_seconds,
-        "A worker silent for this long (a hung request) is killed and replaced (seconds)",
+        "A request running this long is ended; a worker silent this long is replaced (seconds)",
     )
     graceful_timeout: int = _setting(
         25,
@@ -308,8 +309,8 @@ class Settings:
     keepalive: int = _setting(
         75,
         _parse_seconds,
-        "How long gthread workers keep an idle connection open (seconds); longer than the load "
-        "balancer's idle timeout",
+        "How long an idle connection stays open, and the most a request head may take "
+        "(seconds); longer than the load balancer's idle timeout",
     )
     max_requests: int = _setting(
         0,

@@ -115,7 +115,7 @@ def render(data: dict[str, Any]) -> str:
         f"- load average (1/5/15 min) at start: {_load(facts['load_at_start'])}; at end: "
         f"{_load(facts.get('load_at_end', (0, 0, 0)))} (the benchmark's own server and wrk "
         f"keep it near 2); {_other_cpu_text(data)}",
-        f"- server: `authserver serve` (gunicorn sync, {facts['workers']} workers from "
+        f"- server: `authserver serve` ({_main_server(data)}, {facts['workers']} workers from "
         "AUTHSERVER_WORKERS, request log on, as in production), loopback",
         f"- load: wrk, {facts['wrk']['threads']} thread, {facts['wrk']['connections']} "
         f"connections; per workload a {facts['warmup_seconds']:.0f} s warm-up, then "
@@ -230,29 +230,34 @@ def _results_table(backend: str, results: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _main_server(data: dict[str, Any]) -> str:
+    # Reports written before `serve` moved to gevent do not name their server: it was sync.
+    return str(data["facts"].get("server", "gunicorn sync"))
+
+
 def _comparison_table(data: dict[str, Any]) -> list[str]:
-    sync = {r["key"]: r for r in data["results"] if r["backend"] == "sqlite"}
-    sync["ceiling"] = data["ceilings"]["framework"]
+    main = _main_server(data)
+    base_runs = {r["key"]: r for r in data["results"] if r["backend"] == "sqlite"}
+    base_runs["ceiling"] = data["ceilings"]["framework"]
     lines = [
         "## Server comparison (SQLite)",
         "",
-        "The same app and workers under other servers; gunicorn sync is the main run above.",
+        f"The same app and workers under other servers; {main} is the main run above.",
         "",
-        "| server | workload | rate, median (range) | p50 ms | p99 ms | server CPU | "
-        "vs gunicorn sync |",
+        f"| server | workload | rate, median (range) | p50 ms | p99 ms | server CPU | vs {main} |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
     for key in ("ceiling", "cc-es256", "jwks"):
-        if key in sync:
-            r = sync[key]
+        if key in base_runs:
+            r = base_runs[key]
             lines.append(
-                f"| gunicorn sync | {key} | {_rate(r)} | {_ms(r['p50_ms'])} | "
+                f"| {main} | {key} | {_rate(r)} | {_ms(r['p50_ms'])} | "
                 f"{_ms(r['p99_ms'])} | {_cpu(r)} | 1.00x |"
             )
         for other in data["server_comparison"]:
             if other["key"] != key:
                 continue
-            base = sync.get(key)
+            base = base_runs.get(key)
             versus = f"{other['rate_median'] / base['rate_median']:.2f}x" if base else "—"
             lines.append(
                 f"| {other['server']} | {key} | {_rate(other)} | {_ms(other['p50_ms'])} | "

@@ -29,6 +29,7 @@ from bench import ceilings, databases, profiling, report, seeding
 from bench.procstats import cpu_seconds, load_average, machine_busy_seconds, worker_memory
 from bench.servers import (
     GRANIAN,
+    GUNICORN_GEVENT,
     GUNICORN_GTHREAD,
     GUNICORN_SYNC,
     PROJECT_ROOT,
@@ -257,7 +258,7 @@ def framework_ceiling(
 
 @contextmanager
 def seeded_server(
-    instance: Instance, kind: ServerKind = GUNICORN_SYNC
+    instance: Instance, kind: ServerKind = GUNICORN_GEVENT
 ) -> Iterator[tuple[RunningServer, seeding.Seed]]:
     with serving(instance, kind) as server:
         seed = seeding.Seed(*instance.state["clients"], seeding.sign_in(server.base_url))
@@ -271,7 +272,8 @@ def seed_instance(instance: Instance) -> None:
 def run_backend(
     backend: str, instance: Instance, workdir: Path, options: Options
 ) -> list[WorkloadResult]:
-    print(f"{backend}: gunicorn sync, {instance.env.get('AUTHSERVER_WORKERS', '2')} workers")
+    workers = instance.env.get("AUTHSERVER_WORKERS", "2")
+    print(f"{backend}: {GUNICORN_GEVENT.name}, {workers} workers")
     results = []
     with seeded_server(instance) as (server, seed):
         for workload in _selected(authserver_workloads(), options):
@@ -281,10 +283,10 @@ def run_backend(
 
 
 def compare_servers(instance: Instance, workdir: Path, options: Options) -> list[WorkloadResult]:
-    """gunicorn gthread and granian (WSGI) on the token and JWKS workloads, plus their own
-    framework ceiling (gunicorn sync is the main run)."""
+    """gunicorn sync and gthread and granian (WSGI) on the token and JWKS workloads, plus their
+    own framework ceiling (gunicorn gevent, `serve`'s default, is the main run)."""
     results = []
-    for kind in (GUNICORN_GTHREAD, GRANIAN):
+    for kind in (GUNICORN_SYNC, GUNICORN_GTHREAD, GRANIAN):
         print(f"server comparison: {kind.name}")
         results.append(framework_ceiling(instance, kind, workdir / kind.name, options))
         with seeded_server(instance, kind) as (server, seed):
@@ -309,6 +311,7 @@ def environment_facts(options: Options) -> dict[str, Any]:
         "cores": os.cpu_count(),
         "python": platform.python_version(),
         "workers": int(os.environ.get("AUTHSERVER_WORKERS", "2")),
+        "server": GUNICORN_GEVENT.name,
         "wrk": {"threads": options.threads, "connections": options.connections},
         "seconds": options.seconds,
         "warmup_seconds": options.warmup_seconds,
@@ -342,8 +345,8 @@ def run_everything(options: Options, facts: dict[str, Any], workdir: Path) -> di
     argon2 = ceilings.argon2_rates(facts["workers"])
     sqlite = make_instance(workdir / "sqlite", **BENCH_SETTINGS)
     seed_instance(sqlite)
-    print("framework ceiling: bare Flask app under gunicorn sync")
-    framework = framework_ceiling(sqlite, GUNICORN_SYNC, workdir, options)
+    print(f"framework ceiling: bare Flask app under {GUNICORN_GEVENT.name}")
+    framework = framework_ceiling(sqlite, GUNICORN_GEVENT, workdir, options)
     results = []
     if "sqlite" in options.backends:
         results += run_backend("sqlite", sqlite, workdir, options)

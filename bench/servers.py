@@ -1,8 +1,9 @@
 """Starting and stopping the servers under test, on loopback, by PID.
 
-authserver runs exactly as in production: `authserver serve` (gunicorn on wsgi:app, the worker
-count from AUTHSERVER_WORKERS). Other worker classes are given to the same command through
-GUNICORN_CMD_ARGS, which gunicorn reads itself. The ceiling app gets the same gunicorn argv.
+authserver runs exactly as in production: `authserver serve` (gunicorn's gevent worker on
+wsgi:app, the worker count from AUTHSERVER_WORKERS). Other worker classes are given to the same
+command through GUNICORN_CMD_ARGS, which gunicorn reads itself. The ceiling app gets the same
+gunicorn argv.
 """
 
 from __future__ import annotations
@@ -46,11 +47,20 @@ class ServerKind:
     threads: int = 1
 
 
-GUNICORN_SYNC = ServerKind("gunicorn sync")
+# What `authserver serve` runs by default (AUTHSERVER_WORKER_CLASS is not passed through).
+GUNICORN_GEVENT = ServerKind("gunicorn gevent")
+GUNICORN_SYNC = ServerKind("gunicorn sync", gunicorn_args="--worker-class sync")
 GUNICORN_GTHREAD = ServerKind(
     "gunicorn gthread (4 threads)", gunicorn_args="--worker-class gthread --threads 4", threads=4
 )
 GRANIAN = ServerKind("granian wsgi (4 threads)", granian=True, threads=4)
+# By short name, for the tools that take a list of kinds (bench/slow_clients.py).
+SERVER_KINDS = {
+    "sync": GUNICORN_SYNC,
+    "gthread": GUNICORN_GTHREAD,
+    "gevent": GUNICORN_GEVENT,
+    "granian": GRANIAN,
+}
 
 
 @dataclass
@@ -155,7 +165,7 @@ def _argv_and_env(
 
 @contextmanager
 def serving(
-    instance: Instance, kind: ServerKind = GUNICORN_SYNC, *, app: str = "wsgi:app"
+    instance: Instance, kind: ServerKind = GUNICORN_GEVENT, *, app: str = "wsgi:app"
 ) -> Iterator[RunningServer]:
     argv, env = _argv_and_env(kind, instance, app)
     log_path = instance.workdir / f"server-{instance.port}-{int(time.time() * 1000)}.log"

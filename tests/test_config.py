@@ -205,14 +205,14 @@ def test_log_and_server_settings_are_read_and_checked(tmp_path: Path) -> None:
     problems = problems_of(
         {
             "AUTHSERVER_LOG_FORMAT": "xml",
-            "AUTHSERVER_WORKER_CLASS": "gevent",
+            "AUTHSERVER_WORKER_CLASS": "eventlet",
             "AUTHSERVER_THREADS": "0",
             "AUTHSERVER_MAX_REQUESTS": "-1",
         },
         tmp_path,
     )
     assert problems == [
-        "AUTHSERVER_WORKER_CLASS: expected one of sync, gthread, got 'gevent'",
+        "AUTHSERVER_WORKER_CLASS: expected one of gevent, sync, gthread, got 'eventlet'",
         "AUTHSERVER_THREADS: expected a positive number, got 0",
         "AUTHSERVER_MAX_REQUESTS: expected zero or a positive number, got -1",
         "AUTHSERVER_LOG_FORMAT: expected one of json, text, got 'xml'",

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import warnings
 
 from authserver.cli.gunicorn_options import gunicorn_options
 from authserver.config import ConfigError, Settings
@@ -31,6 +32,12 @@ def _load() -> dict[str, object]:
     # so are Python's warnings, which would otherwise be bare text on stderr.
     configure_logging(settings)
     logging.captureWarnings(True)
+    # gunicorn imports ssl before its gevent worker patches it, and importing our app here
+    # brings in redis' asyncio client, which keeps its own `from ssl import` names. We never use
+    # that client, so gevent's warning about it (one per worker start) is noise.
+    warnings.filterwarnings(
+        "ignore", message=r"(?s)Monkey-patching ssl after ssl .*'redis\.asyncio\.connection "
+    )
     return gunicorn_options(settings)
 
 

@@ -14,6 +14,9 @@ from authserver.observability.gunicorn_logger import GunicornLogger
 LIMIT_REQUEST_LINE = 4094  # bytes of "GET /path?query HTTP/1.1"
 LIMIT_REQUEST_FIELDS = 64  # header lines; browsers send about 20, proxies add a few
 LIMIT_REQUEST_FIELD_SIZE = 8190  # bytes of one header line
+# Connections one gevent worker holds open at once (gunicorn's default, stated here): slow
+# clients cost a socket and a greenlet each, not a worker; past this the worker stops accepting.
+WORKER_CONNECTIONS = 1000
 JITTER_FRACTION = 10  # max_requests varies by up to a tenth, so workers do not restart together
 
 
@@ -23,6 +26,7 @@ def gunicorn_options(settings: Settings) -> dict[str, object]:
         "workers": settings.workers,
         "worker_class": settings.worker_class,
         "threads": settings.threads,
+        "worker_connections": WORKER_CONNECTIONS,
         "timeout": settings.worker_timeout,
         "graceful_timeout": settings.graceful_timeout,
         "keepalive": settings.keepalive,

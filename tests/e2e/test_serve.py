@@ -96,9 +96,10 @@ def gunicorn_settings(tmp_path: Path, cmd_args: str = "", **settings: str) -> di
 
 
 TUNED = (
-    "worker_class", "threads", "workers", "timeout", "graceful_timeout", "keepalive",
-    "max_requests", "max_requests_jitter", "limit_request_line", "limit_request_fields",
-    "limit_request_field_size", "accesslog", "loglevel", "logger_class", "control_socket_disable",
+    "worker_class", "threads", "worker_connections", "workers", "timeout", "graceful_timeout",
+    "keepalive", "max_requests", "max_requests_jitter", "limit_request_line",
+    "limit_request_fields", "limit_request_field_size", "accesslog", "loglevel", "logger_class",
+    "control_socket_disable",
 )  # fmt: skip
 
 
@@ -106,8 +107,9 @@ def test_serve_gives_gunicorn_our_defaults(tmp_path: Path) -> None:
     resolved = gunicorn_settings(tmp_path)
 
     assert {name: resolved[name] for name in TUNED} == {
-        "worker_class": "sync",
+        "worker_class": "gevent",
         "threads": "1",
+        "worker_connections": "1000",
         "workers": "2",  # AUTHSERVER_WORKERS of the test environment
         "timeout": "30",
         "graceful_timeout": "25",
@@ -140,9 +142,10 @@ def test_serve_takes_gunicorn_settings_from_ours_and_gunicorn_args_still_win(
         AUTHSERVER_LOG_LEVEL="WARNING",
     )
 
-    assert {name: resolved[name] for name in TUNED[:8]} == {
+    assert {name: resolved[name] for name in TUNED[:9]} == {
         "worker_class": "gthread",
         "threads": "4",
+        "worker_connections": "1000",
         "workers": "3",
         "timeout": "90",  # GUNICORN_CMD_ARGS (as the benchmark uses it) overrides
         "graceful_timeout": "10",

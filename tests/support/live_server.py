@@ -86,6 +86,8 @@ class LiveServer:
     env: Mapping[str, str]
     workdir: Path
     log_path: Path
+    # gunicorn's master (`serve` execs it), for tests that signal it or look at its workers.
+    pid: int | None = None
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -137,6 +139,10 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
+    # gevent workers keep connections alive, and a graceful stop waits for the idle ones until
+    # the graceful timeout (25 s by default, longer than stop()'s patience): HTTP clients in
+    # this process may keep one open. A test of the timeout itself passes its own value.
+    settings = {"AUTHSERVER_GRACEFUL_TIMEOUT": "5", **settings}
     env = server_environment(workdir, AUTHSERVER_ISSUER=base_url, **settings)
     run_cli(env, workdir, "init")
     log_path = workdir / "server.log"
@@ -149,7 +155,9 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
             stderr=subprocess.STDOUT,
         )
     try:
-        server = LiveServer(base_url=base_url, env=env, workdir=workdir, log_path=log_path)
+        server = LiveServer(
+            base_url=base_url, env=env, workdir=workdir, log_path=log_path, pid=process.pid
+        )
         wait_until_serving(server, process)
         yield server
     finally:

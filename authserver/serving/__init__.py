@@ -1,0 +1,15 @@
+"""What the app needs from the production server it runs in (`authserver serve`).
+
+Attached last, so its WSGI middleware wraps everything else: the per-request time limit covers
+the whole request, the other middlewares included.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from authserver.serving import request_deadline
+
+
+def init_app(app: Flask) -> None:
+    request_deadline.init_app(app)
