@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import secrets
 import unicodedata
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
 from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,6 +20,7 @@ from flask import current_app
 
 from authserver.config import Settings
 from authserver.security.errors import PasswordPolicyError
+from authserver.serving.offload import run_off_loop
 
 __all__ = [
     "COMMON_PASSWORDS",
@@ -34,6 +37,8 @@ __all__ = [
     "needs_rehash",
     "verify_password",
 ]
+
+T = TypeVar("T")
 
 # RFC 9106 §4, second recommended option: argon2id, t=3, m=64 MiB, p=4 (the settings' defaults).
 # The first option needs 2 GiB per hash, too much for a web worker that may hash several
@@ -115,8 +120,14 @@ def _normalise(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+def _off_loop(function: Callable[..., T], *args: object) -> T:
+    # argon2 is the one CPU-heavy call of a request; under gevent it must not run on the event
+    # loop (serving/offload.py says why and how).
+    return run_off_loop(_settings().argon2_parallelism, function, *args)
+
+
 def hash_password(password: str) -> str:
-    return _hasher().hash(_normalise(password))
+    return _off_loop(_hasher().hash, _normalise(password))
 
 
 def verify_password(password_hash: str, password: str) -> bool:
@@ -125,7 +136,7 @@ def verify_password(password_hash: str, password: str) -> bool:
     argon2 reads the cost from the stored hash, so hashes made under older settings still verify.
     """
     try:
-        return _hasher().verify(password_hash, _normalise(password))
+        return _off_loop(_hasher().verify, password_hash, _normalise(password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -142,7 +153,7 @@ def needs_rehash(password_hash: str) -> bool:
 def _dummy_hash_for(time_cost: int, memory_cost: int, parallelism: int) -> str:
     # Nobody knows the password it was made from.
     hasher = _hasher_for(time_cost, memory_cost, parallelism)
-    return hasher.hash(secrets.token_urlsafe(32))
+    return _off_loop(hasher.hash, secrets.token_urlsafe(32))
 
 
 def dummy_verify(password: str) -> None:
