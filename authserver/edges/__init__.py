@@ -15,6 +15,7 @@ from authserver.edges import (
     csp_report,
     headers,
     origins,
+    page_bodies,
     proxies,
     public_documents,
     transport,
@@ -27,6 +28,7 @@ def init_app(app: Flask) -> None:
     proxies.init_app(app)
     transport.init_app(app)
     body_size.init_app(app)
+    page_bodies.init_app(app)
     headers.init_app(app)
     origins.init_app(app)
     cors.init_app(app)

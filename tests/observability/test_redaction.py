@@ -92,6 +92,13 @@ HOSTILE_MESSAGES = [
     (f"GET /reset/{TOKEN} 200", TOKEN),
     (f"POST /verify-email/{TOKEN}", TOKEN),
     (f"https://id.example.com/unlock/{TOKEN}", TOKEN),
+    # Emailed-link tokens in mangled paths: found by the path around them, not by their shape.
+    (f"PUT /reset/!{TOKEN} 405", TOKEN),
+    (f"Invalid HTTP request line: 'GET /verify-email/$%{TOKEN}'", TOKEN),
+    (f"GET /unlock/\u00e9{TOKEN[:12]} 404", TOKEN[:12]),
+    (f"GET /Reset/{TOKEN}", TOKEN),
+    (f"GET /reset%2F{TOKEN} HTTP/1.1", TOKEN),
+    (f"unhandled error on POST /verify-email/{TOKEN[:10]}*", TOKEN[:10]),
     (f"Cookie: authserver_session={TOKEN}; session=abc", TOKEN),
     (f"Set-Cookie: __Host-authserver_session={TOKEN}; HttpOnly; Secure", TOKEN),
     (f"authserver_mfa_pending={TOKEN}", TOKEN),
