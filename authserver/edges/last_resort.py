@@ -22,6 +22,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
+from authserver.observability.redaction import redact_path
 from authserver.observability.request_id import HEADER as REQUEST_ID_HEADER
 from authserver.observability.request_id import current_request_id
 
@@ -72,7 +73,7 @@ def _answer(
     log.error(
         "unhandled error escaped the error handlers on %s %s",
         environ.get("REQUEST_METHOD", "?"),
-        path,
+        redact_path(path),
         exc_info=error,
         extra={"request_id": request_id, "status": status},
     )

@@ -127,15 +127,19 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@"
 # The token in an emailed link's path (web/reset.py, web/unlock.py, web/verify_email.py). Told
 # by where it is, not by its shape: a path mangled on its way (a stray character before the
 # token, the token cut or padded, the request line a server could not parse) still holds the
-# token. Everything after the prefix up to whitespace, a quote or an angle bracket goes, in any
-# letter case and with the slash percent-encoded too; only the static pages beside the links
-# (/reset/done) are kept.
+# token. What follows the prefix goes up to whitespace, a quote or an angle bracket (and a few
+# stray characters right after the prefix, when a token follows them), in any letter case and
+# with the slash percent-encoded too; only the static pages beside the links (/reset/done) stay.
 LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/")
 LINK_PATH_PAGES = frozenset({"", "done"})
-_LINK_PATH = re.compile(
+_LINK_PREFIX = (
     "(?i)(/(?:"
     + "|".join(re.escape(prefix.strip("/")) for prefix in LINK_PATH_PREFIXES)
-    + r")(?:/|%2f))([^\s\"'<>]*)"
+    + ")(?:/|%2f))"
+)
+_LINK_PREFIX_ONLY = re.compile(_LINK_PREFIX)
+_LINK_PATH = re.compile(
+    _LINK_PREFIX + r"((?:[^A-Za-z0-9_\-\r\n]{1,8}(?=[A-Za-z0-9_\-]{16}))?[^\s\"'<>]*)"
 )
 # security/mfa_codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
 _RECOVERY_CODE = re.compile(r"\b[A-Z0-9]{5}-[A-Z0-9]{5}\b")
@@ -164,6 +168,18 @@ def _credentials(match: re.Match[str]) -> str:
 
 def _link_path(match: re.Match[str]) -> str:
     return match[0] if match[2] in LINK_PATH_PAGES else match[1] + REDACTED
+
+
+def redact_path(path: str) -> str:
+    """A request path for the log: after an emailed link's prefix, all of the rest goes.
+
+    A path is one value, so nothing after the prefix needs keeping (the text rule stops at
+    whitespace or a quote, which a mangled path may hold before its token).
+    """
+    match = _LINK_PREFIX_ONLY.search(path)
+    if match is None or path[match.end() :] in LINK_PATH_PAGES:
+        return redact_text(path)
+    return redact_text(path[: match.end()]) + REDACTED
 
 
 def redact_text(text: str) -> str:

@@ -108,11 +108,12 @@ def test_a_broken_chunked_body_gets_our_400(server: LiveServer, path: str, json_
 
 def test_link_tokens_in_malformed_requests_never_reach_the_log(server: LiveServer) -> None:
     host = urlsplit(server.base_url).netloc
-    tokens = [secrets.token_urlsafe(32) for _ in range(4)]
+    tokens = [secrets.token_urlsafe(32) for _ in range(5)]
     requests_sent = [
         # Request lines the server cannot parse: it logs them itself.
         f"GET /reset/!{tokens[0]}\r\nHost: {host}\r\n\r\n".encode(),
         f"GET /verify-email/$%{tokens[1]} HTTP/1.1 extra\r\nHost: {host}\r\n\r\n".encode(),
+        f"GET /login?a%22b={tokens[4]} HTTP/1.1 x\r\nHost: {host}\r\n\r\n".encode(),
         # Parsed, but no route: the app's request line has the path as sent.
         request_bytes(f"PUT /unlock/({tokens[2]} HTTP/1.1", host=host),
         request_bytes(f"GET /reset/{tokens[3][:20]}/x HTTP/1.1", host=host),
@@ -121,6 +122,7 @@ def test_link_tokens_in_malformed_requests_never_reach_the_log(server: LiveServe
     statuses = [send_raw(server, data) for data in requests_sent]
 
     assert [response.status if response else None for response in statuses] == [
+        400,
         400,
         400,
         405,

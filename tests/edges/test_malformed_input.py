@@ -16,7 +16,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.exceptions import InternalServerError
-from werkzeug.test import TestResponse
+from werkzeug.test import EnvironBuilder, TestResponse, run_wsgi_app
+from werkzeug.wrappers import Request
 
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
@@ -85,7 +86,19 @@ UNUSABLE_HOSTS = [
     "a" * 64 + ".example.org",  # a label longer than 63 characters (RFC 1035 §2.3.4)
     "id..example.org",  # an empty label
     "x" * 300,
+    "xn--.example.org",  # a punycode label that decodes to nothing
+    "xn--zz-.example",
 ]
+
+
+def open_without_client(app: Flask, method: str, path: str, *, host: str) -> TestResponse:
+    """The request as a server hands it over. (The test client builds the request's URL for
+    itself, decoding the Host as IDNA, and fails before the app is called.)"""
+    builder = EnvironBuilder(path, method=method, headers={"Host": host})
+    environ = builder.get_environ()
+    builder.close()
+    chunks, status, headers = run_wsgi_app(app, environ, buffered=True)
+    return TestResponse(chunks, status, headers, Request(environ))
 
 
 @pytest.mark.parametrize("host", UNUSABLE_HOSTS)
@@ -101,7 +114,7 @@ UNUSABLE_HOSTS = [
 def test_a_host_that_cannot_be_encoded_is_a_bad_request(
     logging_app: Flask, log: CapturedLog, host: str, method: str, path: str, json_body: bool
 ) -> None:
-    response = logging_app.test_client().open(path, method=method, headers={"Host": host})
+    response = open_without_client(logging_app, method, path, host=host)
 
     assert response.status_code == 400
     assert_answered_cleanly(response, log, json_body=json_body)
@@ -187,6 +200,26 @@ def test_a_json_body_on_a_page_is_refused_with_the_error_page(
 
     assert response.status_code == 415
     assert_answered_cleanly(response, log, json_body=False)
+
+
+# A file part, and no closing boundary.
+TRUNCATED_MULTIPART = (
+    b'--b0undary\r\nContent-Disposition: form-data; name="email"; filename="a.txt"\r\n\r\nhi\r\n'
+)
+
+
+@pytest.mark.parametrize(
+    ("path", "json_body"), [("/login", False), ("/reset", False), ("/oauth/token", True)]
+)
+def test_a_multipart_body_is_refused_everywhere(
+    logging_app: Flask, log: CapturedLog, path: str, json_body: bool
+) -> None:
+    response = logging_app.test_client().post(
+        path, data=TRUNCATED_MULTIPART, content_type="multipart/form-data; boundary=b0undary"
+    )
+
+    assert response.status_code == 415
+    assert_answered_cleanly(response, log, json_body=json_body)
 
 
 # --- deeply nested JSON at the CSP report endpoint -----------------------------------------------

@@ -99,6 +99,8 @@ HOSTILE_MESSAGES = [
     (f"GET /Reset/{TOKEN}", TOKEN),
     (f"GET /reset%2F{TOKEN} HTTP/1.1", TOKEN),
     (f"unhandled error on POST /verify-email/{TOKEN[:10]}*", TOKEN[:10]),
+    (f"Invalid HTTP request line: 'GET /unlock/ {TOKEN} HTTP/1.1'", TOKEN),
+    (f"GET /reset/'{TOKEN}' 404", TOKEN),
     (f"Cookie: authserver_session={TOKEN}; session=abc", TOKEN),
     (f"Set-Cookie: __Host-authserver_session={TOKEN}; HttpOnly; Secure", TOKEN),
     (f"authserver_mfa_pending={TOKEN}", TOKEN),
@@ -137,6 +139,7 @@ def test_secrets_passed_as_arguments_are_replaced(
     [
         "status_code=200 token_type_hint=refresh_token",
         "GET /reset/done 200",
+        "GET /reset/ 404",
         "POST /verify-email/done 303",
         "basic information about sign-in",
         "client_id=app-123&scope=openid&response_type=code",
