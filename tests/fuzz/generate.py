@@ -27,6 +27,7 @@ class LiveSecrets:
 
     by_name: dict[str, str]  # "refresh token" -> value
     link_tokens: dict[str, str] = field(default_factory=dict)  # "/reset/" -> a live token
+    client_id: str = "client"  # sent with the secrets, and logged by design: not a secret
 
     def values(self) -> list[str]:
         return [value for value in {**self.by_name, **self.link_tokens}.values() if value]
@@ -176,7 +177,7 @@ class Generator:
     def _value(self, rng: random.Random, *, secret: bool = True) -> str:
         roll = rng.random()
         if roll < 0.25 and secret and self.secret_values:
-            return rng.choice(self.secret_values)
+            return rng.choice([*self.secret_values, self.secrets.client_id])
         if roll < 0.35:
             return rng.choice(["x", "\u00e9", "%", "\x00", "A"]) * rng.choice([100, 3000, 70000])
         if roll < 0.45:
@@ -264,7 +265,7 @@ class Generator:
 
     def _authorization(self, rng: random.Random) -> str:
         secret = rng.choice(self.secret_values or ["x"])
-        client_id = self.secrets.by_name.get("client id", "client")
+        client_id = self.secrets.client_id
         client_secret = self.secrets.by_name.get("client secret", "secret")
         basic = base64.b64encode(f"{client_id}:{client_secret}".encode()).decode()
         return rng.choice(

@@ -48,7 +48,7 @@ from authserver import create_app
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.types import utcnow
-from authserver.observability.logging import JsonFormatter
+from authserver.observability.logging import JsonFormatter, ProcessStreamHandler
 from authserver.security.accounts import find_user_by_email
 from authserver.security.email_verification import issue_email_verification
 from authserver.security.password_reset import request_password_reset
@@ -182,7 +182,6 @@ def _mint(app: Flask, mail_dir: Path) -> Stage:
     tokens = exchange_code(signed_in, rp, code, pkce).json
     by_name.update(
         {
-            "client id": rp.client_id,
             "client secret": rp.secret or "",
             "authorization code": code,
             "access token": tokens["access_token"],
@@ -213,7 +212,7 @@ def _mint(app: Flask, mail_dir: Path) -> Stage:
         "/verify-email/": _token_in(verify_mail.body, "/verify-email/"),
         "/unlock/": _unlock_token(app, mail_dir),
     }
-    secrets = LiveSecrets(by_name=by_name, link_tokens=link_tokens)
+    secrets = LiveSecrets(by_name=by_name, link_tokens=link_tokens, client_id=rp.client_id)
     browsers = {
         "anonymous": app.test_client(use_cookies=False),
         "signed in": signed_in,
@@ -308,6 +307,10 @@ def test_fuzzed_requests_get_no_5xx_and_leak_no_secret(stage: Stage) -> None:
     findings = Findings(SEED)
     collector = LineCollector()
     root = logging.getLogger()
+    # The run's 10^5 lines are read here, not written out (pytest would keep them all).
+    writers = [handler for handler in root.handlers if isinstance(handler, ProcessStreamHandler)]
+    for writer in writers:
+        root.removeHandler(writer)
     root.addHandler(collector)
     indexes = ONLY or range(REQUESTS)
     started = time.perf_counter()
@@ -332,6 +335,8 @@ def test_fuzzed_requests_get_no_5xx_and_leak_no_secret(stage: Stage) -> None:
             del collector.lines[:]
     finally:
         root.removeHandler(collector)
+        for writer in writers:
+            root.addHandler(writer)
     seconds = time.perf_counter() - started
     print("\nin-process fuzz:", findings.report(len(indexes), seconds))
     findings.fail_if_any("in-process fuzz")
@@ -445,10 +450,10 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[LiveServer,
         secrets = LiveSecrets(
             by_name={
                 "password": DEFAULT_PASSWORD,
-                "client id": client["client_id"],
                 "client secret": client["client_secret"],
             },
             link_tokens=links,
+            client_id=client["client_id"],
         )
         yield server, secrets
 
