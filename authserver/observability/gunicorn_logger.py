@@ -23,7 +23,7 @@ from gunicorn import glogging
 
 # A request target's query: from "?" to the next whitespace (a quote may be part of it).
 _QUERY = re.compile(r"\?\S*")
-QUERY_REMOVED = "?[query removed]"
+QUERY_REMOVED = "?[redacted]"
 
 
 def _without_query_strings(record: logging.LogRecord) -> bool:
