@@ -21,6 +21,7 @@ from authserver import (  # noqa: F401
     web,
 )
 from authserver.config import Settings
+from authserver.edges import last_resort
 
 # Templates and the stylesheet live at the top of the repository (DESIGN.md: "Layout").
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -47,4 +48,6 @@ def create_app(settings: Settings | None = None) -> Flask:
     )  # fmt: skip
     for feature in features:
         feature.init_app(app)
+    # Last: it must wrap every middleware the features added (edges/last_resort.py).
+    last_resort.init_app(app)
     return app

@@ -11,9 +11,11 @@ from flask import Flask
 
 from authserver.edges import (
     body_size,
+    body_types,
     cors,
     csp_report,
     headers,
+    host_header,
     origins,
     proxies,
     public_documents,
@@ -25,8 +27,10 @@ def init_app(app: Flask) -> None:
     # Inside the proxy fix: the fast path for public documents sees the real address and scheme.
     public_documents.init_app(app)
     proxies.init_app(app)
+    host_header.init_app(app)
     transport.init_app(app)
     body_size.init_app(app)
+    body_types.init_app(app)
     headers.init_app(app)
     origins.init_app(app)
     cors.init_app(app)

@@ -65,6 +65,9 @@ def csp_report() -> ResponseReturnValue:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
         return _problem(400, "The report is not JSON.")
+    except RecursionError:
+        # A few KB of "[[[[..." nest deeper than the parser's recursion limit. No report does.
+        return _problem(400, "The report is nested too deeply.")
     reports = list(_violations(document))
     if not reports:
         return _problem(400, "The body holds no CSP violation report.")

@@ -10,12 +10,17 @@ POST either loses its body or (307/308) sends it, credentials and all, a second 
 
 "Over https" means ``request.is_secure``: the connection's own scheme, or X-Forwarded-Proto
 from a trusted proxy (edges/proxies.py) and nothing else.
+
+Outside production, plain http is allowed, but Authlib makes its own check on the token,
+introspection and revocation endpoints: http is enough only for a loopback host. A request over
+http naming any other ``Host`` gets the same answer as production gives (never a 500).
 """
 
 from __future__ import annotations
 
 from urllib.parse import quote, urlsplit, urlunsplit
 
+from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, current_app, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
@@ -41,6 +46,12 @@ def require_tls() -> ResponseReturnValue | None:
     return page, 400, {"Cache-Control": "no-store"}
 
 
+def refuse_insecure_transport(error: InsecureTransportError) -> ResponseReturnValue:
+    """Authlib's refusal of plain http for a non-loopback host, as RFC 6749 §5.2 JSON."""
+    body = {"error": "invalid_request", "error_description": TLS_REQUIRED}
+    return jsonify(body), 400, {"Cache-Control": "no-store"}
+
+
 def _redirect_to_https() -> Response:
     # The target is built from the configured issuer, never from the Host header, so a forged
     # Host cannot turn this into a redirect to somewhere else.
@@ -64,6 +75,7 @@ def add_hsts(response: Response) -> Response:
 
 def init_app(app: Flask) -> None:
     settings: Settings = app.extensions["authserver.settings"]
+    app.register_error_handler(InsecureTransportError, refuse_insecure_transport)
     if settings.is_production:
         app.before_request(require_tls)
         app.after_request(add_hsts)

@@ -18,6 +18,7 @@ from authserver.config import Settings
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
 from authserver.oauth.redirect_uris import matches_registered, request_problem
+from authserver.oauth.request_checks import quoted_parameter, repeated_parameter_description
 from authserver.oauth.scopes import OPENID, is_valid_scope_string, parse_scope
 from authserver.oidc.id_token_hint import InvalidIdTokenHint, verified_id_token_hint
 
@@ -145,10 +146,12 @@ def _single(params: Params, name: str, request: AuthorizationRequest) -> str | N
         return None
     if len(values) > 1:
         # RFC 6749 §3.1: parameters MUST NOT be included more than once.
-        raise RedirectableError("invalid_request", f"Repeated parameter '{name}'.", request)
+        raise RedirectableError("invalid_request", repeated_parameter_description(name), request)
     value = values[0]
     if len(value) > MAX_PARAMETER_LENGTH or "\x00" in value:
-        raise RedirectableError("invalid_request", f"Invalid '{name}'.", request)
+        quoted = quoted_parameter(name)
+        description = f"Invalid {quoted}." if quoted else "A parameter is malformed."
+        raise RedirectableError("invalid_request", description, request)
     return value or None
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import re
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError, InvalidRequestError, OAuth2Error
 from flask import Request
@@ -16,6 +17,22 @@ from authserver.oauth.client_auth_checks import client_authentication_problem
 
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_VALUE_LENGTH = 16 * 1024  # a JWT client assertion or token is a few KB at most
+# RFC 6749 §5.2 / §4.1.2.1: error_description may hold only %x20-21 / %x23-5B / %x5D-7E.
+_DESCRIBABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
+
+
+def quoted_parameter(name: str) -> str | None:
+    """``'name'`` for an error description, or None when the name may not appear in one.
+
+    The client chose the name: a quote, backslash, control or non-ASCII character in it would
+    make the description invalid (Authlib refuses to build such an error at all).
+    """
+    return f"'{name}'" if _DESCRIBABLE_NAME.fullmatch(name) else None
+
+
+def repeated_parameter_description(name: str) -> str:
+    quoted = quoted_parameter(name)
+    return f"Repeated parameter {quoted}." if quoted else "A parameter is repeated."
 
 
 def protocol_request_problem(request: Request) -> OAuth2Error | None:
@@ -25,7 +42,7 @@ def protocol_request_problem(request: Request) -> OAuth2Error | None:
     for name, values in request.form.lists():
         if len(values) > 1:
             # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
-            return InvalidRequestError(f"Repeated parameter '{name[:64]}'.")
+            return InvalidRequestError(repeated_parameter_description(name))
         if not _is_clean(name) or not _is_clean(values[0]):
             return InvalidRequestError("A parameter is malformed.")
     if request.args:

@@ -8,7 +8,8 @@ Two rules, applied together by the log formatters:
 * by shape: in every string (messages, tracebacks, and every string value of the structured
   fields) JWTs, ``Bearer``/``Basic`` credentials, secret ``key=value`` pairs of query strings
   and form bodies, ``"key": "value"`` pairs of JSON or Python reprs, ``Authorization``/
-  ``Cookie`` header lines, passwords in URLs, the tokens in emailed-link paths, recovery codes
+  ``Cookie`` header lines, passwords in URLs, whatever follows an emailed link's path prefix
+  (``/reset/``, ``/verify-email/``, ``/unlock/``: the token, however mangled), recovery codes
   and TOTP keys are replaced.
 
 This is a safety net (STYLE.md §6): code must still never log a secret. A 256-bit random token
@@ -123,11 +124,22 @@ _SCHEME_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic|dpop)([ \t]+)([A-Za-z0-9\
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*){2,4}")
 # scheme://user:password@host
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@")
-# The token in an emailed link's path (web/reset.py, web/unlock.py, web/verify_email.py). Our
-# tokens are 43 characters; the static pages beside them (/reset/done) are short words.
+# The token in an emailed link's path (web/reset.py, web/unlock.py, web/verify_email.py). Told
+# by where it is, not by its shape: a path mangled on its way (a stray character before the
+# token, the token cut or padded, the request line a server could not parse) still holds the
+# token. What follows the prefix goes up to whitespace, a quote or an angle bracket (and a few
+# stray characters right after the prefix, when a token follows them), in any letter case and
+# with the slash percent-encoded too; only the static pages beside the links (/reset/done) stay.
 LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/")
+LINK_PATH_PAGES = frozenset({"", "done"})
+_LINK_PREFIX = (
+    "(?i)(/(?:"
+    + "|".join(re.escape(prefix.strip("/")) for prefix in LINK_PATH_PREFIXES)
+    + ")(?:/|%2f))"
+)
+_LINK_PREFIX_ONLY = re.compile(_LINK_PREFIX)
 _LINK_PATH = re.compile(
-    "(" + "|".join(re.escape(prefix) for prefix in LINK_PATH_PREFIXES) + r")[A-Za-z0-9_\-.~%]{16,}"
+    _LINK_PREFIX + r"((?:[^A-Za-z0-9_\-\r\n]{1,8}(?=[A-Za-z0-9_\-]{16}))?[^\s\"'<>]*)"
 )
 # security/mfa_codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
 _RECOVERY_CODE = re.compile(r"\b[A-Z0-9]{5}-[A-Z0-9]{5}\b")
@@ -154,6 +166,22 @@ def _credentials(match: re.Match[str]) -> str:
     return f"{match[1]}{match[2]}{REDACTED}"
 
 
+def _link_path(match: re.Match[str]) -> str:
+    return match[0] if match[2] in LINK_PATH_PAGES else match[1] + REDACTED
+
+
+def redact_path(path: str) -> str:
+    """A request path for the log: after an emailed link's prefix, all of the rest goes.
+
+    A path is one value, so nothing after the prefix needs keeping (the text rule stops at
+    whitespace or a quote, which a mangled path may hold before its token).
+    """
+    match = _LINK_PREFIX_ONLY.search(path)
+    if match is None or path[match.end() :] in LINK_PATH_PAGES:
+        return redact_text(path)
+    return redact_text(path[: match.end()]) + REDACTED
+
+
 def redact_text(text: str) -> str:
     """``text`` with every secret-shaped part replaced by ``[redacted]``.
 
@@ -173,7 +201,7 @@ def redact_text(text: str) -> str:
     if "=" in text:
         text = _ASSIGNMENT.sub(_assignment, text)
     if "/" in text:
-        text = _LINK_PATH.sub(lambda m: m[1] + REDACTED, text)
+        text = _LINK_PATH.sub(_link_path, text)
     if "-" in text:
         text = _RECOVERY_CODE.sub(REDACTED, text)
     if len(text) >= 32:

@@ -18,7 +18,7 @@ import time
 
 from flask import Flask, Response, g, has_request_context, request
 
-from authserver.observability.redaction import REDACTED, redact_text
+from authserver.observability.redaction import REDACTED, redact_path, redact_text
 
 log = logging.getLogger("authserver.request")
 
@@ -45,8 +45,8 @@ def loggable_path() -> str:
     """The request's path with secret route arguments replaced; never its query string."""
     rule, arguments = request.url_rule, request.view_args or {}
     if rule is None or SECRET_PATH_ARGUMENTS.isdisjoint(arguments):
-        # Unrouted requests (404, 405) are scanned for link-shaped tokens instead.
-        return redact_text(request.path)
+        # Unrouted requests (404, 405): after a link's prefix, the rest of the path goes.
+        return redact_path(request.path)
 
     def argument(match: re.Match[str]) -> str:
         name = match[1]

@@ -13,6 +13,7 @@ from authserver.web import (
     mfa,
     mfa_setup,
     reset,
+    static_files,
     unlock,
     verify_email,
 )
@@ -20,6 +21,7 @@ from authserver.web import (
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
+    static_files.init_app(app)
     app.register_blueprint(login.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(account.bp)

@@ -79,6 +79,29 @@ def test_the_token_of_an_emailed_link_is_never_in_the_line(
     assert LINK_TOKEN not in log.text()
 
 
+def test_a_link_token_in_a_mangled_path_is_never_in_the_line(
+    app: Flask, make_app: AppFactory
+) -> None:
+    """Unrouted and 405 paths are logged as sent: the token is found by the prefix before it."""
+    client = logging_app(app, make_app).test_client()
+    token = LINK_TOKEN[:20]  # a cut-off link
+
+    with captured_log() as log:
+        responses = [
+            client.put(f"/reset/!{token}"),  # 405
+            client.post(f"/unlock/({token}"),  # 405
+            client.get(f"/verify-email/{token}/extra"),  # 404
+            client.get(f"/RESET/{token}"),  # 404
+            client.post(f"/unlock/%20'{token}&amp;"),  # 405: pasted with a space and a quote
+        ]
+
+    assert [response.status_code for response in responses] == [405, 405, 404, 404, 405]
+    paths = [line["path"] for line in log.records(logger=REQUEST_LOGGER)]
+    assert paths == ["/reset/[redacted]", "/unlock/[redacted]", "/verify-email/[redacted]",
+                     "/RESET/[redacted]", "/unlock/[redacted]"]  # fmt: skip
+    assert token not in log.text()
+
+
 def test_the_line_names_the_signed_in_user(app: Flask, make_app: AppFactory) -> None:
     user = make_user()
     client = logging_app(app, make_app).test_client()
