@@ -15,6 +15,7 @@ from authserver import (  # noqa: F401
     oauth,
     observability,
     oidc,
+    outages,
     security,
     sessions,
     web,
@@ -40,7 +41,19 @@ def create_app(settings: Settings | None = None) -> Flask:
     # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
     # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
     # Edges before extensions: its checks (body size, TLS, CORS preflight) run before CSRF's.
-    features = (observability, edges, extensions, sessions, security, keys, web, oauth, oidc)
+    # Outages first: every feature may report a dependency that stopped answering.
+    features = (
+        outages,
+        observability,
+        edges,
+        extensions,
+        sessions,
+        security,
+        keys,
+        web,
+        oauth,
+        oidc,
+    )
     for feature in features:
         feature.init_app(app)
     return app

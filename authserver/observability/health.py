@@ -3,6 +3,10 @@
 ``/healthz`` proves only that the process answers (no I/O), so an orchestrator never restarts a
 healthy process because a dependency is down. ``/readyz`` checks each dependency and names the
 ones that failed, but never says why: error text could help an attacker map the network.
+
+The database check is a real query on every call, never a remembered answer. While the
+database is away it fails at once (authserver/database_guard.py), so /readyz answers 503 from
+the first failed check until a connection succeeds again, without waiting for a timeout.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.database_faults import database_unavailability
 from authserver.extensions import db, redis_client
+from authserver.outages import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -26,8 +32,10 @@ def check_database() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         return True
-    except SQLAlchemyError as exc:
-        log.warning("readiness: database check failed: %s", type(exc).__name__)
+    except (SQLAlchemyError, DependencyUnavailable) as exc:
+        found = database_unavailability(exc)
+        if found is None or not found.is_outage:  # an outage is logged once, when it starts
+            log.warning("readiness: database check failed: %s", type(exc).__name__)
         return False
     finally:
         db.session.rollback()

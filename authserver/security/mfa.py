@@ -203,7 +203,7 @@ def use_second_factor(
 ) -> None:
     """Use up the code in the caller's transaction and audit it; on a wrong code, roll the
     caller's work back, record the failure and raise InvalidMfaCode. For the services of this
-    package only: they commit."""
+    package only: they commit (a sign-in's commit is the session's, made by its caller)."""
     if submitted.is_recovery_code:
         accepted = _use_recovery_code(user, submitted.value, now=now)
     else:

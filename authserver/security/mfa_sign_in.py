@@ -65,7 +65,8 @@ def complete_mfa_sign_in(pending: PendingSignIn, code: str, *, now: datetime) ->
 
     Returns the user, for the caller to start the session. Raises MalformedMfaCode (nothing
     checked or recorded), PendingSignInInvalid (already completed elsewhere: sign in again),
-    or InvalidMfaCode (recorded as an MFA failure). Commits with the audit event.
+    or InvalidMfaCode (recorded as an MFA failure). The caller commits, with the session it
+    starts: the pending sign-in is used up only by a sign-in that happened.
     """
     submitted = parse_submitted_code(code)
     user = db.session.get(User, pending.user_id)
@@ -88,7 +89,6 @@ def complete_mfa_sign_in(pending: PendingSignIn, code: str, *, now: datetime) ->
         db.session.rollback()
         raise PendingSignInInvalid("the sign-in expired; sign in again")
     use_second_factor(user, credential, submitted, now=now, during="sign-in")
-    db.session.commit()
     # Both factors passed: now the failure counters start afresh.
     register_success(user, now=now, device=find_device_id(user))
     return user

@@ -13,6 +13,7 @@ from authserver.web import (
     mfa,
     mfa_setup,
     reset,
+    unavailable,
     unlock,
     verify_email,
 )
@@ -20,6 +21,7 @@ from authserver.web import (
 
 def init_app(app: Flask) -> None:
     errors.init_app(app)
+    unavailable.init_app(app)  # 503 for a dependency that is away, on every surface
     app.register_blueprint(login.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(account.bp)
