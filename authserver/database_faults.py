@@ -18,7 +18,7 @@ import sqlite3
 from dataclasses import dataclass
 
 import psycopg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from authserver.outages import DATABASE, DependencyUnavailable
@@ -50,8 +50,17 @@ _SQLITE_BUSY = (
     ("disk i/o", "disk I/O error"),
     ("disk is full", "disk full"),
     ("unable to open database file", "cannot open the database file"),
-    ("readonly database", "database is read-only"),
-)
+)  # not "readonly database": a file or mount set read-only is a mistake to fix, not to wait out
+
+
+class DatabaseUnavailable(DependencyUnavailable, SQLAlchemyError):
+    """No connection was even tried (the database is known to be away) or it took too long.
+
+    Also an SQLAlchemyError, so that code which already tolerates a failed read (falling back,
+    as the JWKS and the key rotation clock do) treats it like any other database error."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(DATABASE, reason)
 
 
 @dataclass(frozen=True)

@@ -29,8 +29,8 @@ from typing import Any
 from sqlalchemy import Engine, event
 from sqlalchemy.engine import Dialect, ExceptionContext
 
-from authserver.database_faults import driver_unavailability
-from authserver.outages import DATABASE, DependencyUnavailable, OutageLog
+from authserver.database_faults import DatabaseUnavailable, driver_unavailability
+from authserver.outages import DATABASE, OutageLog
 
 # The longest a request waits for a new connection; with the rest of its work it stays within
 # the 2 s issue 10 allows a request that cannot be served.
@@ -106,7 +106,7 @@ class DatabaseGuard:
         threading.Thread(target=attempt.run, name="database-connect", daemon=True).start()
         if not attempt.wait(CONNECT_BUDGET_SECONDS):
             self.outages.failed(DATABASE, f"no connection within {CONNECT_BUDGET_SECONDS} s")
-            raise DependencyUnavailable(DATABASE, "connection attempt timed out")
+            raise DatabaseUnavailable("connection attempt timed out")
         if attempt.error is not None:
             raise attempt.error  # a driver error: SQLAlchemy wraps it and calls handle_error
         return attempt.connection
@@ -118,7 +118,7 @@ class DatabaseGuard:
         with self._lock:
             now = time.monotonic()
             if self._probe_in_flight or now < self._next_probe_at:
-                raise DependencyUnavailable(DATABASE, "the database is away")
+                raise DatabaseUnavailable("the database is away")
             self._probe_in_flight = True
             self._next_probe_at = now + PROBE_INTERVAL_SECONDS
         return True

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from werkzeug.test import TestResponse
 from authserver import create_app
 from authserver.config import new_encryption_key
 from authserver.extensions import db
+from authserver.keys.jwks import jwks_cache
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.audit import AuditEvent
 from tests.conftest import IsolatedClient
@@ -86,21 +88,34 @@ def proxy(database: str) -> Iterator[TcpProxy]:
 
 
 @pytest.fixture
-def app(database: str, proxy: TcpProxy, tmp_path: Path) -> Iterator[Flask]:
+def make_proxied_app(
+    database: str, proxy: TcpProxy, tmp_path: Path
+) -> Iterator[Callable[..., Flask]]:
+    """Apps whose way to the database goes through the proxy; closed afterwards."""
     through_proxy = make_url(database).set(host="127.0.0.1", port=proxy.port)
-    built = create_app(
-        make_test_settings(
+    built: list[Flask] = []
+
+    def build(**changes: Any) -> Flask:
+        settings = make_test_settings(
             tmp_path,
             database_url=through_proxy.render_as_string(hide_password=False),
             log_level="INFO",
             encryption_keys=ENCRYPTION_KEYS,
         )
-    )
-    built.test_client_class = IsolatedClient
-    yield built
-    with built.app_context():
-        db.session.remove()
-        db.engine.dispose()
+        built.append(create_app(replace(settings, **changes)))
+        built[-1].test_client_class = IsolatedClient
+        return built[-1]
+
+    yield build
+    for each in built:
+        with each.app_context():
+            db.session.remove()
+            db.engine.dispose()
+
+
+@pytest.fixture
+def app(make_proxied_app: Callable[..., Flask]) -> Flask:
+    return make_proxied_app()
 
 
 def _setup(app: Flask, email: str) -> tuple[RelyingParty, dict[str, Any], FlaskClient]:
@@ -221,6 +236,33 @@ def test_an_unanswering_database_still_gets_an_answer_within_two_seconds(
     assert [response.status_code for response, _seconds in timings] == [503] * 5
     assert max(seconds for _response, seconds in timings) < BUDGET_SECONDS
     assert _refresh(machine, rp, tokens["refresh_token"]).status_code == 200
+
+
+def test_jwks_is_served_from_memory_when_its_database_check_falls_due_in_an_outage(
+    make_proxied_app: Callable[..., Flask], proxy: TcpProxy
+) -> None:
+    # A short cache lifetime makes the key set due for its database check within 0.2 s.
+    app = make_proxied_app(jwks_max_age=2)
+    client = app.test_client()
+    known = client.get("/.well-known/jwks.json")
+    assert known.status_code == 200
+
+    with captured_log() as log:
+        proxy.cut()
+        deadline = time.monotonic() + RECOVERY_DEADLINE_SECONDS
+        while jwks_cache(app).fresh_body() is not None:  # not yet due
+            assert time.monotonic() < deadline
+            time.sleep(POLL_SECONDS)
+        during = [client.get("/.well-known/jwks.json") for _ in range(3)]
+        ready = client.get("/readyz")
+        proxy.restore()
+        _wait_until_ready(client)
+
+    assert ready.status_code == 503
+    assert [r.status_code for r in during] == [200, 200, 200]
+    assert all(r.data == known.data for r in during)
+    assert int(during[-1].headers["Age"]) >= 1  # how long since the database confirmed it
+    _assert_one_outage_logged(log)
 
 
 def _cut_at_commit(app: Flask, proxy: TcpProxy, *, after: str = "") -> Callable[[], None]:

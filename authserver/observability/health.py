@@ -20,9 +20,8 @@ from redis.exceptions import RedisError
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver.database_faults import database_unavailability
+from authserver.database_faults import is_database_outage
 from authserver.extensions import db, redis_client
-from authserver.outages import DependencyUnavailable
 
 log = logging.getLogger(__name__)
 bp = Blueprint("health", __name__)
@@ -32,9 +31,8 @@ def check_database() -> bool:
     try:
         db.session.execute(text("SELECT 1"))
         return True
-    except (SQLAlchemyError, DependencyUnavailable) as exc:
-        found = database_unavailability(exc)
-        if found is None or not found.is_outage:  # an outage is logged once, when it starts
+    except SQLAlchemyError as exc:
+        if not is_database_outage(exc):  # an outage is logged once, when it starts
             log.warning("readiness: database check failed: %s", type(exc).__name__)
         return False
     finally:
