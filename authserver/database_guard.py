@@ -7,7 +7,7 @@ or failover": every request answers within 2 s, recovery needs no restart).
   ``CONNECT_BUDGET_SECONDS``. psycopg will not time a connection out in under 2 s (it follows
   libpq's minimum), which with the rest of a request is past the budget; so a connection that
   is late is abandoned to its thread (closed if it ever arrives), and the request answers 503.
-- **While the database is away** (the first lost connection or failed attempt says so), a
+- **While the database is away** (a lost connection or a failed attempt says so), a
   request does not try to connect at all: it answers 503 at once. One request per process per
   ``PROBE_INTERVAL_SECONDS`` tries a connection, and the first that succeeds (a new connection
   or a pooled one that passes its ping) ends the outage.
@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import Engine, event
@@ -56,7 +57,10 @@ def engine_options(url: str) -> dict[str, Any]:  # Any: create_engine's keyword 
 class _Attempt:
     """One connection attempt in its own thread; the connection is closed if nobody takes it."""
 
-    def __init__(self, dialect: Dialect, cargs: Any, cparams: Any, finished: Any) -> None:
+    # Any: SQLAlchemy hands the driver's connect() arguments over untyped.
+    def __init__(
+        self, dialect: Dialect, cargs: Any, cparams: Any, finished: Callable[[], None]
+    ) -> None:
         self._dialect, self._cargs, self._cparams = dialect, cargs, cparams
         self._finished = finished  # called in the thread when the attempt ends, either way
         self._lock = threading.Lock()
@@ -105,9 +109,11 @@ class DatabaseGuard:
         attempt = _Attempt(dialect, cargs, cparams, self._probe_done if is_probe else _nothing)
         threading.Thread(target=attempt.run, name="database-connect", daemon=True).start()
         if not attempt.wait(CONNECT_BUDGET_SECONDS):
+            self._wait_before_next_probe()
             self.outages.failed(DATABASE, f"no connection within {CONNECT_BUDGET_SECONDS} s")
             raise DatabaseUnavailable("connection attempt timed out")
         if attempt.error is not None:
+            self._wait_before_next_probe()
             raise attempt.error  # a driver error: SQLAlchemy wraps it and calls handle_error
         return attempt.connection
 
@@ -123,6 +129,12 @@ class DatabaseGuard:
             self._next_probe_at = now + PROBE_INTERVAL_SECONDS
         return True
 
+    def _wait_before_next_probe(self) -> None:
+        """After a failed attempt, the next waits a probe interval (also the first of an
+        outage: without this, the request after it would wait out a whole budget again)."""
+        with self._lock:
+            self._next_probe_at = time.monotonic() + PROBE_INTERVAL_SECONDS
+
     def _probe_done(self) -> None:
         with self._lock:
             self._probe_in_flight = False
@@ -133,6 +145,10 @@ class DatabaseGuard:
 
     def failed(self, context: ExceptionContext) -> None:
         """Every driver error passes here, connection attempts and pings included."""
+        if context.is_pre_ping:
+            # One dead pooled connection (a restart long over, an idle timeout, a firewall) is
+            # no outage: the pool replaces it at once, and that attempt decides.
+            return
         found = driver_unavailability(
             context.original_exception, is_disconnect=context.is_disconnect
         )
