@@ -15,6 +15,7 @@ from authserver import (  # noqa: F401
     oauth,
     observability,
     oidc,
+    outages,
     security,
     serving,
     sessions,
@@ -42,9 +43,11 @@ def create_app(settings: Settings | None = None) -> Flask:
     # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
     # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
     # Edges before extensions: its checks (body size, TLS, CORS preflight) run before CSRF's.
+    # Outages first: every feature may report a dependency that stopped answering.
     # Serving last: its time limit wraps every other middleware (authserver/serving/).
     features = (
-        observability, edges, extensions, sessions, security, keys, web, oauth, oidc, serving,
+        outages, observability, edges, extensions, sessions, security, keys, web, oauth, oidc,
+        serving,
     )  # fmt: skip
     for feature in features:
         feature.init_app(app)

@@ -14,6 +14,10 @@ from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
+from authserver import database_guard
+from authserver.config import Settings
+from authserver.outages import outage_log
+
 # Stable constraint names, so migrations can drop and alter constraints on every backend.
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -62,8 +66,12 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
+    settings: Settings = app.extensions["authserver.settings"]
+    # Pool and timeouts chosen so a database outage answers 503 within 2 s (database_guard.py).
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database_guard.engine_options(settings.sqlalchemy_url)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     with app.app_context():
         event.listen(db.engine, "connect", _tune_sqlite_connection)
+        database_guard.install(db.engine, outage_log(app))

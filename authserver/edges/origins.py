@@ -18,6 +18,7 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.database_faults import is_database_outage
 from authserver.extensions import db
 from authserver.models.clients import Client
 
@@ -80,9 +81,10 @@ class RegisteredOrigins:
 def _load_origins() -> frozenset[str] | None:
     try:
         uri_lists = db.session.scalars(select(Client.redirect_uris)).all()
-    except SQLAlchemyError:
+    except SQLAlchemyError as exc:
         db.session.rollback()
-        log.warning("could not load client origins for CORS; refusing cross-origin reads")
+        if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
+            log.warning("could not load client origins for CORS; refusing cross-origin reads")
         return None
     return origins_of(uri for uris in uri_lists for uri in (uris or []))
 

@@ -6,6 +6,10 @@ the same is asked of the database at most every few seconds per process (DESIGN.
 are "cached only with a short TTL"); a query per request cost about half of the endpoint's time
 (BENCHMARKS.md). A change made by this process is seen at once (:meth:`JwksCache.forget`).
 
+While the database is away, the last document built keeps being served (DESIGN.md: JWKS and
+discovery keep answering from memory): verifiers that cannot fetch keys reject every token, so
+a key set a few seconds or minutes old is far better than none. Its ``Age`` keeps growing.
+
 A document may thus be up to a few seconds behind the database. The ``Age`` header says by how
 much (RFC 9111 §5.1), so an HTTP cache still drops it ``jwks_max_age`` after the database last
 confirmed it, and a next key, created ``jwks_max_age`` before it is used, is known to every
@@ -23,7 +27,9 @@ from dataclasses import dataclass
 
 from flask import Flask, current_app
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.keys.algorithms import PUBLIC_JWK_MEMBERS
 from authserver.models.keys import SigningKey
@@ -81,8 +87,14 @@ def current_jwks() -> JwksDocument:
     now = cache.clock()
     if cache.document is not None and now - cache.checked_at < cache.recheck_seconds:
         return cache.document
-    if cache.document is None or cache.document.kids != _published_kids():
-        cache.document = _build()
+    try:
+        if cache.document is None or cache.document.kids != _published_kids():
+            cache.document = _build()
+    except SQLAlchemyError as exc:
+        if cache.document is None or database_unavailability(exc) is None:
+            raise
+        db.session.rollback()
+        return cache.document  # unconfirmed: checked_at stays, so Age tells how long
     cache.checked_at = now
     return cache.document
 

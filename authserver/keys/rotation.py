@@ -17,6 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.config import Settings
+from authserver.database_faults import is_database_outage
 from authserver.extensions import db
 from authserver.keys.errors import ConcurrentKeyChange
 from authserver.keys.manager import advance_lifecycle
@@ -59,7 +60,8 @@ def advance_if_due() -> None:
     except (ConcurrentKeyChange, SQLAlchemyError) as exc:
         # Another instance did it first, or the database hiccuped: the next run will catch up.
         db.session.rollback()
-        log.info("key lifecycle step skipped: %s", type(exc).__name__)
+        if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
+            log.info("key lifecycle step skipped: %s", type(exc).__name__)
         return
     if report.changed:
         log.info("key lifecycle advanced: %s", report.as_dict())

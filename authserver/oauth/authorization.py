@@ -16,10 +16,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from flask import current_app
 from sqlalchemy import select
-from sqlalchemy.exc import OperationalError
 
 from authserver.audit import EventTag, record_event
 from authserver.config import Settings
+from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.models.tokens import AuthorizationCode, Consent
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
@@ -202,19 +202,20 @@ def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: d
 def unexpected_failure(exc: Exception, request: AuthorizationRequest) -> RedirectableError:
     """RFC 6749 §4.1.2.1: once the redirect URI is trusted, even our own failures go back to
     the client: `temporarily_unavailable` when the database is busy or unreachable (worth a
-    retry), `server_error` for anything else. The details stay in our log."""
+    retry), `server_error` for anything else. The details stay in our log: a traceback for a
+    bug; a database outage is logged once, when it starts (authserver/outages.py)."""
     db.session.rollback()
-    log.exception("authorization request failed for client %s", request.client.client_id)
-    if isinstance(exc, OperationalError) and _is_transient(exc):
+    unavailable = database_unavailability(exc)
+    if unavailable is None:
+        log.exception("authorization request failed for client %s", request.client.client_id)
         return RedirectableError(
-            "temporarily_unavailable", "The server is busy; try again shortly.", request
+            "server_error", "The server could not complete the request.", request
         )
-    return RedirectableError("server_error", "The server could not complete the request.", request)
-
-
-def _is_transient(exc: OperationalError) -> bool:
-    message = str(exc.orig).lower()
-    return exc.connection_invalidated or "locked" in message or "connection" in message
+    if not unavailable.is_outage:
+        log.warning("authorization request: database busy: %s", unavailable.reason)
+    return RedirectableError(
+        "temporarily_unavailable", "The server is busy; try again shortly.", request
+    )
 
 
 def error_location(error: RedirectableError) -> str:

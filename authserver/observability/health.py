@@ -10,6 +10,10 @@ taken out of the load balancer at once for an outage that costs only shared rate
 does ``/readyz`` wait for Redis: it reports what the rate limits last found, and they probe
 Redis in the background at most once a second. A ping inside the probe would take the whole
 1 s deadline when Redis drops packets, longer than many balancers wait for an answer.
+
+The database check is a real query on every call, never a remembered answer. While the
+database is away it fails at once (authserver/database_guard.py), so /readyz answers 503 from
+the first failed check until a connection succeeds again, without waiting for a timeout.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ from flask.typing import ResponseReturnValue
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.database_faults import is_database_outage
 from authserver.extensions import db
 
 log = logging.getLogger(__name__)
@@ -32,7 +37,8 @@ def check_database() -> bool:
         db.session.execute(text("SELECT 1"))
         return True
     except SQLAlchemyError as exc:
-        log.warning("readiness: database check failed: %s", type(exc).__name__)
+        if not is_database_outage(exc):  # an outage is logged once, when it starts
+            log.warning("readiness: database check failed: %s", type(exc).__name__)
         return False
     finally:
         db.session.rollback()

@@ -16,6 +16,7 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.database_faults import is_database_outage
 from authserver.extensions import db
 from authserver.models.keys import KeyState, SigningKey
 
@@ -62,7 +63,8 @@ class SigningKeyAgeCollector:
         except SQLAlchemyError as exc:
             # Leave the ages out rather than fail the scrape: the request counters still matter
             # most when the database is the thing in trouble (and /readyz says so).
-            log.warning("metrics: signing-key ages unavailable: %s", type(exc).__name__)
+            if not is_database_outage(exc):  # an outage is logged once, by outages.py
+                log.warning("metrics: signing-key ages unavailable: %s", type(exc).__name__)
             return
         finally:
             db.session.rollback()  # end the read transaction; a scrape changes nothing

@@ -192,4 +192,5 @@ def authenticate(email: str, password: str, *, now: datetime) -> User:
     """A sign-in by password alone: :func:`check_password`, then the lockout counters reset."""
     user = check_password(email, password, now=now)
     register_success(user, now=now, device=find_device_id(user))
+    db.session.commit()
     return user

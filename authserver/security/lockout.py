@@ -194,7 +194,8 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
     """The sign-in is complete (every factor passed): the counters and the doubling restart.
 
     In a request, the browser gets a fresh device id for this account (the one it presented is
-    replaced). Audits the sign-in and commits.
+    replaced). Audits the sign-in; the caller commits, together with the session it starts, so
+    that a sign-in cut off before its commit leaves no trace of having happened.
     """
     db.session.execute(
         update(User)
@@ -212,7 +213,6 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
         user_subject=user.subject,
         detail={"device": "new" if known is None else "recognised"},
     )
-    db.session.commit()
 
 
 def release_attempt(attempt: Attempt, *, now: datetime) -> None:

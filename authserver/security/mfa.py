@@ -196,7 +196,8 @@ def use_second_factor(
 ) -> None:
     """Check and use up the code through the lockout's gate (``security/factor_checks.py``),
     in the caller's transaction, and audit it. For the services of this package only: they
-    commit, and stage nothing of their own before calling this (the gate commits its count).
+    commit (a sign-in's commit is the session's, made by its caller), and stage nothing of
+    their own before calling this (the gate commits its count).
 
     Raises TooManyAttempts while the account is locked (the code is not looked at, right or
     wrong) and InvalidMfaCode (recorded, counted toward the lockout) for a wrong code; either

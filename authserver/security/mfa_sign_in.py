@@ -65,7 +65,8 @@ def complete_mfa_sign_in(pending: PendingSignIn, code: str, *, now: datetime) ->
 
     Returns the user, for the caller to start the session. Raises MalformedMfaCode (nothing
     checked or recorded), PendingSignInInvalid (already completed elsewhere: sign in again),
-    or InvalidMfaCode (recorded as an MFA failure). Commits with the audit event.
+    or InvalidMfaCode (recorded as an MFA failure). The caller commits, with the session it
+    starts: the pending sign-in is used up only by a sign-in that happened.
     """
     submitted = parse_submitted_code(code)
     user = db.session.get(User, pending.user_id)
@@ -93,7 +94,6 @@ def complete_mfa_sign_in(pending: PendingSignIn, code: str, *, now: datetime) ->
         # Locked while the code was being typed (e.g. by wrong codes): start again at sign-in,
         # which gives the generic answer and, once the lock ends, a fresh attempt.
         raise PendingSignInInvalid("the sign-in expired; sign in again") from None
-    db.session.commit()
     # Both factors passed: now the failure counters start afresh.
     register_success(user, now=now, device=find_device_id(user))
     return user

@@ -14,6 +14,7 @@ from authserver.web import (
     mfa_setup,
     reset,
     static_files,
+    unavailable,
     unlock,
     verify_email,
 )
@@ -22,6 +23,7 @@ from authserver.web import (
 def init_app(app: Flask) -> None:
     errors.init_app(app)
     static_files.init_app(app)
+    unavailable.init_app(app)  # 503 for a dependency that is away, on every surface
     app.register_blueprint(login.bp)
     app.register_blueprint(home.bp)
     app.register_blueprint(account.bp)
