@@ -33,6 +33,14 @@ from sqlalchemy.engine import Dialect, ExceptionContext
 from authserver.database_faults import DatabaseUnavailable, driver_unavailability
 from authserver.outages import DATABASE, OutageLog
 
+
+def is_gevent_worker() -> bool:
+    # Imported when first asked: serving/ imports observability/, which imports this module.
+    from authserver.serving.request_deadline import is_gevent_worker
+
+    return is_gevent_worker()
+
+
 # The longest a request waits for a new connection; with the rest of its work it stays within
 # the 2 s issue 10 allows a request that cannot be served.
 CONNECT_BUDGET_SECONDS = 1.5
@@ -54,6 +62,32 @@ def engine_options(url: str) -> dict[str, Any]:  # Any: create_engine's keyword 
     return options
 
 
+def _os_lock() -> Any:  # Any: a lock of the operating system's threads
+    """A lock both an operating-system thread and the request (perhaps a greenlet) may hold."""
+    if is_gevent_worker():
+        from gevent.monkey import get_original  # type: ignore[import-untyped]
+
+        return get_original("_thread", "allocate_lock")()
+    return threading.Lock()
+
+
+def _start_in_os_thread(function: Callable[[], None]) -> Callable[[float], object]:
+    """Run ``function`` in a thread of the operating system; return how to wait for it.
+
+    Under gevent a ``threading.Thread`` is a greenlet, and psycopg's connect does not yield to
+    the event loop: the request would wait for libpq's 2 s, not our budget. gevent's thread
+    pool runs it in a real thread, and waiting on its result pauses only this greenlet.
+    """
+    if is_gevent_worker():
+        from gevent import get_hub  # type: ignore[import-untyped]
+
+        result = get_hub().threadpool.spawn(function)
+        return lambda seconds: result.wait(seconds)
+    thread = threading.Thread(target=function, name="database-connect", daemon=True)
+    thread.start()
+    return thread.join
+
+
 class _Attempt:
     """One connection attempt in its own thread; the connection is closed if nobody takes it."""
 
@@ -63,8 +97,8 @@ class _Attempt:
     ) -> None:
         self._dialect, self._cargs, self._cparams = dialect, cargs, cparams
         self._finished = finished  # called in the thread when the attempt ends, either way
-        self._lock = threading.Lock()
-        self._done = threading.Event()
+        self._lock = _os_lock()
+        self._is_done = False
         self._abandoned = False
         self.connection: Any = None  # Any: the driver's connection
         self.error: BaseException | None = None
@@ -78,17 +112,16 @@ class _Attempt:
         with self._lock:
             abandoned = self._abandoned
             self.connection = connection
-            self._done.set()
+            self._is_done = True
         if abandoned and connection is not None:
             connection.close()
         self._finished()
 
     def wait(self, seconds: float) -> bool:
         """Whether the attempt ended in time; if not, it is abandoned."""
-        if self._done.wait(seconds):
-            return True
+        _start_in_os_thread(self.run)(seconds)
         with self._lock:
-            if self._done.is_set():
+            if self._is_done:
                 return True
             self._abandoned = True
             return False
@@ -107,7 +140,6 @@ class DatabaseGuard:
         cparams.setdefault("tcp_user_timeout", TCP_USER_TIMEOUT_MS)
         is_probe = self._admit()
         attempt = _Attempt(dialect, cargs, cparams, self._probe_done if is_probe else _nothing)
-        threading.Thread(target=attempt.run, name="database-connect", daemon=True).start()
         if not attempt.wait(CONNECT_BUDGET_SECONDS):
             self._wait_before_next_probe()
             self.outages.failed(DATABASE, f"no connection within {CONNECT_BUDGET_SECONDS} s")
