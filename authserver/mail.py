@@ -17,15 +17,19 @@ import secrets
 import smtplib
 import ssl
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import Flask, after_this_request, current_app, has_request_context, render_template
+from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings
+from authserver.database_faults import database_unavailability
+from authserver.extensions import db
 from authserver.observability.request_id import carried_request_id, current_request_id
 
 log = logging.getLogger(__name__)
@@ -57,24 +61,42 @@ def send_after_response(response: Response, mail: Mail | None) -> None:
     """Send ``mail`` (if any) once ``response`` has been written to the client.
 
     The WSGI server calls the response's ``close()`` after its last byte has gone out, so an SMTP
-    round trip (slow, and taken only for some requests) never shows in the response time. By then
-    the request's app context is gone; delivery gets one of its own. A failure is logged by
-    :func:`send_mail` and goes no further: the response has already been sent.
+    round trip (slow, and taken only for some requests) never shows in the response time. A
+    failure is logged by :func:`send_mail` and goes no further: the response has already been
+    sent.
     """
-    if mail is None:
-        return
+    if mail is not None:
+        prepare_and_send_after_response(response, lambda: mail)
+
+
+def prepare_and_send_after_response(response: Response, prepare: Callable[[], Mail | None]) -> None:
+    """Call ``prepare`` once ``response`` has been written, then send the mail it returns, if any.
+
+    For work whose very duration must not show in the answer (a reset asked for an address that
+    may or may not have an account). By then the request's app context is gone; the work gets
+    one of its own, carrying the request id into its log lines and audit rows. The database
+    being away or busy there is logged and goes no further: the person already has their
+    answer, and asking again is the remedy, as for an undelivered message.
+    """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
     request_id = current_request_id()
 
-    def deliver() -> None:
-        with (
-            app.app_context(),
-            carried_request_id(request_id),
-            contextlib.suppress(MailDeliveryError),
-        ):
-            send(mail)
+    def prepare_and_send() -> None:
+        with app.app_context(), carried_request_id(request_id):
+            try:
+                mail = prepare()
+            except SQLAlchemyError as exc:
+                db.session.rollback()
+                unavailable = database_unavailability(exc)
+                if unavailable is None:
+                    raise  # a bug, not an outage: the server logs it with its traceback
+                log.error("work after the response not done: %s", unavailable.reason)
+                return
+            if mail is not None:
+                with contextlib.suppress(MailDeliveryError):
+                    send(mail)
 
-    response.call_on_close(deliver)
+    response.call_on_close(prepare_and_send)
 
 
 def send_after_this_request(mail: Mail) -> None:

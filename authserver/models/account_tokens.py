@@ -21,11 +21,7 @@ class PasswordResetToken(db.Model):  # type: ignore[name-defined,misc]
 
     id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    # None: a decoy, written for an address with no account that may reset, so that asking
-    # takes the same work either way (security/password_reset.py). Its token is never sent.
-    user_id: Mapped[int | None] = mapped_column(
-        ForeignKey("users.id", ondelete="CASCADE"), index=True
-    )
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

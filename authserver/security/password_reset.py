@@ -1,8 +1,9 @@
 """Password reset by email (DESIGN.md "Accounts", "Tokens").
 
 1. :func:`request_password_reset` mints a single-use link for the account at an address and
-   returns the message to send, or None when there is no account that may reset. The caller
-   answers both cases identically (no enumeration) and sends the message after its response.
+   returns the message to send, or None when there is no account that may reset. The page
+   answers before calling it, identically for every address (no enumeration, in content or in
+   time), and sends the message after its response.
 2. :func:`check_reset_link` tells the link page whether to show the form.
 3. :func:`reset_password` sets the new password, ends every session and token of the account,
    and returns the notification to send.
@@ -55,60 +56,46 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
     A new link replaces every earlier one of the account: only the newest message works.
 
     ASVS 5.0 V6.3.8: the time of the answer must not tell whether the address has an account.
-    So both cases do the same work here, in the request: one look-up, a token made, an old row
-    deleted and a new one written, one audit row, one commit, the message rendered. For an
-    address with no account that may reset, the row is a *decoy* (no user; its token is never
-    sent) and the old row deleted is the previous decoy. Only sending differs, and the caller
-    sends after the response has gone out. Doing the work rather than deferring it keeps the
-    link durable: it is committed before the answer, so no crash can lose it silently.
+    The page calls this only after its response has gone out (web/reset.py), so nothing done
+    here, for an account or not, is in the answer's time. The link is committed before the
+    message is sent: a crash in between loses a message, never sends a link that cannot work.
     """
     found = db.session.execute(
         select(User.id, User.email, User.subject, User.is_disabled).where(
             User.email == normalise_email(email)
         )
     ).one_or_none()
-    may_reset = found is not None and not found.is_disabled
-    owner = found.id if found is not None and may_reset else None
+    if found is None or found.is_disabled:
+        record_event(
+            EventTag.PASSWORD_RESET_REQUESTED,
+            outcome="failure",
+            user_subject=None if found is None else found.subject,
+            detail={"reason": "no-account" if found is None else "disabled"},
+        )
+        db.session.commit()
+        return None
     ttl = _settings().reset_token_ttl
     issued = issue_token(PURPOSE)
-    # An account keeps only its newest link; the decoys keep only the newest decoy, so both
-    # cases delete the one row an earlier request left (a row lock held until the commit).
-    stale = (
-        PasswordResetToken.user_id == owner
-        if owner is not None
-        else PasswordResetToken.user_id.is_(None)
-    )
-    db.session.execute(delete(PasswordResetToken).where(stale))
+    db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == found.id))
     db.session.add(
         PasswordResetToken(
             token_hash=issued.token_hash,
-            user_id=owner,
+            user_id=found.id,
             created_at=now,
             expires_at=now + timedelta(seconds=ttl),
         )
     )
-    subject = None if found is None else found.subject
-    if may_reset:
-        record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=subject)
-    else:
-        record_event(
-            EventTag.PASSWORD_RESET_REQUESTED,
-            outcome="failure",
-            user_subject=subject,
-            detail={"reason": "no-account" if found is None else "disabled"},
-        )
+    record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=found.subject)
     db.session.commit()
-    address = email if found is None else found.email
-    mail = render_mail(
-        address,
+    return render_mail(
+        found.email,
         "Reset your password",
         "password_reset.txt",
-        email=address,
+        email=found.email,
         link=reset_link(issued.token),
         minutes=max(1, ttl // 60),
         issuer=_settings().issuer,
     )
-    return mail if may_reset else None
 
 
 def check_reset_link(token: str, *, now: datetime) -> None:
@@ -185,9 +172,8 @@ def _find_usable(token: str, *, now: datetime) -> tuple[PasswordResetToken, User
             PasswordResetToken.token_hash == hash_token(PURPOSE, token)
         )
     )
-    if row is None or row.user_id is None:
-        # Never issued, replaced by a newer link, a token minted for another purpose, or a
-        # decoy's (never sent, so only a guess could name it).
+    if row is None:
+        # Never issued, replaced by a newer link, or a token minted for another purpose.
         raise InvalidLink("unknown")
     user = get_user(row.user_id)
     if row.used_at is not None:
