@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authserver.serving import request_deadline
+from authserver.serving import cooperative_database, request_deadline
 
 
 def init_app(app: Flask) -> None:
+    cooperative_database.make_psycopg_cooperative()
     request_deadline.init_app(app)

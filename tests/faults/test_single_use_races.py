@@ -8,7 +8,6 @@ from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
-import pytest
 import requests
 
 from tests.faults.checks import answered_500, listed
@@ -110,11 +109,6 @@ def test_fifty_redemptions_of_one_code_at_once_issue_tokens_once(
     assert not is_active(system, winner["access_token"], "access_token")
 
 
-@pytest.mark.xfail(
-    reason="open: under gunicorn's gevent worker some of 20 concurrent refreshes on PostgreSQL "
-    "hang past 10 s (family lock wait inside one worker); found at the end of session 4",
-    strict=False,
-)
 def test_twenty_uses_of_one_refresh_token_at_once_rotate_it_once_and_end_the_family(
     system: Deployment, figures_dir: Path
 ) -> None:
