@@ -16,6 +16,7 @@ from authserver import (  # noqa: F401
     observability,
     oidc,
     outages,
+    ratelimit,
     security,
     serving,
     sessions,
@@ -46,8 +47,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Outages first: every feature may report a dependency that stopped answering.
     # Serving last: its time limit wraps every other middleware (authserver/serving/).
     features = (
-        outages, observability, edges, extensions, sessions, security, keys, web, oauth, oidc,
-        serving,
+        outages, observability, edges, extensions, sessions, security, ratelimit, keys, web,
+        oauth, oidc, serving,
     )  # fmt: skip
     for feature in features:
         feature.init_app(app)

@@ -37,7 +37,7 @@ MIN_SECRET_KEY_LENGTH = 32
 # The /metrics bearer token is a password that lives in a scraper's config: long and random.
 MIN_METRICS_TOKEN_LENGTH = 32
 # Not an AUTHSERVER_ setting: prometheus-client's own variable. `authserver serve` sets it for
-# gunicorn's workers, so that they share their counters (observability/metrics_gunicorn.py).
+# gunicorn's workers, so that they share their counters (serving/gunicorn_metrics.py).
 METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
 MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024

@@ -46,7 +46,7 @@ def csrf_exempt(view: ViewFunction) -> ViewFunction:
 
 
 # Every Redis call has a deadline: a slow Redis must degrade a request, never hang a worker.
-# The rate limits (security/rate_windows.py) hold the only Redis client.
+# The rate limits (ratelimit/windows.py) hold the only Redis client.
 REDIS_TIMEOUT_SECONDS = 1.0
 
 # The repository layout keeps migrations beside the package (DESIGN.md: "Layout").

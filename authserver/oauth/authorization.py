@@ -17,14 +17,14 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 from flask import current_app
 from sqlalchemy import select
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.models.tokens import AuthorizationCode, Consent
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
 from authserver.oauth.scopes import OFFLINE_ACCESS, format_scope, parse_scope
-from authserver.security.mfa import is_enrolled
+from authserver.security.mfa.second_factor import is_enrolled
 from authserver.sessions import ACR_MFA, ACR_PASSWORD, BrowserSession
 
 log = logging.getLogger(__name__)

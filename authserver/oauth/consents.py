@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import User

@@ -17,7 +17,8 @@ from typing import Any
 
 from flask import current_app
 
-from authserver.audit import EventTag, log_event, record_event
+from authserver.accounts.roles import roles_claim
+from authserver.audit.events import EventTag, log_event, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
@@ -26,7 +27,6 @@ from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
 from authserver.oauth.scopes import OPENID, format_scope
 from authserver.observability.metrics import count_token_issued
-from authserver.security.roles import roles_claim
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 ID_TOKEN_TYPE = "JWT"

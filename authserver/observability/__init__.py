@@ -28,8 +28,8 @@ def init_app(app: Flask) -> None:
     request_log.init_app(app)
     request_id.init_app(app)
     # Imported here: both modules reach back into the package while it is still being imported.
-    from authserver.audit import EventTag
-    from authserver.security.rate_limits import GROUPS
+    from authserver.audit.events import EventTag
+    from authserver.ratelimit.limits import GROUPS
 
     metrics.init_app(app, audit_tags=[str(tag) for tag in EventTag], limit_groups=GROUPS)
     metrics_endpoint.init_app(app)

@@ -141,7 +141,7 @@ _LINK_PREFIX_ONLY = re.compile(_LINK_PREFIX)
 _LINK_PATH = re.compile(
     _LINK_PREFIX + r"((?:[^A-Za-z0-9_\-\r\n]{1,8}(?=[A-Za-z0-9_\-]{16}))?[^\s\"'<>]*)"
 )
-# security/mfa_codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
+# security/mfa/codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
 _RECOVERY_CODE = re.compile(r"\b[A-Z0-9]{5}-[A-Z0-9]{5}\b")
 _TOTP_KEY = re.compile(r"\b[A-Z2-7]{32}\b")
 

@@ -37,7 +37,7 @@ from flask import current_app, has_request_context
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import LoginDevice, UnlockToken, User

@@ -21,7 +21,7 @@ from typing import Any, cast
 from flask import current_app
 from sqlalchemy import CursorResult, or_, update
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request

@@ -7,15 +7,15 @@ from flask.typing import ResponseReturnValue
 from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
+from authserver.accounts.lifecycle import check_password
 from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
-from authserver.security.accounts import check_password
+from authserver.ratelimit.limits import limit_signin, retry_after
 from authserver.security.devices import find_device_id
 from authserver.security.errors import InvalidCredentials
 from authserver.security.lockout import register_success
-from authserver.security.mfa import is_enrolled
-from authserver.security.rate_limits import limit_signin, retry_after
+from authserver.security.mfa.second_factor import is_enrolled
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions import end_current_session, start_session
 from authserver.web.errors import render_http_error

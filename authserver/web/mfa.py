@@ -21,12 +21,13 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from authserver.accounts.lifecycle import get_user
 from authserver.config import Settings
 from authserver.edges.csp import allow_form_redirects
 from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
-from authserver.security.accounts import get_user
+from authserver.ratelimit.limits import limit_mfa
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
@@ -34,15 +35,14 @@ from authserver.security.errors import (
     PendingSignInInvalid,
     TooManyAttempts,
 )
-from authserver.security.mfa import is_enrolled
-from authserver.security.mfa_sign_in import (
+from authserver.security.mfa.second_factor import is_enrolled
+from authserver.security.mfa.sign_in import (
     PendingSignIn,
     begin_mfa_sign_in,
     complete_mfa_sign_in,
     find_pending_sign_in,
     step_up,
 )
-from authserver.security.rate_limits import limit_mfa
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions import current_session, start_session
 from authserver.sessions.cookies import is_secure

@@ -14,9 +14,10 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from authserver.accounts.lifecycle import get_user
 from authserver.models import User
 from authserver.models.types import utcnow
-from authserver.security.accounts import get_user
+from authserver.ratelimit.limits import limit_mfa
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
@@ -24,15 +25,14 @@ from authserver.security.errors import (
     MfaNotEnrolled,
     TooManyAttempts,
 )
-from authserver.security.mfa import (
+from authserver.security.mfa.codes import RECOVERY_CODE_COUNT
+from authserver.security.mfa.second_factor import (
     begin_enrolment,
     confirm_enrolment,
     get_mfa_status,
     regenerate_recovery_codes,
     remove_mfa,
 )
-from authserver.security.mfa_codes import RECOVERY_CODE_COUNT
-from authserver.security.rate_limits import limit_mfa
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions import current_session, start_session
 from authserver.web.errors import render_http_error

@@ -14,18 +14,18 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from authserver.config import Settings
-from authserver.extensions import csrf_exempt
-from authserver.mail import prepare_and_send_after_response, send_after_response
-from authserver.models.types import utcnow
-from authserver.security.errors import InvalidLink, PasswordPolicyError
-from authserver.security.password_reset import (
+from authserver.accounts.password_reset import (
     check_reset_link,
     request_password_reset,
     reset_password,
 )
+from authserver.config import Settings
+from authserver.extensions import csrf_exempt
+from authserver.mail import prepare_and_send_after_response, send_after_response
+from authserver.models.types import utcnow
+from authserver.ratelimit.limits import limit_reset, link_in_path
+from authserver.security.errors import InvalidLink, PasswordPolicyError
 from authserver.security.passwords import min_password_length
-from authserver.security.rate_limits import limit_reset, link_in_path
 from authserver.web.errors import render_http_error
 from authserver.web.forms import NewPasswordForm, ResetRequestForm
 from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page, sentence

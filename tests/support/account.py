@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.audit import AuditEvent
 from authserver.models.tokens import Consent, RefreshToken
-from authserver.security.accounts import find_user_by_email
 from authserver.sessions.service import session_store
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from tests.support.web import csrf_token, sign_in

@@ -19,14 +19,14 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.credentials import end_all_credentials
+from authserver.accounts.email_addresses import normalise_email
+from authserver.accounts.lifecycle import get_user
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
-from authserver.security.accounts import get_user
-from authserver.security.credentials import end_all_credentials
-from authserver.security.email_addresses import normalise_email
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
 from authserver.security.one_time_tokens import (

@@ -11,13 +11,13 @@ from datetime import datetime
 
 from flask import current_app
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.credentials import end_all_credentials
+from authserver.accounts.lifecycle import clean_name
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, render_mail, send
 from authserver.models import User
-from authserver.security.accounts import clean_name
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.factor_checks import check_password_again
 from authserver.security.passwords import check_password_policy, hash_password

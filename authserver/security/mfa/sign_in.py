@@ -23,8 +23,8 @@ from authserver.models import TotpCredential, User
 from authserver.security.devices import find_device_id
 from authserver.security.errors import MfaNotEnrolled, PendingSignInInvalid, TooManyAttempts
 from authserver.security.lockout import register_success
-from authserver.security.mfa import find_active_credential, use_second_factor
-from authserver.security.mfa_codes import parse_submitted_code
+from authserver.security.mfa.codes import parse_submitted_code
+from authserver.security.mfa.second_factor import find_active_credential, use_second_factor
 
 # STYLE.md: tokens for different purposes never share a key or salt.
 PENDING_SIGN_IN_SALT = "authserver.mfa-pending-sign-in.v1"

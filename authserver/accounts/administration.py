@@ -6,7 +6,7 @@ in the same transaction.
 
 Ending access is always complete: disabling an account, setting its password or revoking its
 sessions ends every browser session *and* every refresh and access token
-(:func:`~authserver.security.credentials.end_all_credentials`). An administrator acts because
+(:func:`~authserver.accounts.credentials.end_all_credentials`). An administrator acts because
 something is wrong; a refresh token left alive would let whoever holds it carry on.
 """
 
@@ -18,12 +18,12 @@ from datetime import datetime
 
 from flask import current_app
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.credentials import end_all_credentials
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, send_mail
 from authserver.models import User
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import AccountStateUnchanged
 from authserver.security.lockout import clear_locks
 from authserver.security.passwords import check_password_policy, hash_password

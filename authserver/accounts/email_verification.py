@@ -1,6 +1,6 @@
 """Email verification: proving that the owner of an account receives mail at its address.
 
-The same shape as password reset (security/password_reset.py), with its own table, its own
+The same shape as password reset (accounts/password_reset.py), with its own table, its own
 token purpose and a longer lifetime. A link verifies the address it was sent to, and only while
 that is still the account's address. The confirmation is a POST from the link page: mail
 scanners that fetch every link in a message must not verify anything by doing so.
@@ -13,12 +13,12 @@ from datetime import datetime, timedelta
 from flask import current_app
 from sqlalchemy import delete, select, update
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.lifecycle import get_user
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
 from authserver.models import EmailVerificationToken, User
-from authserver.security.accounts import get_user
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
 from authserver.security.one_time_tokens import (
     TokenPurpose,
