@@ -16,11 +16,9 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flask import current_app
-
 from authserver.accounts.credentials import end_all_credentials
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, send_mail
 from authserver.models import User
@@ -108,7 +106,7 @@ def _end_everything(user: User, tag: EventTag, *, now: datetime, via: str) -> Cr
 
 def _notify_password_set(user: User, *, now: datetime) -> bool:
     """Mail the owner; False when the mail could not be sent."""
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     body = (
         f"An administrator set a new password for your account {user.email} on "
         f"{now:%Y-%m-%d at %H:%M} UTC.\n\n"

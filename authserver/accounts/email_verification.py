@@ -10,12 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select, update
 
 from authserver.accounts.lifecycle import get_user
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
 from authserver.models import EmailVerificationToken, User
@@ -31,14 +30,9 @@ PURPOSE = TokenPurpose.EMAIL_VERIFICATION
 LINK_PATH = "/verify-email/"  # + token; the route is web/verify_email.py's
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
 def verification_link(token: str) -> str:
     # From the configured issuer, never from a request's Host header.
-    return _settings().issuer + LINK_PATH + token
+    return current_settings().issuer + LINK_PATH + token
 
 
 def issue_email_verification(user: User, *, now: datetime) -> Mail:
@@ -48,7 +42,7 @@ def issue_email_verification(user: User, *, now: datetime) -> Mail:
     """
     if user.is_email_verified:
         raise EmailAlreadyVerified(f"{user.email} is already verified")
-    ttl = _settings().email_verification_ttl
+    ttl = current_settings().email_verification_ttl
     issued = issue_token(PURPOSE)
     db.session.execute(
         delete(EmailVerificationToken).where(EmailVerificationToken.user_id == user.id)
@@ -71,7 +65,7 @@ def issue_email_verification(user: User, *, now: datetime) -> Mail:
         email=user.email,
         link=verification_link(issued.token),
         hours=max(1, ttl // 3600),
-        issuer=_settings().issuer,
+        issuer=current_settings().issuer,
     )
 
 

@@ -16,14 +16,13 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select, update
 
 from authserver.accounts.credentials import end_all_credentials
 from authserver.accounts.email_addresses import normalise_email
 from authserver.accounts.lifecycle import get_user
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
@@ -41,13 +40,8 @@ PURPOSE = TokenPurpose.PASSWORD_RESET
 LINK_PATH = "/reset/"  # + token; the route is web/reset.py's
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
 def reset_link(token: str) -> str:
-    return _settings().issuer + LINK_PATH + token
+    return current_settings().issuer + LINK_PATH + token
 
 
 def request_password_reset(email: str, *, now: datetime) -> Mail | None:
@@ -74,7 +68,7 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
         )
         db.session.commit()
         return None
-    ttl = _settings().reset_token_ttl
+    ttl = current_settings().reset_token_ttl
     issued = issue_token(PURPOSE)
     db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == found.id))
     db.session.add(
@@ -94,7 +88,7 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
         email=found.email,
         link=reset_link(issued.token),
         minutes=max(1, ttl // 60),
-        issuer=_settings().issuer,
+        issuer=current_settings().issuer,
     )
 
 
@@ -148,8 +142,8 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
         "Your password was changed",
         "password_changed.txt",
         email=user.email,
-        issuer=_settings().issuer,
-        forgot_link=_settings().issuer + "/reset",
+        issuer=current_settings().issuer,
+        forgot_link=current_settings().issuer + "/reset",
     )
 
 

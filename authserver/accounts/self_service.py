@@ -9,12 +9,10 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from flask import current_app
-
 from authserver.accounts.credentials import end_all_credentials
 from authserver.accounts.lifecycle import clean_name
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, render_mail, send
 from authserver.models import User
@@ -116,7 +114,7 @@ def end_other_sessions(user: User, *, keep_sid: str, now: datetime, after: str) 
 
 
 def _notify_password_changed(user: User, *, now: datetime) -> None:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     mail = render_mail(
         user.email,
         PASSWORD_CHANGED_SUBJECT,

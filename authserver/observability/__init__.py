@@ -6,7 +6,7 @@ from logging import getLogger
 
 from flask import Flask
 
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.observability import health, metrics, metrics_endpoint, request_id, request_log
 from authserver.observability.logging import configure_logging
 
@@ -15,7 +15,7 @@ log = getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     configure_logging(settings)
     for warning in settings.warnings:
         log.warning("configuration: %s", warning)

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import Settings, current_settings
 from authserver.extensions import db
 from authserver.models import LoginDevice, UnlockToken, User
 from authserver.security.devices import find_device, remember_device
@@ -81,11 +81,6 @@ class LockState:
     just_locked: bool  # this failure started the lock
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
 def _not_locked(
     column: InstrumentedAttribute[datetime | None], now: datetime
 ) -> ColumnElement[bool]:
@@ -106,7 +101,7 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
     Committed at once so every instance sees it, and so no transaction stays open while the
     password is hashed. ``device`` is :func:`security.devices.find_device_id`'s answer.
     """
-    settings = _settings()
+    settings = current_settings()
     known = find_device(user, device, now=now)
     if known is not None:
         counted: int | None = db.session.execute(
@@ -264,7 +259,7 @@ def _lock_if_due(attempt: Attempt, *, now: datetime) -> LockState:
     attempt may so lock a moment early; if that attempt had the right password, its success
     lifts the lock again.)
     """
-    settings = _settings()
+    settings = current_settings()
     model: type[User] | type[LoginDevice]
     if attempt.device_id is None:
         model, threshold = User, settings.lockout_threshold
@@ -325,7 +320,7 @@ def _issue_unlock_token(user_id: int, *, expires_at: datetime, now: datetime) ->
 def unlock_link(token: str) -> str:
     # Built from the configured issuer, never from the request's Host header: a forged Host
     # would otherwise send the owner's link to an attacker's server.
-    return _settings().issuer + UNLOCK_PATH + token
+    return current_settings().issuer + UNLOCK_PATH + token
 
 
 def is_unlock_token_valid(token: str, *, now: datetime) -> bool:

@@ -22,7 +22,7 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
 from authserver.accounts.lifecycle import get_user
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.edges.csp import allow_form_redirects
 from authserver.models import User
 from authserver.models.types import utcnow
@@ -75,7 +75,7 @@ def redirect_to_challenge(user: User, *, next_target: str) -> Response:
     response.set_cookie(
         pending_cookie_name(),
         begin_mfa_sign_in(user, now=utcnow()),
-        max_age=_settings().mfa_pending_ttl,
+        max_age=current_settings().mfa_pending_ttl,
         path="/",
         secure=is_secure(current_app),
         httponly=True,
@@ -196,8 +196,3 @@ def _render(form: MfaCodeForm, challenged: _Challenged, *, error: str | None = N
     return render_template(
         "mfa_challenge.html", form=form, error=error, stepping_up=challenged.pending is None
     )
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -19,7 +18,7 @@ from authserver.accounts.password_reset import (
     request_password_reset,
     reset_password,
 )
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import csrf_exempt
 from authserver.mail import prepare_and_send_after_response, send_after_response
 from authserver.models.types import utcnow
@@ -48,7 +47,7 @@ def request_submit() -> ResponseReturnValue:
     # The same page and status whether or not the address has an account (no enumeration).
     # The response time must not tell either (ASVS 5.0 V6.3.8), so the answer is written before
     # the address is even looked up: the link is made and mailed after the response has gone.
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     page = render_template(
         "reset_sent.html", email=email, minutes=max(1, settings.reset_token_ttl // 60)
     )

@@ -20,13 +20,12 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from authserver.accounts.self_service import end_other_sessions
 from authserver.audit.events import EventTag, record_event
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import RecoveryCode, TotpCredential, User
 from authserver.security import crypto
@@ -369,10 +368,5 @@ def _enrolment_key(user: User, secret: str) -> EnrolmentKey:
 
 def totp_issuer() -> str:
     """The name authenticator apps list our codes under."""
-    settings = _settings()
+    settings = current_settings()
     return settings.totp_issuer or urlsplit(settings.issuer).hostname or settings.issuer
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
