@@ -34,6 +34,7 @@ from authserver.security.mfa.second_factor import (
     remove_mfa,
 )
 from authserver.security.redirects import safe_redirect_target
+from authserver.security.sign_in import amr_with_one_time_code
 from authserver.sessions import current_session, start_session
 from authserver.web.errors import render_http_error
 from authserver.web.forms import MfaChangeForm
@@ -44,7 +45,6 @@ from authserver.web.mfa import (
     MALFORMED_CODE,
     SETUP_PATH,
     TOO_MANY_ATTEMPTS,
-    amr_with_otp,
     challenged_account,
 )
 from authserver.web.qr import qr_code_svg
@@ -118,7 +118,7 @@ def _enrol(user: User, form: MfaChangeForm, keep_only: str | None) -> ResponseRe
     # The browser has just shown both factors: its session now says so (and gets a new id).
     session = current_session()
     assert session is not None  # sign_in_required
-    start_session(user, amr=amr_with_otp(session.amr))
+    start_session(user, amr=amr_with_one_time_code(session.amr))
     return _show_recovery_codes(codes, form, replaced=False)
 
 
