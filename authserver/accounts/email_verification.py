@@ -19,7 +19,7 @@ from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
 from authserver.models import EmailVerificationToken, User
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
-from authserver.security.one_time_tokens import (
+from authserver.accounts.emailed_links import (
     TokenPurpose,
     has_token_shape,
     hash_token,

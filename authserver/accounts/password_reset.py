@@ -28,7 +28,7 @@ from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
-from authserver.security.one_time_tokens import (
+from authserver.accounts.emailed_links import (
     TokenPurpose,
     has_token_shape,
     hash_token,
