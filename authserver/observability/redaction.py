@@ -130,6 +130,8 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@"
 # token. What follows the prefix goes up to whitespace, a quote or an angle bracket (and a few
 # stray characters right after the prefix, when a token follows them), in any letter case and
 # with the slash percent-encoded too; only the static pages beside the links (/reset/done) stay.
+# The paths of accounts/emailed_links.py's LINK_PATHS, written out: this module is imported by
+# gunicorn's logger before the app (tests/accounts/test_emailed_links.py keeps the two equal).
 LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/")
 LINK_PATH_PAGES = frozenset({"", "done"})
 _LINK_PREFIX = (
