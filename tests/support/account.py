@@ -52,11 +52,17 @@ def signed_in_browser(
 def submit(
     client: FlaskClient, path: str, data: dict[str, str], *, with_csrf: bool = True
 ) -> TestResponse:
-    """POST one of the account page's forms, with the CSRF token the page carries."""
+    """POST one of the account page's forms, with the CSRF token the page carries.
+
+    The response is closed, as a WSGI server closes it once sent: mail sent after the response
+    (the password-changed notice) has gone out when this returns.
+    """
     fields = dict(data)
     if with_csrf:
         fields["csrf_token"] = csrf_token(client.get("/account").text)
-    return client.post(path, data=fields, headers={"Referer": "http://localhost/account"})
+    return client.post(
+        path, data=fields, headers={"Referer": "http://localhost/account"}, buffered=True
+    )
 
 
 def is_signed_in(client: FlaskClient) -> bool:
