@@ -1,4 +1,4 @@
-"""Flask extensions, created unbound here and bound to an app in :func:`init_app`."""
+"""Flask extensions, created unbound here and bound to an app by ``init_app``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Security rules: passwords, lockout, the second factor, recognised devices, at-rest encryption."""
+"""Security rules: passwords, the sign-in sequence, lockout, the second factor, recognised
+devices, safe redirect targets, at-rest encryption."""
 
 from __future__ import annotations
 
