@@ -6,7 +6,6 @@ from pathlib import Path
 
 from flask import Flask
 
-# `models` is imported for its side effect: it registers every table with the metadata.
 from authserver import (  # noqa: F401
     edges,
     extensions,
@@ -16,12 +15,15 @@ from authserver import (  # noqa: F401
     observability,
     oidc,
     outages,
+    ratelimit,
     security,
     serving,
     sessions,
     web,
 )
-from authserver.config import Settings
+
+# `models` is imported for its side effect: it registers every table with the metadata.
+from authserver.config import Settings, attach_settings
 from authserver.edges import last_resort
 
 # Templates and the stylesheet live at the top of the repository (DESIGN.md: "Layout").
@@ -38,7 +40,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         static_folder=str(_PROJECT_ROOT / "templates" / "static"),
     )
     app.config.from_mapping(settings.flask_mapping())
-    app.extensions["authserver.settings"] = settings
+    attach_settings(app, settings)
     # Sessions before security: after_request hooks run in reverse order, so the session cookie
     # becomes the last Set-Cookie of a sign-in (after the device cookie). Clients that keep only
     # one Set-Cookie per response, such as wrk's Lua API in bench/, still follow the sign-in.
@@ -46,8 +48,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Outages first: every feature may report a dependency that stopped answering.
     # Serving last: its time limit wraps every other middleware (authserver/serving/).
     features = (
-        outages, observability, edges, extensions, sessions, security, keys, web, oauth, oidc,
-        serving,
+        outages, observability, edges, extensions, sessions, security, ratelimit, keys, web,
+        oauth, oidc, serving,
     )  # fmt: skip
     for feature in features:
         feature.init_app(app)

@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
+from flask import Flask, current_app
 from limits import parse_many
 
 PREFIX = "AUTHSERVER_"
@@ -37,7 +38,7 @@ MIN_SECRET_KEY_LENGTH = 32
 # The /metrics bearer token is a password that lives in a scraper's config: long and random.
 MIN_METRICS_TOKEN_LENGTH = 32
 # Not an AUTHSERVER_ setting: prometheus-client's own variable. `authserver serve` sets it for
-# gunicorn's workers, so that they share their counters (observability/metrics_gunicorn.py).
+# gunicorn's workers, so that they share their counters (serving/gunicorn_metrics.py).
 METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 # OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
 MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
@@ -630,6 +631,25 @@ class Settings:
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+# Where an app keeps its Settings: put there once by create_app, read by everything else.
+_SETTINGS_EXTENSION = "authserver.settings"
+
+
+def attach_settings(app: Flask, settings: Settings) -> None:
+    app.extensions[_SETTINGS_EXTENSION] = settings
+
+
+def app_settings(app: Flask) -> Settings:
+    """The settings ``app`` was built with (for init_app functions, which get the app)."""
+    settings: Settings = app.extensions[_SETTINGS_EXTENSION]
+    return settings
+
+
+def current_settings() -> Settings:
+    """The settings of the app handling this request or command (an app context is needed)."""
+    return app_settings(current_app)
 
 
 def setting_fields() -> list[Any]:

@@ -1,5 +1,7 @@
-"""Bounded waits for PostgreSQL, and failing fast while it is away (issue 10, "PostgreSQL restart
-or failover": every request answers within 2 s, recovery needs no restart).
+"""Bounded waits for PostgreSQL, and failing fast while it is away.
+
+Issue 10, "PostgreSQL restart or failover": every request answers within 2 s, and recovery
+needs no restart.
 
 - **Dead pooled connections** are found by ``pool_pre_ping`` at checkout and replaced; after a
   restart the first failed ping also drops every older connection of the pool.

@@ -1,4 +1,4 @@
-"""Flask extensions, created unbound here and bound to an app in :func:`init_app`."""
+"""Flask extensions, created unbound here and bound to an app by ``init_app``."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import MetaData, event
 from sqlalchemy.orm import DeclarativeBase
 
 from authserver import database_guard
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.outages import outage_log
 
 # Stable constraint names, so migrations can drop and alter constraints on every backend.
@@ -46,7 +46,7 @@ def csrf_exempt(view: ViewFunction) -> ViewFunction:
 
 
 # Every Redis call has a deadline: a slow Redis must degrade a request, never hang a worker.
-# The rate limits (security/rate_windows.py) hold the only Redis client.
+# The rate limits (ratelimit/windows.py) hold the only Redis client.
 REDIS_TIMEOUT_SECONDS = 1.0
 
 # The repository layout keeps migrations beside the package (DESIGN.md: "Layout").
@@ -66,7 +66,7 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     # Pool and timeouts chosen so a database outage answers 503 within 2 s (database_guard.py).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database_guard.engine_options(settings.sqlalchemy_url)
     db.init_app(app)

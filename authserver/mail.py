@@ -27,7 +27,7 @@ from flask import Flask, after_this_request, current_app, has_request_context, r
 from sqlalchemy.exc import SQLAlchemyError
 from werkzeug.wrappers import Response
 
-from authserver.config import Settings
+from authserver.config import Settings, current_settings
 from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.observability.request_id import carried_request_id, current_request_id
@@ -117,7 +117,7 @@ def send_after_this_request(mail: Mail) -> None:
 
 
 def send_mail(to: str, subject: str, body: str) -> None:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     message = build_message(settings.mail_from, to, subject, body)
     deliver = {"smtp": _deliver_smtp, "console": _deliver_console, "file": _deliver_file}
     try:

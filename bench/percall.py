@@ -44,10 +44,10 @@ from flask_migrate import upgrade
 from werkzeug.test import TestResponse
 
 from authserver import create_app
+from authserver.accounts.lifecycle import create_user
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.oauth.clients import ClientRegistration, register_client
-from authserver.security.accounts import create_user
 from tests.support.oauth import csrf_token
 from tests.support.settings import make_test_settings
 

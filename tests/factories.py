@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from authserver.accounts.lifecycle import create_user
 from authserver.extensions import db
 from authserver.models import User
-from authserver.security.accounts import create_user
 
 DEFAULT_EMAIL = "alice@example.org"
 DEFAULT_PASSWORD = "correct horse battery staple"

@@ -15,9 +15,9 @@ from flask import Flask
 from flask_migrate import downgrade, upgrade
 
 from authserver import create_app
+from authserver.accounts.email_addresses import normalise_email
 from authserver.extensions import MIGRATIONS_DIRECTORY, db
 from authserver.migrations_state import current_revision
-from authserver.security.email_addresses import normalise_email
 from tests.support.databases import backends, fresh_postgres_database
 from tests.support.logs import captured_log
 from tests.support.settings import make_test_settings

@@ -14,9 +14,9 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
-from authserver.audit_search import AuditFilter, describe_event, export_events, latest_events
+from authserver.accounts.lifecycle import find_user_by_email
+from authserver.audit.search import AuditFilter, describe_event, export_events, latest_events
 from authserver.cli.output import emit_json, fail, json_option
-from authserver.security.accounts import find_user_by_email
 
 DEFAULT_LIST_LIMIT = 50
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from authserver.cli.output import emit_json, fail, json_option
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.keys.errors import KeysError
 from authserver.keys.manager import LifecycleReport, advance_lifecycle, list_keys, rotate_keys
 from authserver.keys.retirement import retire_key
@@ -61,7 +60,7 @@ def rotate_command(algs: tuple[str, ...], immediately: bool, as_json: bool) -> N
     try:
         report = rotate_keys(
             now=utcnow(),
-            settings=_settings(),
+            settings=current_settings(),
             algs=algs or None,
             immediately=immediately,
             via="cli",
@@ -79,7 +78,7 @@ def advance_command(as_json: bool) -> None:
     try:
         report = advance_lifecycle(
             now=utcnow(),
-            settings=_settings(),
+            settings=current_settings(),
             max_token_lifetime_seconds=longest_client_token_lifetime(),
             via="cli",
         )
@@ -107,7 +106,7 @@ def retire_command(kid: str, remove: bool, as_json: bool) -> None:
     with "-" is given after "--": `authserver keys retire -- -abc...`.
     """
     try:
-        retirement = retire_key(kid, now=utcnow(), settings=_settings(), remove=remove)
+        retirement = retire_key(kid, now=utcnow(), settings=current_settings(), remove=remove)
     except KeysError as error:
         fail(str(error))
     early = retirement.successor_published_early
@@ -135,11 +134,6 @@ def describe_key(key: SigningKey) -> dict[str, str | None]:
 
 def _iso(moment: datetime | None) -> str | None:
     return None if moment is None else moment.isoformat(timespec="seconds")
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
 
 
 def _print_report(report: LifecycleReport, *, as_json: bool) -> None:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import click
-from flask import current_app
 from flask.cli import with_appcontext
 
 from authserver.cli.output import emit_json, json_option
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.maintenance.purge import purge
 from authserver.models.types import utcnow
 
@@ -28,7 +27,7 @@ def purge_command(dry_run: bool, as_json: bool) -> None:
     Deletes in small batches, one transaction each: safe to run while serving, and to stop
     and rerun at any time.
     """
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     counts = purge(now=utcnow(), settings=settings, dry_run=dry_run)
     if as_json:
         emit_json({"dry_run": dry_run, "tables": counts})

@@ -1,7 +1,7 @@
 """``user export`` and ``user delete``: a person's data handed out, or erased, by an operator.
 
-Both call the same services as the account page (security/privacy.py and
-security/account_deletion.py), so an export is the same document and a deletion the same
+Both call the same services as the account page (accounts/export.py and
+accounts/deletion.py), so an export is the same document and a deletion the same
 erasure whoever starts it.
 """
 
@@ -10,12 +10,12 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from authserver.accounts.deletion import delete_account
+from authserver.accounts.export import export_account, render_export
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.cli.output import emit_json, fail, json_option
 from authserver.cli.users import user_group
 from authserver.models.types import utcnow
-from authserver.security.account_deletion import delete_account
-from authserver.security.accounts import find_user_by_email
-from authserver.security.privacy import export_account, render_export
 
 
 @click.command("export")

@@ -12,7 +12,7 @@ from werkzeug.serving import WSGIRequestHandler
 from authserver.cli.output import fail
 from authserver.config import ConfigError, Settings
 from authserver.observability.logging import send_logs_to
-from authserver.observability.metrics_gunicorn import prepare_multiprocess_dir
+from authserver.serving.gunicorn_metrics import prepare_multiprocess_dir
 
 _PROJECT_ROOT = Path(__file__).resolve().parent.parent.parent
 
@@ -22,7 +22,7 @@ def bind_address(host: str, port: int) -> str:
 
 
 # gunicorn's settings (worker class, timeouts, limits, JSON logs, no access log) from ours.
-GUNICORN_CONFIG = "python:authserver.cli.gunicorn_config"
+GUNICORN_CONFIG = "python:authserver.serving.gunicorn_config"
 
 
 def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
@@ -44,7 +44,7 @@ def gunicorn_argv(host: str, port: int, workers: int) -> list[str]:
         # gunicorn believes nobody.
         "--forwarded-allow-ips",
         "",
-        # Our settings, JSON logging and the metrics hooks (authserver/cli/gunicorn_config.py).
+        # Our settings, JSON logging and the metrics hooks (authserver/serving/gunicorn_config.py).
         "--config",
         GUNICORN_CONFIG,
         "wsgi:app",

@@ -1,7 +1,7 @@
 """``user disable|enable|set-password|sessions|revoke-sessions``: an account's access.
 
 Disabling, setting a password and revoking sessions end every browser session, refresh token
-and access token of the account at once (security/administration.py says why).
+and access token of the account at once (accounts/administration.py says why).
 """
 
 from __future__ import annotations
@@ -9,15 +9,15 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
-from authserver.cli.output import emit_json, fail, json_option, warn
-from authserver.cli.user_lookup import read_password, user_or_fail
-from authserver.models.types import utcnow
-from authserver.security.administration import (
+from authserver.accounts.administration import (
     disable_user,
     enable_user,
     revoke_user_sessions,
     set_password,
 )
+from authserver.cli.output import emit_json, fail, json_option, warn
+from authserver.cli.user_lookup import read_password, user_or_fail
+from authserver.models.types import utcnow
 from authserver.security.errors import AccountStateUnchanged, PasswordPolicyError
 from authserver.sessions import list_active_sessions
 

@@ -7,9 +7,9 @@ import sys
 
 import click
 
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.cli.output import fail
 from authserver.models import User
-from authserver.security.accounts import find_user_by_email
 
 
 def user_or_fail(email: str) -> User:

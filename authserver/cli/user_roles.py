@@ -5,11 +5,11 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from authserver.accounts.roles import add_role, list_roles, remove_role
 from authserver.cli.output import emit_json, fail, json_option
 from authserver.cli.user_lookup import user_or_fail
 from authserver.models.types import utcnow
 from authserver.security.errors import InvalidRole, RoleAlreadyAssigned, RoleNotAssigned
-from authserver.security.roles import add_role, list_roles, remove_role
 
 VIA = "cli"
 

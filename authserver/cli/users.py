@@ -11,14 +11,15 @@ from typing import Any
 import click
 from flask.cli import with_appcontext
 
+from authserver.accounts.email_verification import send_email_verification
+from authserver.accounts.lifecycle import create_user, find_user_by_email, list_users
+from authserver.accounts.roles import list_roles
 from authserver.cli import user_access, user_roles
 from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password
 from authserver.mail import MailDeliveryError
 from authserver.models import User
 from authserver.models.types import utcnow
-from authserver.security.accounts import create_user, find_user_by_email, list_users
-from authserver.security.email_verification import send_email_verification
 from authserver.security.errors import (
     EmailAlreadyRegistered,
     EmailAlreadyVerified,
@@ -28,8 +29,7 @@ from authserver.security.errors import (
     PasswordPolicyError,
 )
 from authserver.security.lockout import unlock
-from authserver.security.mfa import is_enrolled, reset_mfa
-from authserver.security.roles import list_roles
+from authserver.security.mfa.second_factor import is_enrolled, reset_mfa
 
 
 def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types

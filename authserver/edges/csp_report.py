@@ -26,7 +26,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from authserver.edges.csp import REPORT_PATH
 from authserver.extensions import csrf_exempt
-from authserver.security.rate_limits import limit_csp_report
+from authserver.ratelimit.limits import limit_csp_report
 
 log = logging.getLogger(__name__)
 bp = Blueprint("csp_report", __name__)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from authserver.config import Settings
+from authserver.config import app_settings
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -69,7 +69,7 @@ class TrustedProxyFix:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     networks = parse_networks(settings.trusted_proxies)
     # Installed even when no proxy is trusted: then it only drops every X-Request-ID.
     app.wsgi_app = TrustedProxyFix(  # type: ignore[method-assign]

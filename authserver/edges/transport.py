@@ -21,10 +21,10 @@ from __future__ import annotations
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
-from flask import Flask, Response, current_app, jsonify, render_template, request
+from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 
-from authserver.config import Settings
+from authserver.config import app_settings, current_settings
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
 
 # RFC 6797 §11.2 recommends a long max-age; a year is what browsers' preload lists require.
@@ -55,7 +55,7 @@ def refuse_insecure_transport(error: InsecureTransportError) -> ResponseReturnVa
 def _redirect_to_https() -> Response:
     # The target is built from the configured issuer, never from the Host header, so a forged
     # Host cannot turn this into a redirect to somewhere else.
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     path = urlsplit(request.url).path  # quoted again, with the script root
     # The query as the client sent it; bytes that may not appear in a URL are percent-encoded,
     # existing escapes are kept.
@@ -74,7 +74,7 @@ def add_hsts(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     app.register_error_handler(InsecureTransportError, refuse_insecure_transport)
     if settings.is_production:
         app.before_request(require_tls)

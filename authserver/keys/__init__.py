@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.edges.public_documents import PublicDocument, register
 from authserver.keys import jwks, manager, rotation, views
 from authserver.keys.handles import SigningKeyCache
@@ -13,7 +13,7 @@ from authserver.keys.handles import SigningKeyCache
 def init_app(app: Flask) -> None:
     # Per-app, never module-level: tests build many apps, each on its own database.
     app.extensions[manager.CACHE_EXTENSION] = SigningKeyCache()
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     app.extensions[jwks.CACHE_EXTENSION] = jwks.JwksCache(jwks_max_age=settings.jwks_max_age)
     rotation.init_app(app)
     app.register_blueprint(views.bp)

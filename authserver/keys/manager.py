@@ -22,7 +22,7 @@ from sqlalchemy import CursorResult, Executable, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import defer
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.algorithms import (

@@ -22,7 +22,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.keys.errors import KeyRetirementRefused, UnknownKey

@@ -16,7 +16,7 @@ from flask import Flask, current_app, request
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver.config import Settings
+from authserver.config import app_settings, current_settings
 from authserver.database_faults import is_database_outage
 from authserver.extensions import db
 from authserver.keys.errors import ConcurrentKeyChange
@@ -49,7 +49,7 @@ def advance_if_due() -> None:
     if request.path.startswith(SKIPPED_PATH_PREFIXES) or time.monotonic() < clock.next_run:
         return
     clock.next_run = time.monotonic() + ADVANCE_EVERY_SECONDS
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     try:
         report = advance_lifecycle(
             now=datetime.now(UTC),
@@ -68,7 +68,7 @@ def advance_if_due() -> None:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     if settings.key_auto_rotate:
         app.extensions[STATE_EXTENSION] = RotationClock()
         app.before_request(advance_if_due)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, Response, current_app, request
 from flask.typing import ResponseReturnValue
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.keys.jwks import current_jwks, jwks_cache
 
 bp = Blueprint("keys", __name__)
@@ -29,7 +29,7 @@ def fresh_jwks_body(app: Flask) -> bytes | None:
 
 @bp.get(JWKS_PATH)
 def jwks() -> ResponseReturnValue:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     document = current_jwks()
     response = Response(document.body, mimetype="application/json")
     # Public: the same for everyone, so shared caches may keep it. The max-age is also how long

@@ -25,7 +25,12 @@ from typing import Any, cast
 
 from sqlalchemy import ColumnElement, CursorResult, and_, delete, exists, func, or_, select
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
+from authserver.audit.privacy import (
+    audit_maintenance,
+    count_old_audit_personal_data,
+    scrub_old_audit_personal_data,
+)
 from authserver.config import Settings
 from authserver.extensions import db
 from authserver.models import (
@@ -40,11 +45,6 @@ from authserver.models import (
     RefreshToken,
     RevokedAccessToken,
     UnlockToken,
-)
-from authserver.security.audit_privacy import (
-    audit_maintenance,
-    count_old_audit_personal_data,
-    scrub_old_audit_personal_data,
 )
 
 BATCH_SIZE = 1000

@@ -19,13 +19,13 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Select, select, update
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.keys.manager import private_key_purpose
 from authserver.models import SigningKey, TotpCredential, User
 from authserver.security.crypto import KeyRing, current_keyring
 from authserver.security.errors import DecryptionError
-from authserver.security.mfa import totp_secret_purpose
+from authserver.security.mfa.second_factor import totp_secret_purpose
 
 BATCH_SIZE = 500
 

@@ -1,6 +1,6 @@
 """Single-use tokens mailed to account owners: password reset and email verification.
 
-Each purpose has its own table, and its own hash prefix (security/one_time_tokens.py), so a
+Each purpose has its own table, and its own hash prefix (accounts/emailed_links.py), so a
 token of one kind can never be looked up, let alone used, as the other. Only SHA-256 hashes are
 stored: a database leak yields no usable link (DESIGN.md "Tokens").
 """

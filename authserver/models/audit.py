@@ -33,7 +33,7 @@ class AuditMaintenanceFlag(db.Model):  # type: ignore[name-defined,misc]  # dyna
 
     ``audit_events`` is append-only: database triggers refuse UPDATE and DELETE (migration
     0009). On SQLite, which has no session variables, the triggers let a change through only
-    while this table holds a row; ``security.audit_privacy.audit_maintenance()`` inserts it and
+    while this table holds a row; ``audit.privacy.audit_maintenance()`` inserts it and
     deletes it again inside one transaction, so no other connection ever sees it (SQLite has one
     writer at a time). PostgreSQL uses a transaction-local setting instead and leaves this
     table empty.

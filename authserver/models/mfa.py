@@ -35,7 +35,7 @@ class RecoveryCode(db.Model):  # type: ignore[name-defined,misc]  # dynamic base
 
     id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    # A keyed hash (see security/mfa.py for why a fast one is right); never the code itself.
+    # A keyed hash (security/mfa/second_factor.py says why a fast one is right), never the code.
     code_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1,7 +1,7 @@
 """Roles an administrator has given a user (``authserver user role add``).
 
 They reach relying parties as the ``roles`` claim (ID token, userinfo, access token) when the
-client asked for, and was granted, the ``roles`` scope (security/roles.py says why and how).
+client asked for, and was granted, the ``roles`` scope (accounts/roles.py says why and how).
 """
 
 from __future__ import annotations

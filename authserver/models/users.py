@@ -22,7 +22,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
 
     id: Mapped[int] = mapped_column(primary_key=True)
     subject: Mapped[str] = mapped_column(String(36), unique=True, default=new_subject)
-    # Stored normalised (NFKC, case-folded: security/email_addresses.py), so uniqueness holds
+    # Stored normalised (NFKC, case-folded: accounts/email_addresses.py), so uniqueness holds
     # across case and Unicode compatibility forms everywhere.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))

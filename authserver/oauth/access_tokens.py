@@ -11,10 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import bindparam, exists, select
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.models.clients import Client
@@ -74,7 +73,7 @@ def verify_signed_access_token(token: str, *, now: datetime) -> AccessToken:
         claims = verify_compact_jws(token, expected_typ=ACCESS_TOKEN_TYPE)
     except InvalidSignature:
         raise InvalidAccessToken from None
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     if not _has_valid_claims(claims, settings.issuer, now=now):
         raise InvalidAccessToken
     return AccessToken(claims)

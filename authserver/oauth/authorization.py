@@ -14,17 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from flask import current_app
 from sqlalchemy import select
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.models.tokens import AuthorizationCode, Consent
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
 from authserver.oauth.scopes import OFFLINE_ACCESS, format_scope, parse_scope
-from authserver.security.mfa import is_enrolled
+from authserver.security.mfa.second_factor import is_enrolled
 from authserver.sessions import ACR_MFA, ACR_PASSWORD, BrowserSession
 
 log = logging.getLogger(__name__)
@@ -53,11 +52,6 @@ class CodeIssued:
 
 
 Decision = SignInRequired | SecondFactorRequired | ConsentRequired | CodeIssued
-
-
-def settings() -> Settings:
-    configured: Settings = current_app.extensions["authserver.settings"]
-    return configured
 
 
 def hash_code(code: str) -> str:
@@ -192,7 +186,7 @@ def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: d
             acr=session.acr,
             amr=list(session.amr),
             created_at=now,
-            expires_at=now + timedelta(seconds=settings().auth_code_ttl),
+            expires_at=now + timedelta(seconds=current_settings().auth_code_ttl),
         )
     )
     db.session.commit()
@@ -239,5 +233,5 @@ def redirect_location(redirect_uri: str, params: dict[str, str | None]) -> str:
     parts = urlsplit(redirect_uri)
     query = parse_qsl(parts.query, keep_blank_values=True)
     query += [(name, value) for name, value in params.items() if value is not None]
-    query.append(("iss", settings().issuer))
+    query.append(("iss", current_settings().issuer))
     return urlunsplit(parts._replace(query=urlencode(query)))

@@ -12,9 +12,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from flask import current_app
-
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
 from authserver.oauth.redirect_uris import matches_registered, request_problem
@@ -228,7 +226,7 @@ def _code_challenge(params: Params, request: AuthorizationRequest) -> str | None
 
 
 def _pkce_required(client: Client) -> bool:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     return client.is_public or settings.pkce_required_for_confidential_clients
 
 

@@ -9,14 +9,13 @@ from typing import Any
 
 from authlib.oauth2.rfc6749.errors import InvalidClientError
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
-from flask import current_app
 from joserfc import jwt
 from joserfc.errors import JoseError, SecurityWarning
 from joserfc.jwk import KeySet
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models.clients import ClientAssertionJti
 from authserver.oauth.client_adapter import AuthlibClient
@@ -35,7 +34,7 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
     def get_audiences(self) -> list[str]:
         # RFC 7523 §3: the audience identifies the server; the token endpoint URL (OIDC Core §9)
         # and the issuer identifier are both accepted, as RFC 7523bis recommends.
-        settings: Settings = current_app.extensions["authserver.settings"]
+        settings = current_settings()
         return [settings.issuer + TOKEN_ENDPOINT_PATH, settings.issuer]
 
     def resolve_client_public_key(self, client: AuthlibClient) -> KeySet:

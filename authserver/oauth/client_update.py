@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.oauth.client_secrets import hash_client_secret, new_client_secret

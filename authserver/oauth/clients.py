@@ -10,7 +10,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import bindparam, select
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models.clients import PUBLIC_CLIENT_AUTH_METHOD, Client
 from authserver.oauth.client_keys import jwk_set_problem

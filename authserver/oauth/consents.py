@@ -11,11 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import delete, select
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.clients import Client
@@ -97,7 +96,7 @@ def _grants_to_revoke(user_id: int, client_pk: int, *, now: datetime) -> set[str
             RefreshFamily.revoked_at.is_(None),
         )
     )
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     window = timedelta(seconds=settings.auth_code_ttl + longest_access_token_lifetime())
     recent_codes = db.session.scalars(
         select(AuthorizationCode.grant_id).where(

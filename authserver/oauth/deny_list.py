@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
 from sqlalchemy import and_, bindparam, exists, func, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.models.tokens import RevokedAccessToken
@@ -20,7 +19,7 @@ GRANT = "grant"
 
 def longest_access_token_lifetime() -> int:
     """The longest any access token can live: a grant's deny-list row must outlive them all."""
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     longest_override = db.session.scalar(select(func.max(Client.access_token_ttl))) or 0
     return max(settings.access_token_ttl, longest_override)
 

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.models.tokens import RefreshFamily, RefreshToken

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm.attributes import set_committed_value
 
-from authserver.audit import EventTag
+from authserver.audit.events import EventTag
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.models.tokens import RefreshFamily, RefreshToken

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7009 import RevocationEndpoint
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import csrf_exempt, db
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.deny_list import JTI, deny

@@ -11,7 +11,7 @@ MAX_SCOPE_LENGTH = 1000
 
 OPENID = "openid"
 OFFLINE_ACCESS = "offline_access"
-# Releases the user's roles as the `roles` claim (security/roles.py).
+# Releases the user's roles as the `roles` claim (accounts/roles.py).
 ROLES = "roles"
 # The scopes with a defined meaning here; clients may also hold API scopes of their own.
 STANDARD_SCOPES = (OPENID, "profile", "email", OFFLINE_ACCESS, ROLES)

@@ -8,7 +8,7 @@ from flask.typing import ResponseReturnValue
 from authserver.extensions import csrf_exempt
 from authserver.oauth.request_checks import protocol_request_problem
 from authserver.oauth.server import error_response, oauth_server
-from authserver.security.rate_limits import limit_token
+from authserver.ratelimit.limits import limit_token
 
 bp = Blueprint("token", __name__)
 

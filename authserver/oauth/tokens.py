@@ -15,10 +15,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
-
-from authserver.audit import EventTag, log_event, record_event
-from authserver.config import Settings
+from authserver.accounts.roles import roles_claim
+from authserver.audit.events import EventTag, log_event, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
 from authserver.models.clients import Client
@@ -26,7 +25,6 @@ from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
 from authserver.oauth.scopes import OPENID, format_scope
 from authserver.observability.metrics import count_token_issued
-from authserver.security.roles import roles_claim
 
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 ID_TOKEN_TYPE = "JWT"
@@ -60,11 +58,6 @@ class Issue:
     include_refresh_token: bool = False
     # RFC 6749 §6: a rotated refresh token keeps exactly the scope of the one it replaces.
     refresh_scopes: tuple[str, ...] | None = None
-
-
-def settings() -> Settings:
-    configured: Settings = current_app.extensions["authserver.settings"]
-    return configured
 
 
 def hash_refresh_token(token: str) -> str:
@@ -115,13 +108,13 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
 
 
 def _access_token(issue: Issue) -> tuple[str, int]:
-    lifetime = issue.client.access_token_ttl or settings().access_token_ttl
+    lifetime = issue.client.access_token_ttl or current_settings().access_token_ttl
     iat = int(issue.now.timestamp())
     claims: dict[str, Any] = {
-        "iss": settings().issuer,
+        "iss": current_settings().issuer,
         # RFC 9068 §2.2: for client credentials, `sub` is the client itself.
         "sub": issue.user.subject if issue.user else issue.client.client_id,
-        "aud": settings().issuer,
+        "aud": current_settings().issuer,
         "client_id": issue.client.client_id,
         "iat": iat,
         "exp": iat + lifetime,
@@ -148,12 +141,12 @@ def _id_token(issue: Issue, access_token: str) -> str:
     alg = issue.client.id_token_signed_response_alg
     iat = int(issue.now.timestamp())
     claims: dict[str, Any] = {
-        "iss": settings().issuer,
+        "iss": current_settings().issuer,
         "sub": issue.user.subject,
         "aud": issue.client.client_id,
         "azp": issue.client.client_id,
         "iat": iat,
-        "exp": iat + (issue.client.id_token_ttl or settings().id_token_ttl),
+        "exp": iat + (issue.client.id_token_ttl or current_settings().id_token_ttl),
         "auth_time": int(issue.authentication.auth_time.timestamp()),
         "acr": issue.authentication.acr,
         "amr": list(issue.authentication.amr),
@@ -185,9 +178,9 @@ def _refresh_token(issue: Issue) -> str:
         parent.expires_at
         if parent is not None
         else issue.now
-        + timedelta(seconds=issue.client.refresh_token_ttl or settings().refresh_token_ttl)
+        + timedelta(seconds=issue.client.refresh_token_ttl or current_settings().refresh_token_ttl)
     )
-    idle_end = issue.now + timedelta(seconds=settings().refresh_token_idle_ttl)
+    idle_end = issue.now + timedelta(seconds=current_settings().refresh_token_idle_ttl)
     family_id = issue.grant_id or str(uuid.uuid4())
     # Core INSERTs in the request's transaction (committed with the rest of the response):
     # nothing reads these rows back as objects, so the ORM's unit of work would only add cost.

@@ -6,7 +6,7 @@ from logging import getLogger
 
 from flask import Flask
 
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.observability import health, metrics, metrics_endpoint, request_id, request_log
 from authserver.observability.logging import configure_logging
 
@@ -15,7 +15,7 @@ log = getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     configure_logging(settings)
     for warning in settings.warnings:
         log.warning("configuration: %s", warning)
@@ -28,8 +28,8 @@ def init_app(app: Flask) -> None:
     request_log.init_app(app)
     request_id.init_app(app)
     # Imported here: both modules reach back into the package while it is still being imported.
-    from authserver.audit import EventTag
-    from authserver.security.rate_limits import GROUPS
+    from authserver.audit.events import EventTag
+    from authserver.ratelimit.limits import GROUPS
 
     metrics.init_app(app, audit_tags=[str(tag) for tag in EventTag], limit_groups=GROUPS)
     metrics_endpoint.init_app(app)

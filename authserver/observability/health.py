@@ -50,7 +50,7 @@ OPTIONAL_CHECKS = frozenset({"redis"})
 
 def readiness_checks(app: Flask) -> dict[str, bool]:
     # Imported here: security's modules import observability's while it is being imported.
-    from authserver.security.rate_limits import rate_limits
+    from authserver.ratelimit.limits import rate_limits
 
     checks = {"database": check_database()}
     redis_answers = rate_limits(app).redis_answers()  # logged there, once per change

@@ -5,7 +5,7 @@ request id, followed by the record's structured ``extra`` fields; an exception's
 in ``exception``. Everything passes through :mod:`authserver.observability.redaction` first.
 
 One handler serves the whole process: the app's loggers, the libraries', and (through
-:mod:`authserver.observability.gunicorn_logger`) gunicorn's own messages.
+:mod:`authserver.serving.gunicorn_logger`) gunicorn's own messages.
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from flask.typing import ResponseReturnValue
 from prometheus_client import CONTENT_TYPE_PLAIN_0_0_4, CollectorRegistry, generate_latest
 from prometheus_client.multiprocess import MultiProcessCollector
 
-from authserver.config import Settings
+from authserver.config import Settings, app_settings
 from authserver.observability.key_metrics import SigningKeyAgeCollector
 from authserver.observability.metrics import Metrics, app_metrics
 
@@ -113,7 +113,7 @@ def _scrape_registry(metrics: Metrics, settings: Settings) -> CollectorRegistry:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     metrics = app_metrics(app)
     assert metrics is not None, "observability.metrics.init_app runs first"
     app.extensions[ACCESS_EXTENSION] = MetricsAccess.from_settings(settings)

@@ -130,6 +130,8 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@"
 # token. What follows the prefix goes up to whitespace, a quote or an angle bracket (and a few
 # stray characters right after the prefix, when a token follows them), in any letter case and
 # with the slash percent-encoded too; only the static pages beside the links (/reset/done) stay.
+# The paths of accounts/emailed_links.py's LINK_PATHS, written out: this module is imported by
+# gunicorn's logger before the app (tests/accounts/test_emailed_links.py keeps the two equal).
 LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/")
 LINK_PATH_PAGES = frozenset({"", "done"})
 _LINK_PREFIX = (
@@ -141,7 +143,7 @@ _LINK_PREFIX_ONLY = re.compile(_LINK_PREFIX)
 _LINK_PATH = re.compile(
     _LINK_PREFIX + r"((?:[^A-Za-z0-9_\-\r\n]{1,8}(?=[A-Za-z0-9_\-]{16}))?[^\s\"'<>]*)"
 )
-# security/mfa_codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
+# security/mfa/codes.py: recovery codes "ABCDE-FGHIJ"; TOTP keys are 32 base32 characters.
 _RECOVERY_CODE = re.compile(r"\b[A-Z0-9]{5}-[A-Z0-9]{5}\b")
 _TOTP_KEY = re.compile(r"\b[A-Z2-7]{32}\b")
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Blueprint, Flask, Response, current_app, request
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.keys.views import JWKS_PATH
 from authserver.oauth.clients import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGORITHMS
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
@@ -80,7 +80,7 @@ def built_body(app: Flask) -> bytes | None:
 def _document() -> Document:
     cached: Document | None = current_app.extensions.get(CACHE_EXTENSION)
     if cached is None:
-        settings: Settings = current_app.extensions["authserver.settings"]
+        settings = current_settings()
         body = json.dumps(provider_metadata(settings.issuer), separators=(",", ":")).encode()
         cached = Document(body=body, etag=hashlib.sha256(body).hexdigest()[:32])
         current_app.extensions[CACHE_EXTENSION] = cached

@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlencode
 from flask import Blueprint, redirect, render_template, request
 from flask.typing import ResponseReturnValue
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.edges.csp import allow_form_redirects
 from authserver.extensions import csrf_exempt, db
 from authserver.oidc.logout_request import LogoutRequest, LogoutRequestError, parse_logout_request

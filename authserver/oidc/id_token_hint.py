@@ -10,9 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app
-
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.oauth.tokens import ID_TOKEN_TYPE
 
@@ -27,7 +25,7 @@ def verified_id_token_hint(hint: str) -> dict[str, Any]:  # Any: JSON claim valu
         claims = verify_compact_jws(hint, expected_typ=ID_TOKEN_TYPE)
     except InvalidSignature:
         raise InvalidIdTokenHint from None
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     if claims.get("iss") != settings.issuer or not isinstance(claims.get("sub"), str):
         raise InvalidIdTokenHint
     return claims

@@ -9,12 +9,12 @@ from typing import Any
 from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.roles import roles_claim
 from authserver.extensions import csrf_exempt
 from authserver.models.users import User
 from authserver.oauth.access_tokens import InvalidAccessToken, verify_access_token
 from authserver.oauth.scopes import OPENID
 from authserver.observability.request_log import note_request_party
-from authserver.security.roles import roles_claim
 
 bp = Blueprint("userinfo", __name__)
 REALM = "authserver"

@@ -20,7 +20,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
-from authserver.config import ENCRYPTION_KEY_BYTES, ConfigError, Settings, env_name
+from authserver.config import ENCRYPTION_KEY_BYTES, ConfigError, Settings, app_settings, env_name
 from authserver.security.errors import DecryptionError, UnknownEncryptionKey
 
 KEY_ID_BYTES = 8
@@ -116,7 +116,7 @@ def _associated_data(purpose: str) -> bytes:
 
 
 def init_app(app: Flask) -> None:
-    app.extensions[KEYRING_EXTENSION] = KeyRing.from_settings(app.extensions["authserver.settings"])
+    app.extensions[KEYRING_EXTENSION] = KeyRing.from_settings(app_settings(app))
 
 
 def current_keyring() -> KeyRing:

@@ -23,7 +23,7 @@ from flask.wrappers import Response
 from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.extensions import db
 from authserver.models import LoginDevice, User
 
@@ -46,7 +46,7 @@ class _CookieChange:
 
 
 def cookie_name(app: Flask) -> str:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     secure = settings.secure_cookies or settings.is_production
     return SECURE_COOKIE_NAME if secure else COOKIE_NAME
 

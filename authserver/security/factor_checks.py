@@ -23,7 +23,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Literal
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import User
 from authserver.security.devices import find_device_id

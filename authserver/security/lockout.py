@@ -26,19 +26,24 @@ password or a second factor goes through ``security/factor_checks.py``, which do
 
 from __future__ import annotations
 
-import hashlib
 import logging
-import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from flask import current_app, has_request_context
+from flask import has_request_context
 from sqlalchemy import ColumnElement, or_, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.emailed_links import (
+    LinkPurpose,
+    claim_link,
+    find_link,
+    link_url,
+    store_new_link,
+)
+from authserver.audit.events import EventTag, record_event
+from authserver.config import Settings, current_settings
 from authserver.extensions import db
 from authserver.models import LoginDevice, UnlockToken, User
 from authserver.security.devices import find_device, remember_device
@@ -46,8 +51,8 @@ from authserver.security.sign_in_notices import mail_lock_notice
 
 log = logging.getLogger(__name__)
 
-UNLOCK_PATH = "/unlock/"
-UNLOCK_TOKEN_BYTES = 32  # 256 bits
+UNLOCK = LinkPurpose.UNLOCK
+
 # 2**32 lock lengths are far beyond any maximum; the cap only keeps the arithmetic small.
 MAX_DOUBLINGS = 32
 
@@ -81,11 +86,6 @@ class LockState:
     just_locked: bool  # this failure started the lock
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
 def _not_locked(
     column: InstrumentedAttribute[datetime | None], now: datetime
 ) -> ColumnElement[bool]:
@@ -106,7 +106,7 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
     Committed at once so every instance sees it, and so no transaction stays open while the
     password is hashed. ``device`` is :func:`security.devices.find_device_id`'s answer.
     """
-    settings = _settings()
+    settings = current_settings()
     known = find_device(user, device, now=now)
     if known is not None:
         counted: int | None = db.session.execute(
@@ -181,7 +181,7 @@ def register_failure(
         mail_lock_notice(
             email=attempt.email,
             scope=attempt.scope,
-            link=unlock_link(token),
+            link=link_url(UNLOCK, token),
             locked_until=state.locked_until,
             # Only a session (made with the password) or a pending sign-in gets to a code.
             password_was_right=reason == "mfa",
@@ -264,7 +264,7 @@ def _lock_if_due(attempt: Attempt, *, now: datetime) -> LockState:
     attempt may so lock a moment early; if that attempt had the right password, its success
     lifts the lock again.)
     """
-    settings = _settings()
+    settings = current_settings()
     model: type[User] | type[LoginDevice]
     if attempt.device_id is None:
         model, threshold = User, settings.lockout_threshold
@@ -304,62 +304,29 @@ def _lock_if_due(attempt: Attempt, *, now: datetime) -> LockState:
 # --- unlocking ----------------------------------------------------------------------------------
 
 
-def hash_unlock_token(token: str) -> str:
-    # A plain hash is right: 256 random bits leave nothing to brute-force (DESIGN.md "Tokens").
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _issue_unlock_token(user_id: int, *, expires_at: datetime, now: datetime) -> str:
-    token = secrets.token_urlsafe(UNLOCK_TOKEN_BYTES)
-    db.session.add(
-        UnlockToken(
-            token_hash=hash_unlock_token(token),
-            user_id=user_id,
-            created_at=now,
-            expires_at=expires_at,
-        )
+    # Earlier links stay: a lock of the account and a lock of one browser each send one.
+    return store_new_link(
+        UnlockToken, UNLOCK, user_id, now=now, expires_at=expires_at, replace_earlier=False
     )
-    return token
-
-
-def unlock_link(token: str) -> str:
-    # Built from the configured issuer, never from the request's Host header: a forged Host
-    # would otherwise send the owner's link to an attacker's server.
-    return _settings().issuer + UNLOCK_PATH + token
 
 
 def is_unlock_token_valid(token: str, *, now: datetime) -> bool:
     """Whether ``token`` would unlock something now (for the confirmation page; uses nothing)."""
-    found = db.session.scalar(
-        select(UnlockToken.id).where(
-            UnlockToken.token_hash == hash_unlock_token(token),
-            UnlockToken.used_at.is_(None),
-            UnlockToken.expires_at > now,
-        )
-    )
-    return found is not None
+    row = find_link(UnlockToken, UNLOCK, token)
+    return row is not None and row.used_at is None and row.expires_at > now
 
 
 def unlock_with_token(token: str, *, now: datetime) -> bool:
     """Use an emailed unlock link: True if it was valid (it is spent now), False otherwise.
 
-    Consumed by a conditional UPDATE, so of two clicks racing exactly one succeeds.
+    Of two clicks racing, exactly one succeeds (accounts/emailed_links.py's claim).
     """
-    user_id: int | None = db.session.execute(
-        update(UnlockToken)
-        .where(
-            UnlockToken.token_hash == hash_unlock_token(token),
-            UnlockToken.used_at.is_(None),
-            UnlockToken.expires_at > now,
-        )
-        .values(used_at=now)
-        .returning(UnlockToken.user_id)
-        .execution_options(synchronize_session=False)
-    ).scalar()
-    if user_id is None:
+    row = find_link(UnlockToken, UNLOCK, token)
+    if row is None or not claim_link(UnlockToken, row.id, now=now):
         db.session.rollback()
         return False
-    user = db.session.get(User, user_id)
+    user = db.session.get(User, row.user_id)
     assert user is not None  # the token row cascades away with its user
     unlock(user, now=now, by="owner")
     return True

@@ -16,9 +16,8 @@ from typing import TypeVar
 
 from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
-from flask import current_app
 
-from authserver.config import Settings
+from authserver.config import Settings, current_settings
 from authserver.security.errors import PasswordPolicyError
 from authserver.serving.offload import run_off_loop
 
@@ -65,17 +64,12 @@ def hash_parameters(settings: Settings) -> Parameters:
     )
 
 
-def _settings() -> Settings:
-    configured: Settings = current_app.extensions["authserver.settings"]
-    return configured
-
-
 def configured_hash_parameters() -> Parameters:
-    return hash_parameters(_settings())
+    return hash_parameters(current_settings())
 
 
 def min_password_length() -> int:
-    return _settings().password_min_length
+    return current_settings().password_min_length
 
 
 # Keyed by the cost triple (argon2's Parameters is not hashable); one entry per configuration, so
@@ -93,7 +87,7 @@ def _hasher_for(time_cost: int, memory_cost: int, parallelism: int) -> PasswordH
 
 
 def _hasher() -> PasswordHasher:
-    settings = _settings()
+    settings = current_settings()
     return _hasher_for(
         settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
     )
@@ -123,7 +117,7 @@ def _normalise(password: str) -> str:
 def _off_loop(function: Callable[..., T], *args: object) -> T:
     # argon2 is the one CPU-heavy call of a request; under gevent it must not run on the event
     # loop (serving/offload.py says why and how).
-    return run_off_loop(_settings().argon2_parallelism, function, *args)
+    return run_off_loop(current_settings().argon2_parallelism, function, *args)
 
 
 def hash_password(password: str) -> str:
@@ -162,7 +156,7 @@ def dummy_verify(password: str) -> None:
     An unknown e-mail address must take as long as a wrong password, or the time tells which
     addresses have accounts. The dummy hash is made with today's parameters, like a fresh hash.
     """
-    settings = _settings()
+    settings = current_settings()
     dummy = _dummy_hash_for(
         settings.argon2_time_cost, settings.argon2_memory_cost, settings.argon2_parallelism
     )

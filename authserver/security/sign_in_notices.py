@@ -18,11 +18,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from flask import current_app
 from sqlalchemy import CursorResult, or_, update
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
 from authserver.models import User
@@ -35,16 +34,11 @@ PARTIAL_SIGN_IN_INTERVAL = timedelta(hours=1)
 SIGN_IN_STEPS = frozenset({"sign-in", "step-up"})
 
 
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
 def mail_lock_notice(
     *, email: str, scope: str, link: str, locked_until: datetime, password_was_right: bool
 ) -> None:
     """Mail the owner that sign-in is paused, after the response. The caller commits."""
-    settings = _settings()
+    settings = current_settings()
     send_after_this_request(
         render_mail(
             email,
@@ -87,7 +81,7 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
     email, subject = claimed.email, claimed.subject
     record_event(EventTag.PARTIAL_SIGN_IN_NOTICE, user_subject=subject)
     db.session.commit()
-    settings = _settings()
+    settings = current_settings()
     send_after_this_request(
         render_mail(
             email,

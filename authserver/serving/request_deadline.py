@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING
 
 from flask import Flask
 
-from authserver.config import Settings
+from authserver.config import app_settings
 from authserver.observability.redaction import redact_text
 
 if TYPE_CHECKING:
@@ -99,7 +99,7 @@ class RequestDeadline:
 def init_app(app: Flask) -> None:
     if not is_gevent_worker():
         return
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     app.wsgi_app = RequestDeadline(  # type: ignore[method-assign]
         app.wsgi_app, settings.worker_timeout
     )

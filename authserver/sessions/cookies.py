@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
 
-from authserver.config import Settings
+from authserver.config import app_settings
 
 COOKIE_NAME = "authserver_session"
 # The __Host- prefix makes browsers refuse the cookie unless it is Secure, has Path=/ and no
@@ -26,7 +26,7 @@ class _CookieChange:
 
 
 def is_secure(app: Flask) -> bool:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     return settings.secure_cookies or settings.is_production
 
 

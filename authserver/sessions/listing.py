@@ -2,7 +2,7 @@
 
 Only the public id (``sid``) leaves this module; the token hashes the stores key sessions by
 stay inside. These are building blocks for service functions that commit together with their
-audit event (:mod:`authserver.security.account`); nothing here commits.
+audit event (:mod:`authserver.accounts.self_service`); nothing here commits.
 """
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from authserver.models import User
-from authserver.sessions.devices import describe_device
 from authserver.sessions.errors import UnknownSession
 from authserver.sessions.service import is_live, session_store
+from authserver.sessions.user_agents import describe_device
 
 
 @dataclass(frozen=True)

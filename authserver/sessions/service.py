@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, request
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.types import utcnow
@@ -181,7 +181,7 @@ def is_live(stored: StoredSession, user: User, *, now: datetime) -> bool:
 
 
 def _is_within_limits(stored: StoredSession, now: datetime) -> bool:
-    idle_limit = timedelta(seconds=_settings().session_idle_ttl)
+    idle_limit = timedelta(seconds=current_settings().session_idle_ttl)
     return (
         stored.revoked_at is None
         and now < stored.expires_at
@@ -198,7 +198,7 @@ def _new_stored_session(user: User, amr: tuple[str, ...], now: datetime) -> Stor
         acr=ACR_MFA if is_multi_factor(amr) else ACR_PASSWORD,
         created_at=now,
         last_seen_at=now,
-        expires_at=now + timedelta(seconds=_settings().session_absolute_ttl),
+        expires_at=now + timedelta(seconds=current_settings().session_absolute_ttl),
         revoked_at=None,
         ip=request.remote_addr,
         user_agent=request.user_agent.string[:MAX_USER_AGENT_LENGTH] or None,
@@ -214,8 +214,3 @@ def _public_view(stored: StoredSession, user: User) -> BrowserSession:
         amr=stored.amr,
         acr=stored.acr,
     )
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings

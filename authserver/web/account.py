@@ -1,7 +1,7 @@
 """The account page: profile, password, sessions and connected apps of the signed-in user.
 
 Every change is a POST of a CSRF-protected form followed by a redirect back here (303), so a
-reload never repeats it. Rules live in security/account.py, sessions/ and oauth/consents.py.
+reload never repeats it. Rules live in accounts/self_service.py, sessions/ and oauth/consents.py.
 """
 
 from __future__ import annotations
@@ -9,25 +9,25 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from authserver.models.types import utcnow
-from authserver.oauth.consents import list_connected_apps, revoke_connected_app
-from authserver.oauth.errors import UnknownConsent
-from authserver.oauth.scopes import describe_scopes
-from authserver.security.account import (
+from authserver.accounts.lifecycle import get_user
+from authserver.accounts.self_service import (
     change_password,
     sign_out_everywhere,
     sign_out_session,
     update_profile,
 )
-from authserver.security.accounts import get_user
+from authserver.models.types import utcnow
+from authserver.oauth.consents import list_connected_apps, revoke_connected_app
+from authserver.oauth.errors import UnknownConsent
+from authserver.oauth.scopes import describe_scopes
+from authserver.ratelimit.limits import limit_reauthentication
 from authserver.security.errors import (
     InvalidName,
     PasswordPolicyError,
     TooManyAttempts,
     WrongPassword,
 )
-from authserver.security.mfa import get_mfa_status
-from authserver.security.rate_limits import limit_reauthentication
+from authserver.security.mfa.second_factor import get_mfa_status
 from authserver.sessions import (
     BrowserSession,
     UnknownSession,

@@ -6,8 +6,8 @@ from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
 
+from authserver.accounts.lifecycle import MAX_NAME_LENGTH
 from authserver.oauth.clients import MAX_CLIENT_ID_LENGTH
-from authserver.security.accounts import MAX_NAME_LENGTH
 from authserver.security.passwords import MAX_PASSWORD_LENGTH
 
 

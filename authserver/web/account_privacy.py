@@ -1,6 +1,6 @@
 """The "Your data" part of the account page: download everything, or delete the account.
 
-Rules live in security/privacy.py and security/account_deletion.py; the CLI calls the same ones.
+Rules live in accounts/export.py and accounts/deletion.py; the CLI calls the same ones.
 """
 
 from __future__ import annotations
@@ -8,18 +8,18 @@ from __future__ import annotations
 from flask import Blueprint, Response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.deletion import delete_own_account
+from authserver.accounts.export import export_account, render_export
+from authserver.accounts.lifecycle import get_user
 from authserver.models.types import utcnow
-from authserver.security.account_deletion import delete_own_account
-from authserver.security.accounts import get_user
+from authserver.ratelimit.limits import limit_reauthentication
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
     TooManyAttempts,
     WrongPassword,
 )
-from authserver.security.mfa import is_enrolled
-from authserver.security.privacy import export_account, render_export
-from authserver.security.rate_limits import limit_reauthentication
+from authserver.security.mfa.second_factor import is_enrolled
 from authserver.sessions import BrowserSession, end_current_session
 from authserver.web.account import (
     BAD_REQUEST,

@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAll
 
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
 from authserver.observability.request_id import current_request_id
-from authserver.security.rate_limits import retry_after
+from authserver.ratelimit.limits import retry_after
 
 log = logging.getLogger(__name__)
 

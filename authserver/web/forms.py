@@ -6,7 +6,7 @@ from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
 
-from authserver.security.accounts import MAX_EMAIL_LENGTH
+from authserver.accounts.lifecycle import MAX_EMAIL_LENGTH
 from authserver.security.passwords import MAX_PASSWORD_LENGTH
 
 

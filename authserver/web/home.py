@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
-from authserver.security.accounts import get_user
+from authserver.accounts.lifecycle import get_user
 from authserver.sessions import current_session
 from authserver.web.forms import SignOutForm
 

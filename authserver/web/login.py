@@ -10,14 +10,11 @@ from flask_wtf.csrf import CSRFError
 from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
-from authserver.security.accounts import check_password
-from authserver.security.devices import find_device_id
+from authserver.ratelimit.limits import limit_signin, retry_after
 from authserver.security.errors import InvalidCredentials
-from authserver.security.lockout import register_success
-from authserver.security.mfa import is_enrolled
-from authserver.security.rate_limits import limit_signin, retry_after
 from authserver.security.redirects import safe_redirect_target
-from authserver.sessions import end_current_session, start_session
+from authserver.security.sign_in import SecondFactorNeeded, sign_in_with_password
+from authserver.sessions import end_current_session
 from authserver.web.errors import render_http_error
 from authserver.web.forms import LoginForm
 from authserver.web.mfa import redirect_to_challenge
@@ -51,16 +48,12 @@ def login_submit() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return render_login(form), 400
     try:
-        user = check_password(form.email.data, form.password.data, now=utcnow())
+        outcome = sign_in_with_password(form.email.data, form.password.data, now=utcnow())
     except InvalidCredentials:
         return render_login(form, error=GENERIC_LOGIN_FAILURE), 401
     next_target = safe_redirect_target(form.next.data, default=DEFAULT_NEXT)
-    if is_enrolled(user.id):
-        # No session until the second factor, and the failure count stays: it is reset only
-        # when the second factor passes too, or the 6-digit code could be guessed forever.
-        return redirect_to_challenge(user, next_target=next_target)
-    register_success(user, now=utcnow(), device=find_device_id(user))
-    start_session(user, amr=["pwd"])
+    if isinstance(outcome, SecondFactorNeeded):
+        return redirect_to_challenge(outcome.pending, next_target=next_target)
     return redirect(next_target, 303)
 
 

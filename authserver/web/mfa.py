@@ -7,8 +7,8 @@ Who is being challenged, in this order:
 2. otherwise the signed-in browser, when its session was made with a password alone and its
    user has an authenticator (a client demanded MFA: "step-up").
 
-Success starts a new session with ``amr`` ``["pwd", "otp"]`` (a new id: no fixation) and goes
-on to ``next``.
+Success starts a new session with the second factor in its ``amr`` (security/sign_in.py) and
+goes on to ``next``.
 """
 
 from __future__ import annotations
@@ -21,12 +21,13 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
-from authserver.config import Settings
+from authserver.accounts.lifecycle import get_user
+from authserver.config import current_settings
 from authserver.edges.csp import allow_form_redirects
 from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
-from authserver.security.accounts import get_user
+from authserver.ratelimit.limits import limit_mfa
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
@@ -34,17 +35,11 @@ from authserver.security.errors import (
     PendingSignInInvalid,
     TooManyAttempts,
 )
-from authserver.security.mfa import is_enrolled
-from authserver.security.mfa_sign_in import (
-    PendingSignIn,
-    begin_mfa_sign_in,
-    complete_mfa_sign_in,
-    find_pending_sign_in,
-    step_up,
-)
-from authserver.security.rate_limits import limit_mfa
+from authserver.security.mfa.second_factor import is_enrolled
+from authserver.security.mfa.sign_in import PendingSignIn, find_pending_sign_in
 from authserver.security.redirects import safe_redirect_target
-from authserver.sessions import current_session, start_session
+from authserver.security.sign_in import complete_sign_in, step_up_session
+from authserver.sessions import BrowserSession, current_session
 from authserver.sessions.cookies import is_secure
 from authserver.web.errors import render_http_error
 from authserver.web.forms import MfaCodeForm
@@ -69,13 +64,13 @@ def pending_cookie_name() -> str:
     return ("__Host-" if is_secure(current_app) else "") + PENDING_COOKIE_NAME
 
 
-def redirect_to_challenge(user: User, *, next_target: str) -> Response:
+def redirect_to_challenge(pending: str, *, next_target: str) -> Response:
     """After a correct password for an enrolled user: no session yet; the second factor next."""
     response = redirect(url_for("mfa.challenge_page", next=next_target), 303)
     response.set_cookie(
         pending_cookie_name(),
-        begin_mfa_sign_in(user, now=utcnow()),
-        max_age=_settings().mfa_pending_ttl,
+        pending,
+        max_age=current_settings().mfa_pending_ttl,
         path="/",
         secure=is_secure(current_app),
         httponly=True,
@@ -88,8 +83,8 @@ def redirect_to_challenge(user: User, *, next_target: str) -> Response:
 @dataclass(frozen=True)
 class _Challenged:
     user: User
-    pending: PendingSignIn | None  # None: stepping up the current session
-    amr_after: tuple[str, ...]  # the session's methods once the code is right
+    pending: PendingSignIn | None  # None: stepping up ``session``
+    session: BrowserSession | None
 
 
 @bp.get(CHALLENGE_PATH)
@@ -123,9 +118,10 @@ def challenge_submit() -> ResponseReturnValue:
         return _render(form, challenged), 400
     try:
         if challenged.pending is not None:
-            complete_mfa_sign_in(challenged.pending, form.code.data, now=now)
+            complete_sign_in(challenged.pending, form.code.data, now=now)
         else:
-            step_up(challenged.user, form.code.data, now=now)
+            assert challenged.session is not None  # _find_challenged: one or the other
+            step_up_session(challenged.user, challenged.session, form.code.data, now=now)
     except MalformedMfaCode:
         return _render(form, challenged, error=MALFORMED_CODE), 400
     except InvalidMfaCode:
@@ -135,7 +131,6 @@ def challenge_submit() -> ResponseReturnValue:
         return _render(form, challenged, error=TOO_MANY_ATTEMPTS), 429
     except (PendingSignInInvalid, MfaNotEnrolled):
         return _restart_sign_in(next_target)
-    start_session(challenged.user, amr=challenged.amr_after, now=now)
     response = redirect(next_target, 303)
     _forget_pending(response)
     return response
@@ -157,7 +152,7 @@ def _find_challenged(next_target: str, *, now: datetime) -> _Challenged | Respon
     """Who must give a second factor here, or where to send a browser that has nothing to do."""
     pending = find_pending_sign_in(request.cookies.get(pending_cookie_name()), now=now)
     if pending is not None:
-        return _Challenged(get_user(pending.user_id), pending, ("pwd", "otp"))
+        return _Challenged(get_user(pending.user_id), pending, None)
     session = current_session(now=now)
     if session is None:
         return _restart_sign_in(next_target)
@@ -165,12 +160,7 @@ def _find_challenged(next_target: str, *, now: datetime) -> _Challenged | Respon
         return redirect(next_target, 303)
     if not is_enrolled(session.user_id):
         return redirect(url_for("mfa_setup.setup_page", next=next_target), 303)
-    return _Challenged(get_user(session.user_id), None, amr_with_otp(session.amr))
-
-
-def amr_with_otp(amr: tuple[str, ...]) -> tuple[str, ...]:
-    """A session's methods once a one-time code has been given too (RFC 8176 names)."""
-    return tuple(dict.fromkeys((*amr, "otp")))
+    return _Challenged(get_user(session.user_id), None, session)
 
 
 def _restart_sign_in(next_target: str) -> Response:
@@ -196,8 +186,3 @@ def _render(form: MfaCodeForm, challenged: _Challenged, *, error: str | None = N
     return render_template(
         "mfa_challenge.html", form=form, error=error, stepping_up=challenged.pending is None
     )
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings

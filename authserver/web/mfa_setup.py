@@ -14,9 +14,10 @@ from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
+from authserver.accounts.lifecycle import get_user
 from authserver.models import User
 from authserver.models.types import utcnow
-from authserver.security.accounts import get_user
+from authserver.ratelimit.limits import limit_mfa
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
@@ -24,16 +25,16 @@ from authserver.security.errors import (
     MfaNotEnrolled,
     TooManyAttempts,
 )
-from authserver.security.mfa import (
+from authserver.security.mfa.codes import RECOVERY_CODE_COUNT
+from authserver.security.mfa.second_factor import (
     begin_enrolment,
     confirm_enrolment,
     get_mfa_status,
     regenerate_recovery_codes,
     remove_mfa,
 )
-from authserver.security.mfa_codes import RECOVERY_CODE_COUNT
-from authserver.security.rate_limits import limit_mfa
 from authserver.security.redirects import safe_redirect_target
+from authserver.security.sign_in import amr_with_one_time_code
 from authserver.sessions import current_session, start_session
 from authserver.web.errors import render_http_error
 from authserver.web.forms import MfaChangeForm
@@ -44,7 +45,6 @@ from authserver.web.mfa import (
     MALFORMED_CODE,
     SETUP_PATH,
     TOO_MANY_ATTEMPTS,
-    amr_with_otp,
     challenged_account,
 )
 from authserver.web.qr import qr_code_svg
@@ -118,7 +118,7 @@ def _enrol(user: User, form: MfaChangeForm, keep_only: str | None) -> ResponseRe
     # The browser has just shown both factors: its session now says so (and gets a new id).
     session = current_session()
     assert session is not None  # sign_in_required
-    start_session(user, amr=amr_with_otp(session.amr))
+    start_session(user, amr=amr_with_one_time_code(session.amr))
     return _show_recovery_codes(codes, form, replaced=False)
 
 

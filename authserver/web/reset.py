@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import (
     Blueprint,
-    current_app,
     make_response,
     redirect,
     render_template,
@@ -14,18 +13,18 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
-from authserver.config import Settings
-from authserver.extensions import csrf_exempt
-from authserver.mail import prepare_and_send_after_response, send_after_response
-from authserver.models.types import utcnow
-from authserver.security.errors import InvalidLink, PasswordPolicyError
-from authserver.security.password_reset import (
+from authserver.accounts.password_reset import (
     check_reset_link,
     request_password_reset,
     reset_password,
 )
+from authserver.config import current_settings
+from authserver.extensions import csrf_exempt
+from authserver.mail import prepare_and_send_after_response, send_after_response
+from authserver.models.types import utcnow
+from authserver.ratelimit.limits import limit_reset, link_in_path
+from authserver.security.errors import InvalidLink, PasswordPolicyError
 from authserver.security.passwords import min_password_length
-from authserver.security.rate_limits import limit_reset, link_in_path
 from authserver.web.errors import render_http_error
 from authserver.web.forms import NewPasswordForm, ResetRequestForm
 from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page, sentence
@@ -48,7 +47,7 @@ def request_submit() -> ResponseReturnValue:
     # The same page and status whether or not the address has an account (no enumeration).
     # The response time must not tell either (ASVS 5.0 V6.3.8), so the answer is written before
     # the address is even looked up: the link is made and mailed after the response has gone.
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     page = render_template(
         "reset_sent.html", email=email, minutes=max(1, settings.reset_token_ttl // 60)
     )

@@ -9,11 +9,14 @@ from __future__ import annotations
 from flask import Blueprint, render_template
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.emailed_links import LINK_PATHS, LinkPurpose
 from authserver.models.types import utcnow
-from authserver.security.lockout import UNLOCK_PATH, is_unlock_token_valid, unlock_with_token
+from authserver.security.lockout import is_unlock_token_valid, unlock_with_token
 from authserver.web.forms import UnlockForm
 
 bp = Blueprint("unlock", __name__)
+
+UNLOCK_PATH = LINK_PATHS[LinkPurpose.UNLOCK]
 
 # The page's URL holds the token: no Referer may carry it anywhere, and no cache may keep it.
 PRIVATE_PAGE_HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store"}

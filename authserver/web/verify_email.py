@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.email_verification import check_verification_link, verify_email
 from authserver.extensions import csrf_exempt
 from authserver.models.types import utcnow
-from authserver.security.email_verification import check_verification_link, verify_email
+from authserver.ratelimit.limits import limit_reset, link_in_path
 from authserver.security.errors import InvalidLink
-from authserver.security.rate_limits import limit_reset, link_in_path
 from authserver.web.forms import ConfirmForm
 from authserver.web.link_pages import form_error, private_page
 

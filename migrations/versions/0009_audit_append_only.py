@@ -6,7 +6,7 @@ Create Date: 2026-11-22
 
 The application only ever inserts audit rows. Two documented jobs may change them: the
 pseudonymisation of a deleted account's rows and the retention purge/scrub
-(``security/audit_privacy.py``). They announce themselves inside their own transaction:
+(``audit/privacy.py``). They announce themselves inside their own transaction:
 
 - PostgreSQL: ``SET LOCAL authserver.audit_maintenance = 'on'`` (a transaction-local setting,
   gone at COMMIT or ROLLBACK); a statement-level trigger refuses anything else.

@@ -7,7 +7,7 @@ Create Date: 2026-12-06
 Rows stored by earlier releases were only trimmed and lower-cased, so a full-width or otherwise
 compatibility-encoded address (and one with a Turkish dotted capital I) could become a second
 account beside the plain one. This revision rewrites ``users.email`` and the address in
-``email_verification_tokens.email`` to the form security/email_addresses.py gives every new
+``email_verification_tokens.email`` to the form accounts/email_addresses.py gives every new
 address.
 
 Two accounts whose addresses become the same are *not* merged and nothing is changed: the
@@ -17,7 +17,7 @@ previous release, or an SQL update of one address) and runs the upgrade again.
 
 The rule is copied here, not imported: a migration must keep doing what it did when it was
 written, whatever the application's code becomes later. tests/test_email_migration.py checks
-that the copy and security/email_addresses.py agree today.
+that the copy and accounts/email_addresses.py agree today.
 
 Downgrade leaves the addresses normalised: the earlier release compares lower-cased input
 with the stored value, and a normalised address is already lower-case, so its accounts are

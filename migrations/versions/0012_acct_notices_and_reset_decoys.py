@@ -22,7 +22,7 @@ def upgrade() -> None:
             sa.Column("partial_sign_in_notified_at", sa.DateTime(timezone=True), nullable=True)
         )
     # A reset asked for an address with no account writes a decoy row without a user, so both
-    # answers take the same work (ASVS 5.0 V6.3.8; security/password_reset.py).
+    # answers take the same work (ASVS 5.0 V6.3.8; accounts/password_reset.py).
     with op.batch_alter_table("password_reset_tokens") as batch_op:
         batch_op.alter_column("user_id", existing_type=sa.Integer(), nullable=True)
 

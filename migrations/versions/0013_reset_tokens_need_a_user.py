@@ -16,7 +16,7 @@ depends_on = None
 
 def upgrade() -> None:
     # A reset for an address with no account used to write a decoy row so both answers took the
-    # same work. The page now answers before any of that work starts (security/password_reset.py),
+    # same work. The page now answers before any of that work starts (accounts/password_reset.py),
     # so decoys protect nothing: they go, and every link has an owner again.
     op.execute("DELETE FROM password_reset_tokens WHERE user_id IS NULL")
     with op.batch_alter_table("password_reset_tokens") as batch_op:

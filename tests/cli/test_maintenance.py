@@ -16,7 +16,9 @@ import time_machine
 from flask import Flask
 from sqlalchemy import func, select
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.email_verification import issue_email_verification
+from authserver.accounts.password_reset import request_password_reset
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.maintenance.purge import AUDIT_ORIGINS_SCRUBBED, TARGETS
@@ -30,8 +32,6 @@ from authserver.models import (
     User,
 )
 from authserver.oauth.deny_list import deny
-from authserver.security.email_verification import issue_email_verification
-from authserver.security.password_reset import request_password_reset
 from tests.cli.admin_support import Grant, refresh, run_code_flow
 from tests.factories import make_user
 from tests.support.account import signed_in_browser

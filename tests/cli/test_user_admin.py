@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 import pytest
 from flask import Flask
 
+from authserver.accounts.lifecycle import authenticate
+from authserver.accounts.roles import add_role
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.types import utcnow
-from authserver.security.accounts import authenticate
 from authserver.security.errors import InvalidCredentials
-from authserver.security.roles import add_role
 from tests.cli.admin_support import audit_rows, refresh, signed_in_grant, userinfo
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import (

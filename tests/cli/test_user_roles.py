@@ -13,10 +13,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from authserver.accounts.roles import add_role, list_roles
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.types import utcnow
 from authserver.security.errors import InvalidRole
-from authserver.security.roles import add_role, list_roles
 from tests.cli.admin_support import audit_rows, refresh, run_code_flow, userinfo
 from tests.factories import DEFAULT_EMAIL, make_user
 from tests.support.account import signed_in_browser

@@ -16,19 +16,19 @@ from flask import Flask
 from flask.testing import FlaskCliRunner
 from sqlalchemy import select
 
-from authserver.audit import EventTag
-from authserver.cli import main
-from authserver.extensions import db
-from authserver.models import AuditEvent, User
-from authserver.models.types import utcnow
-from authserver.security.accounts import (
+from authserver.accounts.lifecycle import (
     authenticate,
     create_user,
     find_user_by_email,
     list_users,
 )
+from authserver.audit.events import EventTag
+from authserver.cli import main
+from authserver.extensions import db
+from authserver.models import AuditEvent, User
+from authserver.models.types import utcnow
 from authserver.security.errors import InvalidCredentials
-from authserver.security.mfa import begin_enrolment, confirm_enrolment, is_enrolled
+from authserver.security.mfa.second_factor import begin_enrolment, confirm_enrolment, is_enrolled
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_PASSWORD, make_user
 from tests.support.smtp import free_port

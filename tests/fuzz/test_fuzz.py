@@ -45,13 +45,13 @@ from werkzeug.test import EnvironBuilder, run_wsgi_app
 from werkzeug.wsgi import get_current_url
 
 from authserver import create_app
+from authserver.accounts.email_verification import issue_email_verification
+from authserver.accounts.lifecycle import find_user_by_email
+from authserver.accounts.password_reset import request_password_reset
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.types import utcnow
 from authserver.observability.logging import JsonFormatter, ProcessStreamHandler
-from authserver.security.accounts import find_user_by_email
-from authserver.security.email_verification import issue_email_verification
-from authserver.security.password_reset import request_password_reset
 from authserver.sessions.cookies import COOKIE_NAME
 from tests.conftest import IsolatedClient
 from tests.factories import DEFAULT_PASSWORD, make_user

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from flask import Flask
 
-from authserver.audit import EventTag
+from authserver.audit.events import EventTag
 from authserver.keys.manager import ensure_active_keys
-from authserver.security.rate_limits import GROUPS
+from authserver.ratelimit.limits import GROUPS
 from tests.conftest import AppFactory
 from tests.support.metrics import METRICS_TOKEN, Scrape, bearer
 

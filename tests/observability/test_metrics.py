@@ -12,10 +12,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from authserver.audit import EventTag
+from authserver.audit.events import EventTag
 from authserver.config import ConfigError, Settings
 from authserver.keys.manager import ensure_active_keys, rotate_keys
-from authserver.security.rate_limits import GROUPS
+from authserver.ratelimit.limits import GROUPS
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL
 from tests.factories import make_user as make_other_user

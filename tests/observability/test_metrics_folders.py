@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from authserver.config import METRICS_MULTIPROCESS_VARIABLE
-from authserver.observability.metrics_gunicorn import (
+from authserver.serving.gunicorn_metrics import (
     DIRECTORY_PREFIX,
     OWNER_FILE,
     prepare_multiprocess_dir,

@@ -20,6 +20,10 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
+from authserver.accounts import deletion
+from authserver.accounts.email_verification import issue_email_verification
+from authserver.accounts.lifecycle import create_user, find_user_by_email
+from authserver.accounts.password_reset import request_password_reset
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models import (
@@ -38,10 +42,6 @@ from authserver.models import (
     User,
     UserRole,
 )
-from authserver.security import account_deletion
-from authserver.security.accounts import create_user, find_user_by_email
-from authserver.security.email_verification import issue_email_verification
-from authserver.security.password_reset import request_password_reset
 from authserver.sessions.service import session_store
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
@@ -387,7 +387,7 @@ def test_deletion_knows_every_table_that_belongs_to_a_user() -> None:
     }
 
     assert belonging == {model.__tablename__ for model in OWNED_TABLES}
-    assert belonging == {model.__tablename__ for model in account_deletion.OWNED_TABLES}
+    assert belonging == {model.__tablename__ for model in deletion.OWNED_TABLES}
 
 
 def test_the_page_explains_first_and_a_look_changes_nothing(site: Flask) -> None:

@@ -12,9 +12,7 @@ import pytest
 from argon2 import PasswordHasher, extract_parameters
 from flask import Flask
 
-from authserver.extensions import db
-from authserver.models import User
-from authserver.security.accounts import (
+from authserver.accounts.lifecycle import (
     MAX_EMAIL_LENGTH,
     authenticate,
     create_user,
@@ -23,6 +21,8 @@ from authserver.security.accounts import (
     list_users,
     normalise_email,
 )
+from authserver.extensions import db
+from authserver.models import User
 from authserver.security.errors import (
     EmailAlreadyRegistered,
     InvalidCredentials,

@@ -16,15 +16,15 @@ from flask import Flask
 from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import DBAPIError
 
-from authserver.audit import EventTag, record_event
-from authserver.extensions import db
-from authserver.models import AuditEvent, AuditMaintenanceFlag
-from authserver.security.audit_privacy import (
+from authserver.audit.events import EventTag, record_event
+from authserver.audit.privacy import (
     REMOVED,
     audit_maintenance,
     scrub_detail,
     scrub_old_audit_personal_data,
 )
+from authserver.extensions import db
+from authserver.models import AuditEvent, AuditMaintenanceFlag
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import FIREFOX_LINUX, browser

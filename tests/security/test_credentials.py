@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from flask.testing import FlaskClient
 
+from authserver.accounts.credentials import end_all_credentials
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
-from authserver.security.credentials import end_all_credentials
 from tests.support.oauth import (
     Pkce,
     authorize,

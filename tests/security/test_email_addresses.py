@@ -6,8 +6,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 
+from authserver.accounts.lifecycle import create_user, find_user_by_email, list_users
 from authserver.cli import main
-from authserver.security.accounts import create_user, find_user_by_email, list_users
 from authserver.security.errors import EmailAlreadyRegistered, InvalidEmail
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_PASSWORD, make_user

@@ -23,10 +23,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
-from authserver.audit import EventTag
+from authserver.audit.events import EventTag
 from authserver.extensions import db
 from authserver.models import AuditEvent
-from authserver.security.mfa import count_unused_recovery_codes, is_enrolled
+from authserver.security.mfa.second_factor import count_unused_recovery_codes, is_enrolled
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import audit_tags, is_signed_in, signed_in_browser, submit, the_user

@@ -24,10 +24,10 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
-from authserver.audit import EventTag
+from authserver.accounts.lifecycle import check_password
+from authserver.audit.events import EventTag
 from authserver.extensions import db
 from authserver.models import AuditEvent, LoginDevice, User
-from authserver.security.accounts import check_password
 from authserver.security.devices import COOKIE_NAME, DEVICE_LIFETIME, SECURE_COOKIE_NAME
 from authserver.security.errors import InvalidCredentials
 from authserver.security.lockout import (

@@ -1,4 +1,4 @@
-"""security.mfa with real storage: enrolment, single use of every code, pending sign-ins."""
+"""security/mfa with real storage: enrolment, single use of every code, pending sign-ins."""
 
 from __future__ import annotations
 
@@ -11,10 +11,10 @@ from flask import Flask
 from itsdangerous import URLSafeSerializer
 from sqlalchemy import select
 
+from authserver.accounts.credentials import end_all_credentials
 from authserver.extensions import db
 from authserver.models import AuditEvent, RecoveryCode, TotpCredential, User
 from authserver.security import crypto
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import (
     DecryptionError,
     InvalidMfaCode,
@@ -24,7 +24,7 @@ from authserver.security.errors import (
     PendingSignInInvalid,
     TooManyAttempts,
 )
-from authserver.security.mfa import (
+from authserver.security.mfa.second_factor import (
     begin_enrolment,
     confirm_enrolment,
     count_unused_recovery_codes,
@@ -33,7 +33,7 @@ from authserver.security.mfa import (
     remove_mfa,
     reset_mfa,
 )
-from authserver.security.mfa_sign_in import (
+from authserver.security.mfa.sign_in import (
     begin_mfa_sign_in,
     complete_mfa_sign_in,
     find_pending_sign_in,

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 
 from authserver.security.errors import MalformedMfaCode
-from authserver.security.mfa_codes import (
+from authserver.security.mfa.codes import (
     RECOVERY_CODE_ALPHABET,
     RECOVERY_CODE_COUNT,
     format_secret,

@@ -6,7 +6,7 @@ import hashlib
 
 import pytest
 
-from authserver.security.one_time_tokens import (
+from authserver.accounts.emailed_links import (
     TokenPurpose,
     has_token_shape,
     hash_token,

@@ -18,7 +18,7 @@ import pytest
 from flask import Flask
 
 from authserver.observability.health import readiness_checks
-from authserver.security.rate_limits import rate_limits
+from authserver.ratelimit.limits import rate_limits
 from tests.conftest import AppFactory
 from tests.security.test_rate_limits import attempt, browser
 from tests.support.redis_server import RedisServer, redis_server

@@ -22,9 +22,9 @@ from flask.testing import FlaskClient
 from flask.typing import ResponseReturnValue
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.keys.manager import ensure_active_keys
-from authserver.security.accounts import find_user_by_email
-from authserver.security.rate_limits import (
+from authserver.ratelimit.limits import (
     account_key,
     form_email,
     limit_mfa,

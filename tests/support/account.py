@@ -13,11 +13,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.audit import AuditEvent
 from authserver.models.tokens import Consent, RefreshToken
-from authserver.security.accounts import find_user_by_email
 from authserver.sessions.service import session_store
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD
 from tests.support.web import csrf_token, sign_in
@@ -52,11 +52,17 @@ def signed_in_browser(
 def submit(
     client: FlaskClient, path: str, data: dict[str, str], *, with_csrf: bool = True
 ) -> TestResponse:
-    """POST one of the account page's forms, with the CSRF token the page carries."""
+    """POST one of the account page's forms, with the CSRF token the page carries.
+
+    The response is closed, as a WSGI server closes it once sent: mail sent after the response
+    (the password-changed notice) has gone out when this returns.
+    """
     fields = dict(data)
     if with_csrf:
         fields["csrf_token"] = csrf_token(client.get("/account").text)
-    return client.post(path, data=fields, headers={"Referer": "http://localhost/account"})
+    return client.post(
+        path, data=fields, headers={"Referer": "http://localhost/account"}, buffered=True
+    )
 
 
 def is_signed_in(client: FlaskClient) -> bool:

@@ -17,10 +17,10 @@ import jwt
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import create_user
 from authserver.models.clients import Client
 from authserver.models.users import User
 from authserver.oauth.clients import ClientRegistration, register_client
-from authserver.security.accounts import create_user
 
 ISSUER = "http://localhost"
 REDIRECT_URI = "https://rp.example.com/callback"

@@ -20,10 +20,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from authserver.accounts.credentials import end_all_credentials
+from authserver.accounts.lifecycle import authenticate, find_user_by_email
 from authserver.extensions import db
 from authserver.models import AuditEvent, PasswordResetToken
-from authserver.security.accounts import authenticate, find_user_by_email
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import InvalidCredentials
 from tests.conftest import AppFactory
 from tests.support.logs import captured_log

@@ -18,10 +18,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.cli import main
 from authserver.extensions import db
 from authserver.models import AuditEvent, EmailVerificationToken, User
-from authserver.security.accounts import find_user_by_email
 from tests.support.mailbox import link_in
 from tests.support.oauth import (
     PASSWORD,

@@ -6,7 +6,7 @@ in the same transaction.
 
 Ending access is always complete: disabling an account, setting its password or revoking its
 sessions ends every browser session *and* every refresh and access token
-(:func:`~authserver.security.credentials.end_all_credentials`). An administrator acts because
+(:func:`~authserver.accounts.credentials.end_all_credentials`). An administrator acts because
 something is wrong; a refresh token left alive would let whoever holds it carry on.
 """
 
@@ -16,14 +16,12 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from flask import current_app
-
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.credentials import end_all_credentials
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
-from authserver.mail import MailDeliveryError, send_mail
+from authserver.mail import MailDeliveryError, render_mail, send
 from authserver.models import User
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import AccountStateUnchanged
 from authserver.security.lockout import clear_locks
 from authserver.security.passwords import check_password_policy, hash_password
@@ -107,17 +105,17 @@ def _end_everything(user: User, tag: EventTag, *, now: datetime, via: str) -> Cr
 
 
 def _notify_password_set(user: User, *, now: datetime) -> bool:
-    """Mail the owner; False when the mail could not be sent."""
-    settings: Settings = current_app.extensions["authserver.settings"]
-    body = (
-        f"An administrator set a new password for your account {user.email} on "
-        f"{now:%Y-%m-%d at %H:%M} UTC.\n\n"
-        "Every device was signed out, and apps you use will ask you to sign in again.\n\n"
-        "If you did not ask for this, contact your administrator, or reset the password "
-        f'yourself with "Forgot password?" on the sign-in page, {settings.issuer}/login\n'
+    """Mail the owner now (this runs in a command); False when the mail could not be sent."""
+    mail = render_mail(
+        user.email,
+        PASSWORD_SET_SUBJECT,
+        "password_set_by_administrator.txt",
+        email=user.email,
+        when=f"{now:%Y-%m-%d at %H:%M}",
+        login_link=current_settings().issuer + "/login",
     )
     try:
-        send_mail(user.email, PASSWORD_SET_SUBJECT, body)
+        send(mail)
     except MailDeliveryError:
         # The change stands; mail.py has logged why the notice could not be sent.
         log.warning("password-set notice for user %s not sent", user.subject)

@@ -21,7 +21,7 @@ its own way (the sign-in page shows its usual generic failure, so a limit says n
 which accounts exist).
 
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
-process's memory (security/rate_windows.py counts). If Redis stops answering, counting goes on
+process's memory (ratelimit/windows.py counts). If Redis stops answering, counting goes on
 in memory with the same limits per process until Redis is back (shared again within about 2 s
 of it answering): logged once each way (one WARNING, one INFO), counted in
 :attr:`RateLimits.storage_fallbacks` and the ``authserver_rate_limit_storage_fallbacks``
@@ -54,14 +54,14 @@ from flask_limiter import RateLimitExceeded
 from limits import RateLimitItem, parse_many
 from sqlalchemy.exc import SQLAlchemyError
 
+from authserver.accounts.email_addresses import normalise_email
+from authserver.accounts.lifecycle import find_user_by_email
 from authserver.config import Settings
 from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
 from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
-from authserver.security.accounts import find_user_by_email
+from authserver.ratelimit.windows import LocalWindows, SharedWindows
 from authserver.security.devices import find_device, remembered_devices
-from authserver.security.email_addresses import normalise_email
-from authserver.security.rate_windows import LocalWindows, SharedWindows
 
 log = logging.getLogger(__name__)
 

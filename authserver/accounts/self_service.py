@@ -6,18 +6,15 @@ are database rows too), so an error leaves the database untouched.
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from flask import current_app
-
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.credentials import end_all_credentials
+from authserver.accounts.lifecycle import clean_name
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
-from authserver.mail import MailDeliveryError, render_mail, send
+from authserver.mail import render_mail, send_after_this_request
 from authserver.models import User
-from authserver.security.accounts import clean_name
-from authserver.security.credentials import end_all_credentials
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.factor_checks import check_password_again
 from authserver.security.passwords import check_password_policy, hash_password
@@ -27,8 +24,6 @@ from authserver.sessions import (
     revoke_all_sessions,
     revoke_session,
 )
-
-log = logging.getLogger(__name__)
 
 PASSWORD_CHANGED_SUBJECT = "Your password was changed"
 
@@ -116,7 +111,7 @@ def end_other_sessions(user: User, *, keep_sid: str, now: datetime, after: str) 
 
 
 def _notify_password_changed(user: User, *, now: datetime) -> None:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     mail = render_mail(
         user.email,
         PASSWORD_CHANGED_SUBJECT,
@@ -125,8 +120,6 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         when=f"{now:%Y-%m-%d at %H:%M}",
         login_link=settings.issuer + "/login",
     )
-    try:
-        send(mail)
-    except MailDeliveryError:
-        # The change stands; mail.py has logged why the notice could not be sent.
-        log.warning("password-change notice for user %s not sent", user.subject)
+    # After the response: the SMTP round trip is no part of changing a password. A failure is
+    # logged by mail.py; the change stands.
+    send_after_this_request(mail)

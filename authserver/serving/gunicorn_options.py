@@ -1,12 +1,12 @@
 """The gunicorn settings `authserver serve` runs with, derived from the AUTHSERVER_* settings.
 
-Pure: authserver/cli/gunicorn_config.py (the module gunicorn loads) applies them.
+Pure: authserver/serving/gunicorn_config.py (the module gunicorn loads) applies them.
 """
 
 from __future__ import annotations
 
 from authserver.config import Settings
-from authserver.observability.gunicorn_logger import GunicornLogger
+from authserver.serving.gunicorn_logger import GunicornLogger
 
 # Limits on the request head, enforced by gunicorn before the app sees anything. The longest
 # URL we serve is an authorization or logout request (an id_token_hint is about 1 KiB); cookies

@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import User, UserRole
 from authserver.security.errors import InvalidRole, RoleAlreadyAssigned, RoleNotAssigned

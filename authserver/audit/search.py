@@ -1,6 +1,6 @@
 """Reading the audit trail back: filtered listings and a streamed export.
 
-The writer is :mod:`authserver.audit`; this module only reads. Every filter is on an indexed
+The writer is :mod:`authserver.audit.events`; this module only reads. Every filter is on an indexed
 column (``user_subject``, ``event``, ``occurred_at``, the primary key), and the export walks the
 table by primary key in batches, so millions of rows never sit in memory at once.
 """

@@ -5,7 +5,7 @@ What happens, in one transaction:
 - every row that belongs to the account is deleted: sessions (either store), refresh tokens and
   their families, authorization codes, consents, the authenticator and recovery codes,
   recognised browsers, unlock, reset and verification links, and the ``users`` row itself;
-- the audit rows about the account are kept but pseudonymised (``security/audit_privacy.py``):
+- the audit rows about the account are kept but pseudonymised (``audit/privacy.py``):
   a random stand-in for the subject, no IP address or user agent, no identifiers in ``detail``;
 - one ``user:delete`` row records the deletion, under the same stand-in and without the
   request's address.
@@ -24,7 +24,8 @@ from typing import Any, cast
 
 from sqlalchemy import CursorResult, Executable, delete
 
-from authserver.audit import EventTag, record_event
+from authserver.audit.events import EventTag, record_event
+from authserver.audit.privacy import new_pseudonym, pseudonymise_audit_rows
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
@@ -41,11 +42,10 @@ from authserver.models import (
     User,
     UserRole,
 )
-from authserver.security.audit_privacy import new_pseudonym, pseudonymise_audit_rows
 from authserver.security.errors import MalformedMfaCode
 from authserver.security.factor_checks import check_password_again
-from authserver.security.mfa import find_active_credential, use_second_factor
-from authserver.security.mfa_codes import parse_submitted_code
+from authserver.security.mfa.codes import parse_submitted_code
+from authserver.security.mfa.second_factor import find_active_credential, use_second_factor
 from authserver.sessions.service import session_store
 
 DELETION_STEP = "account-delete"  # names the step in audit rows of failed re-authentication

@@ -17,14 +17,14 @@ from flask import current_app
 from itsdangerous import BadSignature, URLSafeSerializer
 from sqlalchemy import CursorResult, Executable, select, update
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import TotpCredential, User
 from authserver.security.devices import find_device_id
 from authserver.security.errors import MfaNotEnrolled, PendingSignInInvalid, TooManyAttempts
 from authserver.security.lockout import register_success
-from authserver.security.mfa import find_active_credential, use_second_factor
-from authserver.security.mfa_codes import parse_submitted_code
+from authserver.security.mfa.codes import parse_submitted_code
+from authserver.security.mfa.second_factor import find_active_credential, use_second_factor
 
 # STYLE.md: tokens for different purposes never share a key or salt.
 PENDING_SIGN_IN_SALT = "authserver.mfa-pending-sign-in.v1"
@@ -125,7 +125,7 @@ def _pending_serializer() -> URLSafeSerializer:
 
 
 def _is_live(pending: PendingSignIn, *, now: datetime) -> bool:
-    ttl = timedelta(seconds=_settings().mfa_pending_ttl)
+    ttl = timedelta(seconds=current_settings().mfa_pending_ttl)
     if not (now - ttl <= pending.issued_at <= now + MAX_CLOCK_SKEW):
         return False
     user = db.session.get(User, pending.user_id)
@@ -165,8 +165,3 @@ def _affected_rows(statement: Executable) -> int:
     # UPDATE always produces a cursor result; the session's signature is wider.
     result = cast("CursorResult[Any]", db.session.execute(statement))
     return result.rowcount
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings

@@ -19,10 +19,9 @@ from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import ColumnElement, and_, delete, func, insert, or_, select, text, update
 
-from authserver.config import Settings
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 
@@ -120,7 +119,7 @@ def _scrub(value: Any, email: str) -> Any:  # Any: JSON values of every kind
 
 
 def _holds_old_personal_data(now: datetime) -> ColumnElement[bool]:
-    settings: Settings = current_app.extensions["authserver.settings"]
+    settings = current_settings()
     cutoff = now - timedelta(days=settings.audit_ip_retention_days)
     return and_(
         AuditEvent.occurred_at < cutoff,

@@ -13,7 +13,7 @@ person's address has one form whatever keyboard typed it:
   Unicode): it is dropped, so ``ALICE`` written with that capital is ``alice``.
 
 Some different addresses still look the same to a person. Account creation (``create_user`` in
-security/accounts.py) refuses two kinds; sign-in only looks addresses up and refuses nothing:
+accounts/lifecycle.py) refuses two kinds; sign-in only looks addresses up and refuses nothing:
 
 - A *mixed-script* part: one local part or one domain label with letters from more than one of
   Latin, Cyrillic and Greek (``paypal`` with a Cyrillic U+0440 for the ``p``). These three

@@ -14,7 +14,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from authserver.audit import EventTag, record_event
+from authserver.accounts.roles import list_roles
+from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import AuditEvent, LoginDevice, User
 from authserver.models.clients import Client
@@ -22,11 +23,10 @@ from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.oauth.consents import list_connected_apps
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.token_lookup import is_refresh_token_active
-from authserver.security.mfa import get_mfa_status
-from authserver.security.roles import list_roles
-from authserver.sessions.devices import describe_device
+from authserver.security.mfa.second_factor import get_mfa_status
 from authserver.sessions.service import is_live, session_store
 from authserver.sessions.store import StoredSession
+from authserver.sessions.user_agents import describe_device
 
 EXPORT_FORMAT = "authserver.account-export.v1"
 

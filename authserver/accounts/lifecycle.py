@@ -8,16 +8,16 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from authserver.audit import EventTag, record_event
-from authserver.extensions import db
-from authserver.models import User
-from authserver.security.devices import find_device_id
-from authserver.security.email_addresses import (
+from authserver.accounts.email_addresses import (
     has_refused_characters,
     imitated_address,
     mixed_script_part,
     normalise_email,
 )
+from authserver.audit.events import EventTag, record_event
+from authserver.extensions import db
+from authserver.models import User
+from authserver.security.devices import find_device_id
 from authserver.security.errors import (
     EmailAlreadyRegistered,
     InvalidCredentials,
@@ -106,7 +106,7 @@ def create_user(
 
 
 def _refuse_look_alikes(email: str) -> None:
-    """An address that could pass for another (security/email_addresses.py has the rules)."""
+    """An address that could pass for another (accounts/email_addresses.py has the rules)."""
     part = mixed_script_part(email)
     if part is not None:
         raise InvalidEmail(

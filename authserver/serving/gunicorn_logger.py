@@ -10,7 +10,7 @@ request line: 'GET /path?query HTTP/1.1'"). The query string goes from those lin
 from the app's own request lines: parameters under any name (a client's mistake, a scanner's
 probe) may hold tokens, and only the common names would be caught by the redaction step.
 
-Used through the `logger_class` setting of authserver/cli/gunicorn_config.py.
+Used through the `logger_class` setting of authserver/serving/gunicorn_config.py.
 """
 
 from __future__ import annotations

@@ -1,11 +1,11 @@
 """gunicorn's configuration for `authserver serve`, from the AUTHSERVER_* settings.
 
-`authserver serve` passes ``--config python:authserver.cli.gunicorn_config``; an operator who
+`authserver serve` passes ``--config python:authserver.serving.gunicorn_config``; an operator who
 runs gunicorn by hand can pass the same. gunicorn applies this module first, then
 GUNICORN_CMD_ARGS, then its command line, so both of those still override any value here
 (`serve --workers`, the benchmark's ``--worker-class``). gunicorn reads the module's global
 names: importing this module reads the settings and sets up logging (it is not for importing
-elsewhere; the values come from authserver/cli/gunicorn_options.py).
+elsewhere; the values come from authserver/serving/gunicorn_options.py).
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ import logging
 import sys
 import warnings
 
-from authserver.cli.gunicorn_options import gunicorn_options
 from authserver.config import ConfigError, Settings
 from authserver.observability.logging import configure_logging
+from authserver.serving.gunicorn_options import gunicorn_options
 
 
 def _load() -> dict[str, object]:
@@ -44,5 +44,5 @@ def _load() -> dict[str, object]:
 globals().update(_load())
 
 # gunicorn server hooks, found by name like the settings above: mark a dead worker's metric
-# files and remove the shared folder at exit (authserver/observability/metrics_gunicorn.py).
-from authserver.observability.metrics_gunicorn import child_exit, on_exit  # noqa: E402, F401
+# files and remove the shared folder at exit (authserver/serving/gunicorn_metrics.py).
+from authserver.serving.gunicorn_metrics import child_exit, on_exit  # noqa: E402, F401

@@ -8,46 +8,34 @@
 3. :func:`reset_password` sets the new password, ends every session and token of the account,
    and returns the notification to send.
 
-Links are built from the configured issuer, never from the request's Host header: a forged Host
-would otherwise put an attacker's server in a genuine message, and the token with it.
+What every emailed link shares (the token, its URL, using it once) is accounts/emailed_links.py's.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import delete, select, update
+from sqlalchemy import select
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.credentials import end_all_credentials
+from authserver.accounts.email_addresses import normalise_email
+from authserver.accounts.emailed_links import (
+    LinkPurpose,
+    claim_link,
+    find_usable_link,
+    link_url,
+    store_new_link,
+)
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
 from authserver.models import PasswordResetToken, User
-from authserver.security.accounts import get_user
-from authserver.security.credentials import end_all_credentials
-from authserver.security.email_addresses import normalise_email
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
-from authserver.security.one_time_tokens import (
-    TokenPurpose,
-    has_token_shape,
-    hash_token,
-    issue_token,
-)
 from authserver.security.passwords import check_password_policy, hash_password
 
-PURPOSE = TokenPurpose.PASSWORD_RESET
-LINK_PATH = "/reset/"  # + token; the route is web/reset.py's
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
-def reset_link(token: str) -> str:
-    return _settings().issuer + LINK_PATH + token
+PURPOSE = LinkPurpose.PASSWORD_RESET
 
 
 def request_password_reset(email: str, *, now: datetime) -> Mail | None:
@@ -74,16 +62,14 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
         )
         db.session.commit()
         return None
-    ttl = _settings().reset_token_ttl
-    issued = issue_token(PURPOSE)
-    db.session.execute(delete(PasswordResetToken).where(PasswordResetToken.user_id == found.id))
-    db.session.add(
-        PasswordResetToken(
-            token_hash=issued.token_hash,
-            user_id=found.id,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-        )
+    ttl = current_settings().reset_token_ttl
+    token = store_new_link(
+        PasswordResetToken,
+        PURPOSE,
+        found.id,
+        now=now,
+        expires_at=now + timedelta(seconds=ttl),
+        replace_earlier=True,
     )
     record_event(EventTag.PASSWORD_RESET_REQUESTED, user_subject=found.subject)
     db.session.commit()
@@ -92,9 +78,9 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
         "Reset your password",
         "password_reset.txt",
         email=found.email,
-        link=reset_link(issued.token),
+        link=link_url(PURPOSE, token),
         minutes=max(1, ttl // 60),
-        issuer=_settings().issuer,
+        issuer=current_settings().issuer,
     )
 
 
@@ -123,16 +109,7 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
     check_password_policy(new_password, email=user.email)
     # Hashed before the token is claimed, so the claim and the commit are moments apart.
     password_hash = hash_password(new_password)
-    claimed = db.session.execute(
-        update(PasswordResetToken)
-        .where(
-            PasswordResetToken.id == row.id,
-            PasswordResetToken.used_at.is_(None),
-            PasswordResetToken.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+    if not claim_link(PasswordResetToken, row.id, now=now):
         # Another request used the link between our read and this update: exactly one wins.
         refused = InvalidLink("used", user_subject=user.subject)
         _record_failure(refused)
@@ -148,8 +125,8 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
         "Your password was changed",
         "password_changed.txt",
         email=user.email,
-        issuer=_settings().issuer,
-        forgot_link=_settings().issuer + "/reset",
+        issuer=current_settings().issuer,
+        forgot_link=current_settings().issuer + "/reset",
     )
 
 
@@ -165,23 +142,7 @@ def _end_what_the_old_password_held(user: User, *, now: datetime) -> None:
 
 
 def _find_usable(token: str, *, now: datetime) -> tuple[PasswordResetToken, User]:
-    if not has_token_shape(token):
-        raise InvalidLink("malformed")
-    row = db.session.scalar(
-        select(PasswordResetToken).where(
-            PasswordResetToken.token_hash == hash_token(PURPOSE, token)
-        )
-    )
-    if row is None:
-        # Never issued, replaced by a newer link, or a token minted for another purpose.
-        raise InvalidLink("unknown")
-    user = get_user(row.user_id)
-    if row.used_at is not None:
-        raise InvalidLink("used", user_subject=user.subject)
-    if row.expires_at <= now:
-        raise InvalidLink("expired", user_subject=user.subject)
-    if user.is_disabled:
-        raise InvalidLink("disabled", user_subject=user.subject)
+    row, user = find_usable_link(PasswordResetToken, PURPOSE, token, now=now)
     if user.tokens_valid_after is not None and row.created_at < user.tokens_valid_after:
         # Issued before the account's credentials were last ended (disable, sign out everywhere).
         raise InvalidLink("revoked", user_subject=user.subject)

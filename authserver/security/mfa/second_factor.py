@@ -9,7 +9,7 @@ Every accepted code is used up by a conditional UPDATE, never by read-then-write
 concurrent submissions of one code cannot both pass: a TOTP code moves ``last_used_step``
 forward (RFC 6238 §5.2), a recovery code sets its ``used_at``.
 
-Signing in with the second factor (pending sign-ins, step-up) is in ``security/mfa_sign_in.py``.
+Signing in with the second factor (pending sign-ins, step-up) is in ``security/mfa/sign_in.py``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,15 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from urllib.parse import urlsplit
 
-from flask import current_app
 from sqlalchemy import CursorResult, Executable, delete, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.self_service import end_other_sessions
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import RecoveryCode, TotpCredential, User
 from authserver.security import crypto
-from authserver.security.account import end_other_sessions
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
@@ -37,7 +36,7 @@ from authserver.security.errors import (
     MfaNotEnrolled,
 )
 from authserver.security.factor_checks import check_factor
-from authserver.security.mfa_codes import (
+from authserver.security.mfa.codes import (
     SubmittedCode,
     format_secret,
     hash_recovery_code,
@@ -182,7 +181,7 @@ def confirm_enrolment(
     return codes
 
 
-# --- using the second factor (sign-in itself is in security/mfa_sign_in.py) ------------------
+# --- using the second factor (sign-in itself is in security/mfa/sign_in.py) ------------------
 
 
 def use_second_factor(
@@ -313,7 +312,7 @@ def reset_mfa(user: User, *, via: str) -> None:
 
 
 def _end_other_sessions(user: User, keep_sid: str | None, *, now: datetime, after: str) -> None:
-    # Last before the commit: a Redis session store acts at once (security/account.py).
+    # Last before the commit: a Redis session store acts at once (accounts/self_service.py).
     if keep_sid is not None:
         end_other_sessions(user, keep_sid=keep_sid, now=now, after=after)
 
@@ -369,10 +368,5 @@ def _enrolment_key(user: User, secret: str) -> EnrolmentKey:
 
 def totp_issuer() -> str:
     """The name authenticator apps list our codes under."""
-    settings = _settings()
+    settings = current_settings()
     return settings.totp_issuer or urlsplit(settings.issuer).hostname or settings.issuer
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings

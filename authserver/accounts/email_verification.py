@@ -1,6 +1,6 @@
 """Email verification: proving that the owner of an account receives mail at its address.
 
-The same shape as password reset (security/password_reset.py), with its own table, its own
+The same shape as password reset (accounts/password_reset.py), with its own table, its own
 token purpose and a longer lifetime. A link verifies the address it was sent to, and only while
 that is still the account's address. The confirmation is a POST from the link page: mail
 scanners that fetch every link in a message must not verify anything by doing so.
@@ -10,35 +10,21 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from flask import current_app
-from sqlalchemy import delete, select, update
-
-from authserver.audit import EventTag, record_event
-from authserver.config import Settings
+from authserver.accounts.emailed_links import (
+    LinkPurpose,
+    claim_link,
+    find_usable_link,
+    link_url,
+    store_new_link,
+)
+from authserver.audit.events import EventTag, record_event
+from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
 from authserver.models import EmailVerificationToken, User
-from authserver.security.accounts import get_user
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
-from authserver.security.one_time_tokens import (
-    TokenPurpose,
-    has_token_shape,
-    hash_token,
-    issue_token,
-)
 
-PURPOSE = TokenPurpose.EMAIL_VERIFICATION
-LINK_PATH = "/verify-email/"  # + token; the route is web/verify_email.py's
-
-
-def _settings() -> Settings:
-    settings: Settings = current_app.extensions["authserver.settings"]
-    return settings
-
-
-def verification_link(token: str) -> str:
-    # From the configured issuer, never from a request's Host header.
-    return _settings().issuer + LINK_PATH + token
+PURPOSE = LinkPurpose.EMAIL_VERIFICATION
 
 
 def issue_email_verification(user: User, *, now: datetime) -> Mail:
@@ -48,19 +34,15 @@ def issue_email_verification(user: User, *, now: datetime) -> Mail:
     """
     if user.is_email_verified:
         raise EmailAlreadyVerified(f"{user.email} is already verified")
-    ttl = _settings().email_verification_ttl
-    issued = issue_token(PURPOSE)
-    db.session.execute(
-        delete(EmailVerificationToken).where(EmailVerificationToken.user_id == user.id)
-    )
-    db.session.add(
-        EmailVerificationToken(
-            token_hash=issued.token_hash,
-            user_id=user.id,
-            email=user.email,
-            created_at=now,
-            expires_at=now + timedelta(seconds=ttl),
-        )
+    ttl = current_settings().email_verification_ttl
+    token = store_new_link(
+        EmailVerificationToken,
+        PURPOSE,
+        user.id,
+        now=now,
+        expires_at=now + timedelta(seconds=ttl),
+        replace_earlier=True,
+        email=user.email,
     )
     record_event(EventTag.EMAIL_VERIFICATION_REQUESTED, user_subject=user.subject)
     db.session.commit()
@@ -69,9 +51,9 @@ def issue_email_verification(user: User, *, now: datetime) -> Mail:
         "Confirm your email address",
         "verify_email.txt",
         email=user.email,
-        link=verification_link(issued.token),
+        link=link_url(PURPOSE, token),
         hours=max(1, ttl // 3600),
-        issuer=_settings().issuer,
+        issuer=current_settings().issuer,
     )
 
 
@@ -98,16 +80,7 @@ def verify_email(token: str, *, now: datetime) -> User:
         _record_failure(error)
         db.session.commit()
         raise
-    claimed = db.session.execute(
-        update(EmailVerificationToken)
-        .where(
-            EmailVerificationToken.id == row.id,
-            EmailVerificationToken.used_at.is_(None),
-            EmailVerificationToken.expires_at > now,
-        )
-        .values(used_at=now)
-    )
-    if claimed.rowcount != 1:  # type: ignore[attr-defined]  # CursorResult has rowcount
+    if not claim_link(EmailVerificationToken, row.id, now=now):
         refused = InvalidLink("used", user_subject=user.subject)
         _record_failure(refused)
         db.session.commit()
@@ -120,23 +93,7 @@ def verify_email(token: str, *, now: datetime) -> User:
 
 
 def _find_usable(token: str, *, now: datetime) -> tuple[EmailVerificationToken, User]:
-    if not has_token_shape(token):
-        raise InvalidLink("malformed")
-    row = db.session.scalar(
-        select(EmailVerificationToken).where(
-            EmailVerificationToken.token_hash == hash_token(PURPOSE, token)
-        )
-    )
-    if row is None:
-        # Never issued, replaced by a newer link, or a token minted for another purpose.
-        raise InvalidLink("unknown")
-    user = get_user(row.user_id)
-    if row.used_at is not None:
-        raise InvalidLink("used", user_subject=user.subject)
-    if row.expires_at <= now:
-        raise InvalidLink("expired", user_subject=user.subject)
-    if user.is_disabled:
-        raise InvalidLink("disabled", user_subject=user.subject)
+    row, user = find_usable_link(EmailVerificationToken, PURPOSE, token, now=now)
     if row.email != user.email:
         # The account's address changed after the link was sent: it proves nothing about the
         # new one.
