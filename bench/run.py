@@ -1,5 +1,8 @@
 """`make bench`: every workload against a real server, the ceilings, the server comparison.
 
+The ceilings are measured first, in the same run: raw signatures and argon2id, the bare Flask
+app (bench/ceiling_app.py) and the bare Flask + Authlib app (bench/protocol_ceiling_app.py).
+
     python -m bench [--seconds 6] [--only cc-es256,jwks] [--backends sqlite] [--profile jwks]
 
 Each workload: one check request, a warm-up run, then ``--repeats`` measured runs of wrk at a
@@ -25,7 +28,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from bench import ceilings, databases, profiling, report, seeding
+from authserver.config import Settings
+from bench import ceilings, databases, profiling, protocol_ceiling_app, report, seeding
 from bench.procstats import cpu_seconds, load_average, machine_busy_seconds, worker_memory
 from bench.servers import (
     GRANIAN,
@@ -39,7 +43,13 @@ from bench.servers import (
     make_instance,
     serving,
 )
-from bench.workloads import Context, Workload, authserver_workloads, ceiling_workload
+from bench.workloads import (
+    Context,
+    Workload,
+    authserver_workloads,
+    ceiling_workload,
+    protocol_workloads,
+)
 from bench.wrk import run_wrk
 
 # Codes minted ahead of the exchange must outlive the minting and the run (default 60 s).
@@ -222,7 +232,7 @@ def _measure_runs(
         server=server.kind.name,
         unit=workload.unit,
         ceiling=workload.ceiling,
-        target=workload.target,
+        target=workload.target_for(backend),
         runs=runs,
         peak_rss_mib=memory.peak_rss_mib,
         rss_mib=memory.rss_mib,
@@ -254,6 +264,39 @@ def framework_ceiling(
     with serving(instance, kind, app="bench.ceiling_app:app") as server:
         ctx = _context(server, None, workdir / "ceiling", options)
         return measure(ceiling_workload(), ctx, server, backend="none", options=options)
+
+
+PROTOCOL_CEILING_APP = "bench.protocol_ceiling_app:create_app()"
+
+
+def protocol_ceiling(
+    instance: Instance, kind: ServerKind, workdir: Path, options: Options
+) -> dict[str, WorkloadResult]:
+    """The bare Flask + Authlib app under the same server, on the same port and issuer, for the
+    protocol ceilings the selected workloads are measured against (all of them by default)."""
+    needed = {workload.ceiling for workload in _selected(authserver_workloads(), options)}
+    config = protocol_ceiling_app.make_config(
+        issuer=instance.base_url,
+        scope=seeding.API_SCOPE,
+        lifetime_seconds=Settings().access_token_ttl,
+    )
+    clients = {
+        entry["alg"]: seeding.RegisteredClient(entry["client_id"], entry["client_secret"])
+        for entry in config["clients"]
+    }
+    workloads = [w for w in protocol_workloads(clients) if w.key in needed]
+    if not workloads:
+        return {}
+    workdir.mkdir(parents=True, exist_ok=True)
+    config_path = workdir / "protocol-ceiling.json"
+    protocol_ceiling_app.write_config(config_path, config)
+    extra_env = {protocol_ceiling_app.CONFIG_ENV: str(config_path)}
+    results = {}
+    with serving(instance, kind, app=PROTOCOL_CEILING_APP, extra_env=extra_env) as server:
+        for workload in workloads:
+            ctx = _context(server, None, workdir / workload.key, options)
+            results[workload.key] = measure(workload, ctx, server, backend="none", options=options)
+    return results
 
 
 @contextmanager
@@ -347,6 +390,8 @@ def run_everything(options: Options, facts: dict[str, Any], workdir: Path) -> di
     seed_instance(sqlite)
     print(f"framework ceiling: bare Flask app under {GUNICORN_GEVENT.name}")
     framework = framework_ceiling(sqlite, GUNICORN_GEVENT, workdir, options)
+    print(f"protocol ceiling: bare Flask + Authlib app under {GUNICORN_GEVENT.name}")
+    protocol = protocol_ceiling(sqlite, GUNICORN_GEVENT, workdir / "protocol", options)
     results = []
     if "sqlite" in options.backends:
         results += run_backend("sqlite", sqlite, workdir, options)
@@ -363,6 +408,7 @@ def run_everything(options: Options, facts: dict[str, Any], workdir: Path) -> di
         "facts": facts,
         "ceilings": {
             "framework": asdict(framework),
+            "protocol": {key: asdict(result) for key, result in protocol.items()},
             "signing_per_core": signing,
             "argon2": {**argon2, "parameters": ceilings.argon2_parameters()},
         },

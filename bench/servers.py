@@ -3,7 +3,8 @@
 authserver runs exactly as in production: `authserver serve` (gunicorn's gevent worker on
 wsgi:app, the worker count from AUTHSERVER_WORKERS). Other worker classes are given to the same
 command through GUNICORN_CMD_ARGS, which gunicorn reads itself. The ceiling app gets the same
-gunicorn argv.
+gunicorn argv, and so does the protocol ceiling app (its file of keys and clients named in its
+environment).
 """
 
 from __future__ import annotations
@@ -136,9 +137,9 @@ class RunningServer:
 
 
 def _argv_and_env(
-    kind: ServerKind, instance: Instance, app: str
+    kind: ServerKind, instance: Instance, app: str, extra_env: dict[str, str] | None = None
 ) -> tuple[list[str], dict[str, str]]:
-    env = dict(instance.env)
+    env = {**instance.env, **(extra_env or {})}
     workers = env.get("AUTHSERVER_WORKERS", "2")
     if kind.granian:
         argv = [
@@ -165,9 +166,13 @@ def _argv_and_env(
 
 @contextmanager
 def serving(
-    instance: Instance, kind: ServerKind = GUNICORN_GEVENT, *, app: str = "wsgi:app"
+    instance: Instance,
+    kind: ServerKind = GUNICORN_GEVENT,
+    *,
+    app: str = "wsgi:app",
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[RunningServer]:
-    argv, env = _argv_and_env(kind, instance, app)
+    argv, env = _argv_and_env(kind, instance, app, extra_env)
     log_path = instance.workdir / f"server-{instance.port}-{int(time.time() * 1000)}.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(
