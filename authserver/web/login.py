@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from authserver.edges.csp import allow_form_redirects
@@ -12,10 +11,10 @@ from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
 from authserver.security.accounts import check_password
 from authserver.security.devices import find_device_id
-from authserver.security.errors import InvalidCredentials
+from authserver.security.errors import InvalidCredentials, RateLimited
 from authserver.security.lockout import register_success
 from authserver.security.mfa import is_enrolled
-from authserver.security.rate_limits import limit_signin, retry_after
+from authserver.security.rate_limits import limit_signin
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions import end_current_session, start_session
 from authserver.web.errors import render_http_error
@@ -71,14 +70,14 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("login.login_page"), 303)
 
 
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(error: RateLimitExceeded) -> ResponseReturnValue:
+@bp.errorhandler(RateLimited)
+def too_many_attempts(error: RateLimited) -> ResponseReturnValue:
     """Too many sign-ins from this address or for this account: the usual failure, as a 429.
 
     The per-account limit counts addresses with no account too, so this says nothing about
     which accounts exist; the status and Retry-After tell a well-behaved client to wait.
     """
-    headers = {"Retry-After": str(retry_after()), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(error.retry_after_seconds), "Cache-Control": "no-store"}
     return render_login(LoginForm(), error=GENERIC_LOGIN_FAILURE), 429, headers
 
 
