@@ -365,7 +365,8 @@ TOO_MANY_JSON = {
     [
         ("/forgot", "text/html", 200, None),  # a page for people
         ("/forgot", "application/json", 200, TOO_MANY_JSON),  # a program posting a page's form
-        ("/csp-report", "text/html", 400, TOO_MANY_JSON),  # a protocol endpoint: always JSON
+        # A protocol endpoint: always JSON. An empty report is refused (400) but still counted.
+        ("/csp-report", "text/html", 400, TOO_MANY_JSON),
     ],
 )
 def test_a_refusal_has_its_surface_shape(
