@@ -2,7 +2,7 @@
 
 Pages load only our own stylesheet and never run inline script or style; any ``<script>`` or
 ``<style>`` a template adds must carry ``nonce="{{ csp_nonce() }}"`` (a fresh nonce per request,
-made by Flask-Talisman). There is no ``'unsafe-inline'``.
+made by edges/headers.py). There is no ``'unsafe-inline'``.
 
 ``form-action`` is ``'self'`` plus, on the few pages whose form ends in a redirect back to a
 client, that client's origin. Browsers (Chromium) check every redirect after a form submission
@@ -15,7 +15,7 @@ registration); no page ever gets a list of every client.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable
 
 from flask import g, has_request_context
 
@@ -40,33 +40,34 @@ def form_redirect_origins() -> set[str]:
     return origins
 
 
-class _FormActionSources:
-    """``'self'`` and this request's client origins, read when the header is written.
-
-    Talisman joins a directive's sources with spaces when they are not a string, so an iterable
-    evaluated per request gives one policy object a per-request ``form-action``.
-    """
-
-    def __iter__(self) -> Iterator[str]:
-        yield "'self'"
-        yield from sorted(form_redirect_origins())
-
-
-def content_security_policy() -> dict[str, object]:
-    # Directives without a fallback to default-src are spelled out: base-uri, form-action and
-    # frame-ancestors (CSP Level 3 §6.3, §6.4).
-    return {
-        "default-src": "'self'",
-        "script-src": "'self'",  # Talisman appends 'nonce-...' to these two
-        "style-src": "'self'",
-        "object-src": "'none'",
-        "base-uri": "'none'",
-        "frame-ancestors": "'none'",
-        "form-action": _FormActionSources(),
-        "report-to": REPORT_GROUP,
-    }
+NONCE_DIRECTIVES = ("script-src", "style-src")
+# Directives without a fallback to default-src are spelled out: base-uri, form-action and
+# frame-ancestors (CSP Level 3 §6.3, §6.4). In this order in the header.
+_DIRECTIVES = (
+    ("default-src", "'self'"),
+    ("script-src", "'self'"),  # and this page's nonce
+    ("style-src", "'self'"),  # and this page's nonce
+    ("object-src", "'none'"),
+    ("base-uri", "'none'"),
+    ("frame-ancestors", "'none'"),
+    ("form-action", "'self'"),  # and the client origins allow_form_redirects() named
+    ("report-to", REPORT_GROUP),
+    # For browsers without the Reporting API (CSP Level 3 §6.5.1: deprecated, still read).
+    ("report-uri", REPORT_PATH),
+)
 
 
-NONCE_DIRECTIVES = ["script-src", "style-src"]
+def content_security_policy(*, nonce: str | None = None, form_origins: Iterable[str] = ()) -> str:
+    """The policy's header value, with this page's nonce and form origins when it has them."""
+    parts = []
+    for directive, sources in _DIRECTIVES:
+        if nonce is not None and directive in NONCE_DIRECTIVES:
+            sources = f"{sources} 'nonce-{nonce}'"
+        elif directive == "form-action":
+            sources = " ".join((sources, *sorted(form_origins)))
+        parts.append(f"{directive} {sources}")
+    return "; ".join(parts)
+
+
 # Enforced even while the full policy is only reported: none of these can break one of our pages.
 REPORT_ONLY_BASELINE = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"

@@ -14,11 +14,11 @@ Each group has one limit string in the settings and decorators to apply it::
     @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
     @limit_csp_report                      # AUTHSERVER_RATELIMIT_CSP_REPORT, per IP
 
-Only POST requests count. Over a limit, :class:`flask_limiter.RateLimitExceeded` (a 429) is
-raised before the view runs; web/errors.py answers it with ``Retry-After`` (:func:`retry_after`)
-and a page or, on protocol endpoints, an RFC 6749-shaped JSON error. A blueprint may answer it
-its own way (the sign-in page shows its usual generic failure, so a limit says nothing about
-which accounts exist).
+Only POST requests count. Over a limit, :class:`~authserver.security.errors.RateLimited` (a
+429) is raised before the view runs, carrying the seconds until the broken limit admits a
+request again; web/errors.py answers it with ``Retry-After`` and a page or, on protocol
+endpoints, an RFC 6749-shaped JSON error. A blueprint may answer it its own way (the sign-in
+page shows its usual generic failure, so a limit says nothing about which accounts exist).
 
 Counters live in Redis when AUTHSERVER_REDIS_URL is set (shared by every instance), else in the
 process's memory (ratelimit/windows.py counts). If Redis stops answering, counting goes on
@@ -50,18 +50,18 @@ from urllib.parse import unquote
 
 from flask import Flask, current_app, g, request
 from flask.wrappers import Response
-from flask_limiter import RateLimitExceeded
 from limits import RateLimitItem, parse_many
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.accounts.email_addresses import normalise_email
 from authserver.accounts.lifecycle import find_user_by_email
-from authserver.config import Settings
+from authserver.config import Settings, app_settings
 from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
 from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
 from authserver.ratelimit.windows import LocalWindows, SharedWindows
 from authserver.security.devices import find_device, remembered_devices
+from authserver.security.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -84,24 +84,7 @@ class _Counter:
     deduct_when: Callable[[Response], bool] | None = None
 
 
-@dataclass(frozen=True)
-class _Breach:
-    """The limit a refused request broke, for its Retry-After."""
-
-    item: RateLimitItem
-    identifiers: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class _BrokenLimit:
-    """What flask_limiter.RateLimitExceeded reads from the limit it is given."""
-
-    limit: RateLimitItem
-    error_message: None = None
-
-
 _PENDING = "authserver_rate_limit_pending"  # flask.g: deductions that wait for the response
-_BREACH = "authserver_rate_limit_breach"  # flask.g: the limit a 429 broke
 
 
 class RateLimits:
@@ -151,7 +134,7 @@ class RateLimits:
         return view(*args, **kwargs)
 
     def _check(self, group: str, counters: tuple[_Counter, ...]) -> None:
-        """Check (or count) every applicable limit; raise RateLimitExceeded at the first breach."""
+        """Check (or count) every applicable limit; raise RateLimited at the first breach."""
         checks = [
             (item, counter, (counter.key(), f"{group}:{counter.dimension}"))
             for counter in counters
@@ -172,9 +155,8 @@ class RateLimits:
                 log.exception("rate-limit check failed; letting the request through")
                 continue
             if not admitted:
-                setattr(g, _BREACH, _Breach(item, identifiers))
                 count_rate_limited(group)
-                raise RateLimitExceeded(cast(Any, _BrokenLimit(item)))
+                raise RateLimited(group, retry_after_seconds=self._retry_after(item, identifiers))
         setattr(g, _PENDING, pending)
 
     def _deduct(self, response: Response) -> Response:
@@ -202,26 +184,18 @@ class RateLimits:
         else:
             log.info("Redis answers again: rate limits are shared again")
 
-    def retry_after(self) -> int:
-        """Seconds until the limit this request broke lets a request through again."""
-        breach: _Breach | None = g.get(_BREACH)
-        if breach is None:
-            return 1
+    def _retry_after(self, item: RateLimitItem, identifiers: tuple[str, ...]) -> int:
+        """Seconds until the limit a request broke lets a request through again."""
         try:
-            stats = self.windows.get_window_stats(breach.item, *breach.identifiers)
+            stats = self.windows.get_window_stats(item, *identifiers)
             return max(1, math.ceil(stats.reset_time - time.time()))
         except Exception:  # the storage died since the check: use the window's length
-            return max(1, breach.item.get_expiry())
+            return max(1, item.get_expiry())
 
 
 def rate_limits(app: Flask | None = None) -> RateLimits:
     limits: RateLimits = (app or current_app).extensions[EXTENSION]
     return limits
-
-
-def retry_after() -> int:
-    """For a 429 answer: seconds until the limit this request broke admits a request again."""
-    return rate_limits().retry_after()
 
 
 def _windows(
@@ -298,7 +272,8 @@ def _has_recognised_device() -> bool:
             return False
         return find_device(user, devices.get(user.subject), now=utcnow()) is not None
     except SQLAlchemyError:
-        # Flask-Limiter would take any exception here for a storage failure.
+        # A database error here must not pass for a failure of the counters' storage: the
+        # browser is simply not exempt.
         db.session.rollback()
         return False
 
@@ -432,5 +407,5 @@ def limit_csp_report(view: View) -> View:
 
 
 def init_app(app: Flask) -> None:
-    settings: Settings = app.extensions["authserver.settings"]
+    settings = app_settings(app)
     app.extensions[EXTENSION] = RateLimits(app, settings)

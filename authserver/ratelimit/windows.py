@@ -1,6 +1,6 @@
 """Moving-window counters for the rate limits: in this process, or in Redis with a fallback.
 
-rate_limits.py decides *what* is counted; this module counts. It replaced Flask-Limiter's
+limits.py decides *what* is counted; this module counts. It replaced Flask-Limiter's
 route machinery, which cost about 0.2 ms per token request (resolving limits per request,
 building its context objects), and `limits`' in-memory storage, which starts a timer thread
 every few requests and copies or shifts a list as long as the limit on every hit (tens of

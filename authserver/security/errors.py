@@ -125,3 +125,16 @@ class RoleNotAssigned(SecurityError):
 
 class AccountStateUnchanged(SecurityError):
     """An administrator asked for a state the account is in already (disable a disabled one)."""
+
+
+class RateLimited(SecurityError):
+    """A request went over one of its group's limits (security/rate_limits.py): a 429.
+
+    ``retry_after_seconds`` is when the broken limit admits a request again, for the answer's
+    Retry-After (RFC 6585 §4). The message names the group only, never who was counted.
+    """
+
+    def __init__(self, group: str, *, retry_after_seconds: int) -> None:
+        super().__init__(f"too many {group} requests")
+        self.group = group
+        self.retry_after_seconds = retry_after_seconds

@@ -6,12 +6,11 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
-from flask_limiter import RateLimitExceeded
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
 from authserver.observability.request_id import current_request_id
-from authserver.ratelimit.limits import retry_after
+from authserver.security.errors import RateLimited
 
 log = logging.getLogger(__name__)
 
@@ -42,9 +41,9 @@ def render_http_error(error: HTTPException) -> ResponseReturnValue:
     return render_template("error.html", status=status, title=error.name), status, headers
 
 
-def render_rate_limited(error: RateLimitExceeded) -> ResponseReturnValue:
+def render_rate_limited(error: RateLimited) -> ResponseReturnValue:
     """429 with Retry-After (RFC 6585 §4): JSON on protocol endpoints, a page elsewhere."""
-    headers = {"Retry-After": str(retry_after()), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(error.retry_after_seconds), "Cache-Control": "no-store"}
     if wants_json():
         # RFC 6749 has no "slow down" error for these endpoints; temporarily_unavailable
         # (§4.1.2.1) is the registered code that tells a client to come back later.
@@ -66,6 +65,6 @@ def render_unexpected_error(error: Exception) -> ResponseReturnValue:
 def init_app(app: Flask) -> None:
     # Every page can show the request id, so a person can quote it and support find the logs.
     app.jinja_env.globals["request_id"] = current_request_id
-    app.register_error_handler(RateLimitExceeded, render_rate_limited)
+    app.register_error_handler(RateLimited, render_rate_limited)
     app.register_error_handler(HTTPException, render_http_error)
     app.register_error_handler(Exception, render_unexpected_error)

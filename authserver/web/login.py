@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
-from flask_limiter import RateLimitExceeded
 from flask_wtf.csrf import CSRFError
 
 from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after
-from authserver.ratelimit.limits import limit_signin, retry_after
-from authserver.security.errors import InvalidCredentials
+from authserver.ratelimit.limits import limit_signin
+from authserver.security.errors import InvalidCredentials, RateLimited
 from authserver.security.redirects import safe_redirect_target
 from authserver.security.sign_in import SecondFactorNeeded, sign_in_with_password
 from authserver.sessions import end_current_session
@@ -64,14 +63,14 @@ def logout() -> ResponseReturnValue:
     return redirect(url_for("login.login_page"), 303)
 
 
-@bp.errorhandler(RateLimitExceeded)
-def too_many_attempts(error: RateLimitExceeded) -> ResponseReturnValue:
+@bp.errorhandler(RateLimited)
+def too_many_attempts(error: RateLimited) -> ResponseReturnValue:
     """Too many sign-ins from this address or for this account: the usual failure, as a 429.
 
     The per-account limit counts addresses with no account too, so this says nothing about
     which accounts exist; the status and Retry-After tell a well-behaved client to wait.
     """
-    headers = {"Retry-After": str(retry_after()), "Cache-Control": "no-store"}
+    headers = {"Retry-After": str(error.retry_after_seconds), "Cache-Control": "no-store"}
     return render_login(LoginForm(), error=GENERIC_LOGIN_FAILURE), 429, headers
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from urllib.parse import urlencode
 
@@ -13,6 +14,7 @@ from authserver.extensions import db
 from authserver.oauth.errors import ClientRegistrationError
 from tests.conftest import AppFactory
 from tests.edges.conftest import PRODUCTION_ISSUER
+from tests.edges.test_csp_report import legacy_report
 from tests.support.mfa import enrol, frozen_clock
 from tests.support.oauth import (
     PASSWORD,
@@ -269,3 +271,144 @@ def test_signed_in_pages_have_no_inline_script_or_style(client: FlaskClient) -> 
         assert page.status_code == 200
         assert SCRIPT_OR_STYLE.search(page.text) is None
         assert re.search(r"\sstyle=", page.text) is None
+
+
+# --- every header we send, exactly: a library upgrade that changes one fails here --------------
+
+# Headers that carry the answer itself (or CORS, tested in test_cors.py), not its security policy.
+ANSWER_HEADERS = {
+    "Content-Type", "Content-Length", "Content-Disposition", "Accept-Ranges", "ETag",
+    "Last-Modified", "Date", "Age", "Vary", "Location", "Set-Cookie", "X-Request-ID",
+    "Access-Control-Allow-Origin", "Access-Control-Expose-Headers",
+}  # fmt: skip
+NONCE = re.compile(r"'nonce-([A-Za-z0-9_-]{32})'")  # 192 bits, URL-safe base64
+ANY_NONCE = "'nonce-…'"
+FULL_POLICY = (
+    "default-src 'self'; script-src 'self'{nonce}; style-src 'self'{nonce}; object-src 'none'; "
+    "base-uri 'none'; frame-ancestors 'none'; form-action 'self'; report-to csp; "
+    "report-uri /csp-report"
+)
+PAGE_POLICY = FULL_POLICY.format(nonce=" " + ANY_NONCE)
+MACHINE_POLICY = FULL_POLICY.format(nonce="")
+BASELINE_POLICY = "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+COMMON = {
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "same-origin",
+    "Cross-Origin-Opener-Policy": "same-origin",
+    "Permissions-Policy": (
+        "camera=(), microphone=(), geolocation=(), payment=(), usb=(), browsing-topics=()"
+    ),
+    "Reporting-Endpoints": 'csp="/csp-report"',
+}
+
+
+def policy_headers(response: TestResponse) -> dict[str, str]:
+    """Every header but the answer's own, each sent once, with the page's nonce blanked out."""
+    names = [name for name, _ in response.headers.items() if name not in ANSWER_HEADERS]
+    assert len(names) == len(set(names)), f"a header appears twice: {names}"
+    sent = {name: response.headers[name] for name in names}
+    for name in ("Content-Security-Policy", "Content-Security-Policy-Report-Only"):
+        if name in sent:
+            assert len(set(NONCE.findall(sent[name]))) <= 1, "one nonce per response"
+            sent[name] = NONCE.sub(ANY_NONCE, sent[name])
+    return sent
+
+
+def expected(*, policy: str, report_only: bool, hsts: bool) -> dict[str, str]:
+    headers = dict(COMMON)
+    if report_only:
+        headers["Content-Security-Policy-Report-Only"] = policy
+        headers["Content-Security-Policy"] = BASELINE_POLICY
+    else:
+        headers["Content-Security-Policy"] = policy
+    if hsts:
+        headers["Strict-Transport-Security"] = "max-age=31536000; includeSubDomains"
+    return headers
+
+
+@pytest.mark.parametrize("report_only", [False, True], ids=["enforced", "report-only"])
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_the_exact_headers_of_each_kind_of_answer(
+    make_app: AppFactory, env: str, report_only: bool
+) -> None:
+    production = env == "production"
+    changes = {"env": env, "issuer": PRODUCTION_ISSUER} if production else {}
+    app = make_app(csp_report_only=report_only, **changes)
+
+    def crash() -> str:
+        raise RuntimeError("a page that fails")
+
+    app.add_url_rule("/test-only/crash", "page_crash", crash)
+
+    def answer(method: str, path: str, **kwargs: object) -> TestResponse:
+        # A new client each time: no cookie, so the public documents may come from their copy.
+        base_url = "https://localhost" if production else "http://localhost"
+        return app.test_client().open(path, method=method, base_url=base_url, **kwargs)
+
+    html = {"Accept": "text/html"}
+    report = {"data": json.dumps(legacy_report()), "content_type": "application/csp-report"}
+    page = expected(policy=PAGE_POLICY, report_only=report_only, hsts=production)
+    page["Cache-Control"] = "no-store"
+    machine = expected(policy=MACHINE_POLICY, report_only=report_only, hsts=production)
+    answers = {
+        "sign-in page": (answer("GET", "/login"), page),
+        "reset-link page": (
+            answer("GET", "/reset/" + "x" * 43),
+            page | {"Referrer-Policy": "no-referrer"},
+        ),
+        "404 page": (answer("GET", "/no-such-page", headers=html), page),
+        "500 page": (answer("GET", "/test-only/crash", headers=html), page),
+        "redirect": (answer("GET", "/account"), page),
+        "token error": (
+            answer("POST", "/oauth/token", data={"grant_type": "unknown"}),
+            machine | {"Cache-Control": "no-store", "Pragma": "no-cache"},
+        ),
+        "404 JSON": (
+            answer("GET", "/no-such-page", headers={"Accept": "application/json"}),
+            machine | {"Cache-Control": "no-store"},
+        ),
+        "JWKS": (
+            answer("GET", "/.well-known/jwks.json"),
+            machine | {"Cache-Control": "public, max-age=900"},
+        ),
+        "JWKS copy": (
+            answer("GET", "/.well-known/jwks.json"),
+            machine | {"Cache-Control": "public, max-age=900"},
+        ),
+        "discovery": (
+            answer("GET", "/.well-known/openid-configuration"),
+            machine | {"Cache-Control": "public, max-age=3600"},
+        ),
+        "probe": (answer("GET", "/healthz"), machine),
+        # An empty answer is text/html to Flask, so it is treated as a page.
+        "CSP report": (answer("POST", "/csp-report", **report), page),
+        "stylesheet": (
+            answer("GET", "/static/style.css"),
+            machine | {"Cache-Control": "no-cache"},
+        ),
+    }
+
+    for response, _ in answers.values():
+        response.close()
+    for kind, (response, headers) in answers.items():
+        assert policy_headers(response) == headers, kind
+    statuses = {kind: response.status_code for kind, (response, _) in answers.items()}
+    assert statuses == {
+        "sign-in page": 200, "reset-link page": 400, "404 page": 404, "500 page": 500,
+        "redirect": 303, "token error": 400, "404 JSON": 404, "JWKS": 200, "JWKS copy": 200,
+        "discovery": 200, "probe": 200, "CSP report": 204, "stylesheet": 200,
+    }  # fmt: skip
+
+
+def test_plain_http_in_production_never_carries_hsts(make_app: AppFactory) -> None:
+    """RFC 6797 §7.2: an HSTS host MUST NOT send the header over a non-secure transport."""
+    app = make_app(env="production", issuer=PRODUCTION_ISSUER)
+
+    probe = app.test_client().get("/healthz")
+    refused = app.test_client().post("/oauth/token", data={"grant_type": "unknown"})
+    redirected = app.test_client().get("/login")
+
+    assert (probe.status_code, refused.status_code, redirected.status_code) == (200, 400, 302)
+    for response in (probe, refused, redirected):
+        assert "Strict-Transport-Security" not in response.headers

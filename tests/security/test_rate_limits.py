@@ -354,6 +354,40 @@ def test_limit_reset_shares_one_budget_across_the_reset_pages(limited: AppFactor
     assert statuses == [200, 200, 200, 429]
 
 
+TOO_MANY_JSON = {
+    "error": "temporarily_unavailable",
+    "error_description": "Too many requests; try again after Retry-After seconds.",
+}
+
+
+@pytest.mark.parametrize(
+    ("path", "accept", "expected_first", "json_body"),
+    [
+        ("/forgot", "text/html", 200, None),  # a page for people
+        ("/forgot", "application/json", 200, TOO_MANY_JSON),  # a program posting a page's form
+        # A protocol endpoint: always JSON. An empty report is refused (400) but still counted.
+        ("/csp-report", "text/html", 400, TOO_MANY_JSON),
+    ],
+)
+def test_a_refusal_has_its_surface_shape(
+    limited: AppFactory, path: str, accept: str, expected_first: int, json_body: object
+) -> None:
+    app = helper_app(limited, ratelimit_reset="1/minute", ratelimit_csp_report="1/minute")
+    client = browser(app)
+    send = {"data": "{}", "content_type": "application/csp-report", "headers": {"Accept": accept}}
+
+    first, refused = client.post(path, **send), client.post(path, **send)
+
+    assert (first.status_code, refused.status_code) == (expected_first, 429)
+    assert refused.headers["Cache-Control"] == "no-store"
+    retry_after(refused)
+    if json_body is None:
+        assert refused.mimetype == "text/html"
+        assert "<h1>Too many requests</h1>" in refused.text
+    else:
+        assert refused.json == json_body
+
+
 def test_account_keys_do_not_show_the_address(limited: AppFactory) -> None:
     app = limited()
     with app.test_request_context():
