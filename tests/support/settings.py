@@ -10,7 +10,7 @@ from authserver.config import Settings, new_encryption_key
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 # The limiter stays on everywhere (its code runs in every test) but no ordinary test gets near
-# these; tests of the limits themselves set their own (tests/security/test_rate_limits.py).
+# these; tests of the limits themselves set their own (tests/ratelimit/test_limits.py).
 UNREACHED_RATE_LIMIT = "10000/minute"
 
 

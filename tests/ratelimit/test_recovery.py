@@ -20,7 +20,7 @@ from flask import Flask
 from authserver.observability.health import readiness_checks
 from authserver.ratelimit.limits import rate_limits
 from tests.conftest import AppFactory
-from tests.security.test_rate_limits import attempt, browser
+from tests.ratelimit.test_limits import attempt, browser
 from tests.support.redis_server import RedisServer, redis_server
 
 # DESIGN.md / issue 10: counts are shared again within 5 s of Redis answering.
