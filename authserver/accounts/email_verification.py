@@ -15,6 +15,7 @@ from authserver.accounts.emailed_links import (
     claim_link,
     find_usable_link,
     link_url,
+    refuse,
     store_new_link,
 )
 from authserver.audit.events import EventTag, record_event
@@ -25,6 +26,7 @@ from authserver.models import EmailVerificationToken, User
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
 
 PURPOSE = LinkPurpose.EMAIL_VERIFICATION
+FAILED = EventTag.EMAIL_VERIFICATION_FAILED
 
 
 def issue_email_verification(user: User, *, now: datetime) -> Mail:
@@ -64,27 +66,14 @@ def send_email_verification(user: User, *, now: datetime) -> None:
 
 def check_verification_link(token: str, *, now: datetime) -> None:
     """Raise :class:`InvalidLink` unless ``token`` can still verify (consumes nothing)."""
-    try:
-        _find_usable(token, now=now)
-    except InvalidLink as error:
-        _record_failure(error)
-        db.session.commit()
-        raise
+    _find_usable(token, now=now)
 
 
 def verify_email(token: str, *, now: datetime) -> User:
     """Mark the address the link was sent to as verified; raise :class:`InvalidLink`."""
-    try:
-        row, user = _find_usable(token, now=now)
-    except InvalidLink as error:
-        _record_failure(error)
-        db.session.commit()
-        raise
+    row, user = _find_usable(token, now=now)
     if not claim_link(EmailVerificationToken, row.id, now=now):
-        refused = InvalidLink("used", user_subject=user.subject)
-        _record_failure(refused)
-        db.session.commit()
-        raise refused
+        raise refuse(InvalidLink("used", user_subject=user.subject), audit_as=FAILED)
     user.email_verified_at = now
     user.updated_at = now
     record_event(EventTag.EMAIL_VERIFIED, user_subject=user.subject)
@@ -93,18 +82,13 @@ def verify_email(token: str, *, now: datetime) -> User:
 
 
 def _find_usable(token: str, *, now: datetime) -> tuple[EmailVerificationToken, User]:
-    row, user = find_usable_link(EmailVerificationToken, PURPOSE, token, now=now)
-    if row.email != user.email:
-        # The account's address changed after the link was sent: it proves nothing about the
-        # new one.
-        raise InvalidLink("address-changed", user_subject=user.subject)
+    """The usable link and its account; a refusal is audited, then raised."""
+    try:
+        row, user = find_usable_link(EmailVerificationToken, PURPOSE, token, now=now)
+        if row.email != user.email:
+            # The account's address changed after the link was sent: it proves nothing about
+            # the new one.
+            raise InvalidLink("address-changed", user_subject=user.subject)
+    except InvalidLink as error:
+        raise refuse(error, audit_as=FAILED) from None
     return row, user
-
-
-def _record_failure(error: InvalidLink) -> None:
-    record_event(
-        EventTag.EMAIL_VERIFICATION_FAILED,
-        outcome="failure",
-        user_subject=error.user_subject,
-        detail={"reason": error.reason},
-    )

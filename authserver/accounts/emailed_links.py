@@ -31,6 +31,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import delete, select, update
 
+from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import User
@@ -158,6 +159,19 @@ def find_usable_link(
     if user.is_disabled:
         raise InvalidLink("disabled", user_subject=user.subject)
     return row, user
+
+
+def refuse(error: InvalidLink, *, audit_as: EventTag) -> InvalidLink:
+    """Record a refused link in the audit trail, committed (the refusal is the whole answer, and
+    the row must stay whatever the caller does next); returns ``error`` for the caller to raise."""
+    record_event(
+        audit_as,
+        outcome="failure",
+        user_subject=error.user_subject,
+        detail={"reason": error.reason},
+    )
+    db.session.commit()
+    return error
 
 
 def claim_link(table: type[LinkRow], row_id: int, *, now: datetime) -> bool:

@@ -24,6 +24,7 @@ from authserver.accounts.emailed_links import (
     claim_link,
     find_usable_link,
     link_url,
+    refuse,
     store_new_link,
 )
 from authserver.audit.events import EventTag, record_event
@@ -36,6 +37,7 @@ from authserver.security.lockout import clear_locks
 from authserver.security.passwords import check_password_policy, hash_password
 
 PURPOSE = LinkPurpose.PASSWORD_RESET
+FAILED = EventTag.PASSWORD_RESET_FAILED
 
 
 def request_password_reset(email: str, *, now: datetime) -> Mail | None:
@@ -86,12 +88,7 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
 
 def check_reset_link(token: str, *, now: datetime) -> None:
     """Raise :class:`InvalidLink` unless ``token`` may still set a password (consumes nothing)."""
-    try:
-        _find_usable(token, now=now)
-    except InvalidLink as error:
-        _record_failure(error)
-        db.session.commit()
-        raise
+    _find_usable(token, now=now)
 
 
 def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
@@ -100,21 +97,13 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
     Raises :class:`InvalidLink` (nothing changes) or PasswordPolicyError (the link stays usable,
     so the person can choose another password).
     """
-    try:
-        row, user = _find_usable(token, now=now)
-    except InvalidLink as error:
-        _record_failure(error)
-        db.session.commit()
-        raise
+    row, user = _find_usable(token, now=now)
     check_password_policy(new_password, email=user.email)
     # Hashed before the token is claimed, so the claim and the commit are moments apart.
     password_hash = hash_password(new_password)
     if not claim_link(PasswordResetToken, row.id, now=now):
         # Another request used the link between our read and this update: exactly one wins.
-        refused = InvalidLink("used", user_subject=user.subject)
-        _record_failure(refused)
-        db.session.commit()
-        raise refused
+        raise refuse(InvalidLink("used", user_subject=user.subject), audit_as=FAILED)
     user.password_hash = password_hash
     user.updated_at = now
     _end_what_the_old_password_held(user, now=now)
@@ -142,17 +131,13 @@ def _end_what_the_old_password_held(user: User, *, now: datetime) -> None:
 
 
 def _find_usable(token: str, *, now: datetime) -> tuple[PasswordResetToken, User]:
-    row, user = find_usable_link(PasswordResetToken, PURPOSE, token, now=now)
-    if user.tokens_valid_after is not None and row.created_at < user.tokens_valid_after:
-        # Issued before the account's credentials were last ended (disable, sign out everywhere).
-        raise InvalidLink("revoked", user_subject=user.subject)
+    """The usable link and its account; a refusal is audited, then raised."""
+    try:
+        row, user = find_usable_link(PasswordResetToken, PURPOSE, token, now=now)
+        if user.tokens_valid_after is not None and row.created_at < user.tokens_valid_after:
+            # Issued before the account's credentials were last ended (disable, sign out
+            # everywhere).
+            raise InvalidLink("revoked", user_subject=user.subject)
+    except InvalidLink as error:
+        raise refuse(error, audit_as=FAILED) from None
     return row, user
-
-
-def _record_failure(error: InvalidLink) -> None:
-    record_event(
-        EventTag.PASSWORD_RESET_FAILED,
-        outcome="failure",
-        user_subject=error.user_subject,
-        detail={"reason": error.reason},
-    )

@@ -9,8 +9,9 @@ included (20 refreshes of one token at once hung for seconds: the second waited 
 row lock of the first, which could never run on to commit), and the per-request deadline,
 which fires only at a wait that yields, could not end it.
 
-:func:`init_app` switches psycopg, in a gevent worker only, to the wait it picks by itself when
-it finds ``select`` patched: ``poll``, which gevent has made cooperative.
+:func:`make_psycopg_cooperative` (run by the package's ``init_app``) switches psycopg, in a
+gevent worker only, to the wait it picks by itself when it finds ``select`` patched: ``poll``,
+which gevent has made cooperative.
 """
 
 from __future__ import annotations
