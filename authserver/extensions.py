@@ -12,10 +12,12 @@ from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from flask_wtf.csrf import CSRFProtect
 from sqlalchemy import MetaData, event
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
 
 from authserver import database_guard
 from authserver.config import app_settings
+from authserver.database_faults import database_unavailability
 from authserver.outages import outage_log
 
 # Stable constraint names, so migrations can drop and alter constraints on every backend.
@@ -65,11 +67,32 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _close_the_session_even_if_the_database_left(_error: BaseException | None) -> None:
+    """End the request's database session; a database gone meanwhile spoils nothing.
+
+    Registered after Flask-SQLAlchemy's own teardown, so it runs first (Flask runs them in reverse)
+    and leaves that one nothing to do. Closing the session rolls back what the request left
+    open. If PostgreSQL went away after the answer was made (a restart: 57P01), that ROLLBACK
+    fails; the answer must still go out, and nothing is lost, since nothing uncommitted
+    survives a lost connection anyway. SQLAlchemy has already invalidated the connection and
+    the outage is logged once elsewhere (database_guard.py). Any other error is a bug and
+    propagates.
+    """
+    try:
+        db.session.remove()
+    except SQLAlchemyError as error:
+        if database_unavailability(error) is None:
+            raise
+        # close() stopped half-way: forget the session, so no later app context reuses it.
+        db.session.registry.clear()
+
+
 def init_app(app: Flask) -> None:
     settings = app_settings(app)
     # Pool and timeouts chosen so a database outage answers 503 within 2 s (database_guard.py).
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = database_guard.engine_options(settings.sqlalchemy_url)
     db.init_app(app)
+    app.teardown_appcontext(_close_the_session_even_if_the_database_left)
     migrate.init_app(app, db, directory=MIGRATIONS_DIRECTORY, render_as_batch=True)
     csrf.init_app(app)
     with app.app_context():

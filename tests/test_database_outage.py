@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
@@ -362,3 +363,40 @@ def test_a_sign_in_cut_off_before_its_last_commit_did_not_happen(
     assert browser.get("/account").status_code != 200
     assert sign_in(browser, "sophie@example.com").status_code == 303
     assert _login_events(app) == before + 1
+
+
+def test_a_database_stopping_while_the_request_closes_its_transaction_spoils_no_answer(
+    app: Flask, database: str
+) -> None:
+    """PostgreSQL shut down between the answer and the end of the request (the fault suite saw
+    it once): the ROLLBACK that closes the request's transaction fails with 57P01. The answer
+    is made by then and must go out; the failed rollback loses nothing."""
+    _rp, _tokens, browser = _setup(app, "ruth@example.com")
+    terminated: list[int] = []
+
+    def stop_the_backend_first(connection: Any) -> None:
+        if terminated:
+            return
+        pid = connection.connection.dbapi_connection.info.backend_pid
+        terminated.append(pid)
+        with psycopg.connect(libpq_url(database), autocommit=True) as admin:
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "rollback", stop_the_backend_first)
+    try:
+        with captured_log() as log:
+            page = browser.get("/account")
+    finally:
+        event.remove(engine, "rollback", stop_the_backend_first)
+
+    assert terminated, "the request closed no transaction"
+    assert page.status_code == 200, page.text
+    assert [r for r in log.records() if r["level"] == "ERROR"] == []
+    _wait_until_ready(browser)
+    assert browser.get("/account").status_code == 200
+
+
+def libpq_url(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
