@@ -67,6 +67,17 @@ def _tune_sqlite_connection(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def discard_failed_transaction() -> None:
+    """Roll back after a database error the caller tolerates (serving from memory, skipping a
+    step). If the database dropped the connection, the ROLLBACK fails too (57P01 during a
+    restart): nothing is left to undo then, and that failure must not undo the tolerance."""
+    try:
+        db.session.rollback()
+    except SQLAlchemyError as error:
+        if database_unavailability(error) is None:
+            raise
+
+
 def _close_the_session_even_if_the_database_left(_error: BaseException | None) -> None:
     """End the request's database session; a database gone meanwhile spoils nothing.
 

@@ -29,7 +29,7 @@ from werkzeug.wrappers import Response
 
 from authserver.config import Settings, current_settings
 from authserver.database_faults import database_unavailability
-from authserver.extensions import db
+from authserver.extensions import discard_failed_transaction
 from authserver.observability.request_id import carried_request_id, current_request_id
 
 log = logging.getLogger(__name__)
@@ -86,7 +86,7 @@ def prepare_and_send_after_response(response: Response, prepare: Callable[[], Ma
             try:
                 mail = prepare()
             except SQLAlchemyError as exc:
-                db.session.rollback()
+                discard_failed_transaction()
                 unavailable = database_unavailability(exc)
                 if unavailable is None:
                     raise  # a bug, not an outage: the server logs it with its traceback

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.database_faults import is_database_outage
-from authserver.extensions import db
+from authserver.extensions import db, discard_failed_transaction
 from authserver.models.clients import Client
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ def _load_origins() -> frozenset[str] | None:
     try:
         uri_lists = db.session.scalars(select(Client.redirect_uris)).all()
     except SQLAlchemyError as exc:
-        db.session.rollback()
+        discard_failed_transaction()
         if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
             log.warning("could not load client origins for CORS; refusing cross-origin reads")
         return None

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.database_faults import database_unavailability
-from authserver.extensions import db
+from authserver.extensions import db, discard_failed_transaction
 from authserver.keys.algorithms import PUBLIC_JWK_MEMBERS
 from authserver.models.keys import SigningKey
 
@@ -93,7 +93,7 @@ def current_jwks() -> JwksDocument:
     except SQLAlchemyError as exc:
         if cache.document is None or database_unavailability(exc) is None:
             raise
-        db.session.rollback()
+        discard_failed_transaction()
         return cache.document  # unconfirmed: checked_at stays, so Age tells how long
     cache.checked_at = now
     return cache.document

@@ -18,7 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.config import app_settings, current_settings
 from authserver.database_faults import is_database_outage
-from authserver.extensions import db
+from authserver.extensions import db, discard_failed_transaction
 from authserver.keys.errors import ConcurrentKeyChange
 from authserver.keys.manager import advance_lifecycle
 from authserver.models.clients import Client
@@ -59,7 +59,7 @@ def advance_if_due() -> None:
         )
     except (ConcurrentKeyChange, SQLAlchemyError) as exc:
         # Another instance did it first, or the database hiccuped: the next run will catch up.
-        db.session.rollback()
+        discard_failed_transaction()
         if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
             log.info("key lifecycle step skipped: %s", type(exc).__name__)
         return

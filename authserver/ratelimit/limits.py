@@ -56,7 +56,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from authserver.accounts.email_addresses import normalise_email
 from authserver.accounts.lifecycle import find_user_by_email
 from authserver.config import Settings, app_settings
-from authserver.extensions import REDIS_TIMEOUT_SECONDS, db
+from authserver.extensions import REDIS_TIMEOUT_SECONDS, discard_failed_transaction
 from authserver.models.types import utcnow
 from authserver.observability.metrics import count_limiter_fallback, count_rate_limited
 from authserver.ratelimit.windows import LocalWindows, SharedWindows
@@ -274,7 +274,7 @@ def _has_recognised_device() -> bool:
     except SQLAlchemyError:
         # A database error here must not pass for a failure of the counters' storage: the
         # browser is simply not exempt.
-        db.session.rollback()
+        discard_failed_transaction()
         return False
 
 
