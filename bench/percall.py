@@ -48,6 +48,7 @@ from authserver.accounts.lifecycle import create_user
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.oauth.clients import ClientRegistration, register_client
+from bench import ceiling_app
 from tests.support.oauth import csrf_token
 from tests.support.settings import make_test_settings
 
@@ -246,7 +247,25 @@ def userinfo(bench: Bench, _count: int) -> Send:
     return lambda: bench.http.get("/oauth/userinfo", headers=headers)
 
 
+def published(path: str) -> Callable[[Bench, int], Send]:
+    def prepare(bench: Bench, _count: int) -> Send:
+        return lambda: bench.http.get(path)
+
+    return prepare
+
+
+def framework(_bench: Bench, _count: int) -> Send:
+    """The framework ceiling's app (bench/ceiling_app.py): what Flask alone costs per request."""
+    bare = ceiling_app.app.test_client()
+    return lambda: bare.get("/ceiling")
+
+
 WORKLOADS: dict[str, Callable[[Bench, int], Send]] = {
+    "framework": framework,
+    "jwks": published("/.well-known/jwks.json"),
+    # A query string sends it past edges/public_documents.py's copy: Flask's own path.
+    "jwks-through-flask": published("/.well-known/jwks.json?through-flask"),
+    "discovery": published("/.well-known/openid-configuration"),
     "cc-es256": client_credentials(lambda bench: bench.cc_es256),
     "cc-rs256": client_credentials(lambda bench: bench.cc_rs256),
     "introspect-access": introspect_access,

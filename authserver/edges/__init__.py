@@ -19,6 +19,7 @@ from authserver.edges import (
     origins,
     proxies,
     public_documents,
+    surfaces,
     transport,
 )
 
@@ -34,4 +35,7 @@ def init_app(app: Flask) -> None:
     headers.init_app(app)
     origins.init_app(app)
     cors.init_app(app)
+    # Here, after the edge's own checks: a surface's hooks (CSRF on pages) see only requests
+    # the edge let through, and their after hooks run before the edge's (headers come last).
+    surfaces.init_app(app)
     app.register_blueprint(csp_report.bp)

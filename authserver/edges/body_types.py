@@ -17,7 +17,7 @@ from __future__ import annotations
 from flask import Flask, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from authserver.edges.surfaces import is_probe_path, is_protocol_path
+from authserver.edges.surfaces import Surface, surface_of
 
 # The methods Flask-WTF treats as a form submission.
 SUBMITTING_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
@@ -28,7 +28,7 @@ def refuse_unexpected_bodies() -> None:
         return
     if request.mimetype.startswith("multipart/"):
         raise UnsupportedMediaType("No endpoint here takes multipart bodies; send a form.")
-    if request.is_json and not (is_protocol_path(request.path) or is_probe_path(request.path)):
+    if request.is_json and surface_of(request.path) is Surface.PEOPLE:
         raise UnsupportedMediaType("Pages accept HTML form submissions only.")
 
 

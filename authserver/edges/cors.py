@@ -22,6 +22,7 @@ from flask import Flask, Response, request
 from flask.typing import ResponseReturnValue
 
 from authserver.edges.origins import is_registered_origin
+from authserver.edges.surfaces import Surface, hooks_for
 
 
 @dataclass(frozen=True)
@@ -95,5 +96,7 @@ def add_cors_headers(response: Response) -> Response:
 
 
 def init_app(app: Flask) -> None:
-    app.before_request(answer_preflight)
-    app.after_request(add_cors_headers)
+    # Every CORS endpoint is a program's (RULES): pages never run these hooks.
+    machine = hooks_for(app, Surface.MACHINE)
+    machine.before_request(answer_preflight)
+    machine.after_request(add_cors_headers)

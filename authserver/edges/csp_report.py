@@ -25,7 +25,6 @@ from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from authserver.edges.csp import REPORT_PATH
-from authserver.extensions import csrf_exempt
 from authserver.ratelimit.limits import limit_csp_report
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,6 @@ _DIRECTIVE = re.compile(r"[a-z-]{1,40}")
 
 
 @bp.post(REPORT_PATH)
-@csrf_exempt  # browsers send reports without our cookies' CSRF token; they change no state
 @limit_csp_report
 def csp_report() -> ResponseReturnValue:
     request.max_content_length = MAX_REPORT_BYTES  # 413 for anything bigger (Flask 3.1)

@@ -32,9 +32,11 @@ from __future__ import annotations
 import secrets
 
 from flask import Flask, Response, g
+from werkzeug.datastructures import Headers
 
 from authserver.config import Settings, app_settings
 from authserver.edges import csp
+from authserver.edges.surfaces import Surface, hooks_for
 
 EXTENSION = "authserver.security_headers"
 REFERRER_POLICY = "same-origin"
@@ -60,7 +62,7 @@ def csp_nonce() -> str:
 
 
 class SecurityHeaders:
-    """The app's header values, worked out once; :meth:`apply` is its after_request hook."""
+    """The app's header values, worked out once; one after_request hook per surface."""
 
     def __init__(self, settings: Settings) -> None:
         self.policy_header = "Content-Security-Policy"
@@ -85,10 +87,12 @@ class SecurityHeaders:
         # Every answer that is not a page, and names no client origin, sends this same policy.
         self.plain_policy = csp.content_security_policy()
 
-    def apply(self, response: Response) -> Response:
-        headers = response.headers
-        for name, value in self.overwritten:
-            headers[name] = value
+    def apply_to_machine(self, response: Response) -> Response:
+        """The machine surface: the same values on every answer, worked out at start."""
+        self._write(response.headers, self.plain_policy)
+        return response
+
+    def apply_to_page(self, response: Response) -> Response:
         is_page = response.mimetype == "text/html"
         # Every page names a fresh nonce, whether or not its template used one yet.
         has_nonce = is_page or _NONCE in g
@@ -98,14 +102,19 @@ class SecurityHeaders:
             policy = csp.content_security_policy(nonce=nonce, form_origins=origins)
         else:
             policy = self.plain_policy
-        headers[self.policy_header] = policy
-        for name, value in self.defaults:
-            headers.setdefault(name, value)
+        self._write(response.headers, policy)
         if is_page:
             # Every page is about someone (their session, account, sign-in): no cache keeps
             # one unless the page itself says otherwise. Static files set their own.
-            headers.setdefault("Cache-Control", "no-store")
+            response.headers.setdefault("Cache-Control", "no-store")
         return response
+
+    def _write(self, headers: Headers, policy: str) -> None:
+        for name, value in self.overwritten:
+            headers[name] = value
+        headers[self.policy_header] = policy
+        for name, value in self.defaults:
+            headers.setdefault(name, value)
 
 
 def init_app(app: Flask) -> None:
@@ -113,4 +122,5 @@ def init_app(app: Flask) -> None:
     security_headers = SecurityHeaders(settings)
     app.extensions[EXTENSION] = security_headers
     app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.after_request(security_headers.apply)
+    hooks_for(app, Surface.MACHINE).after_request(security_headers.apply_to_machine)
+    hooks_for(app, Surface.PEOPLE).after_request(security_headers.apply_to_page)

@@ -21,7 +21,7 @@ from flask import Flask, request
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 
-from authserver.edges.surfaces import is_probe_path, is_protocol_path
+from authserver.edges.surfaces import Surface, surface_of
 from authserver.observability.redaction import redact_path
 from authserver.observability.request_id import HEADER as REQUEST_ID_HEADER
 from authserver.observability.request_id import current_request_id
@@ -78,7 +78,7 @@ def _answer(
         extra={"request_id": request_id, "status": status},
     )
     title = HTTP_STATUS_CODES.get(status, "Error")
-    if is_protocol_path(path) or is_probe_path(path):
+    if surface_of(path) is Surface.MACHINE:
         code = "invalid_request" if status < 500 else "server_error"
         body = json.dumps({"error": code, "error_description": title}).encode()
         content_type = "application/json"

@@ -10,7 +10,7 @@ from authlib.oauth2.rfc7662 import IntrospectionEndpoint
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from authserver.extensions import csrf_exempt, db
+from authserver.extensions import db
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
@@ -87,7 +87,6 @@ def _refresh_fields(found: FoundRefreshToken) -> dict[str, Any]:
 
 
 @bp.post("/oauth/introspect")
-@csrf_exempt  # callers authenticate as clients; no browser session is involved
 def introspect() -> ResponseReturnValue:
     problem = protocol_request_problem(request)
     if problem is not None:

@@ -11,7 +11,7 @@ from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
 from authserver.audit.events import EventTag, record_event
-from authserver.extensions import csrf_exempt, db
+from authserver.extensions import db
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.deny_list import JTI, deny
 from authserver.oauth.grant_revocation import revoke_grant
@@ -77,7 +77,6 @@ class TokenRevocation(RevocationEndpoint):  # type: ignore[misc]  # Authlib has 
 
 
 @bp.post("/oauth/revoke")
-@csrf_exempt  # callers authenticate as clients; no browser session is involved
 def revoke() -> ResponseReturnValue:
     problem = protocol_request_problem(request)
     if problem is not None:

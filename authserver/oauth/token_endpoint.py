@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, Response, request
 from flask.typing import ResponseReturnValue
 
-from authserver.extensions import csrf_exempt
 from authserver.oauth.request_checks import protocol_request_problem
 from authserver.oauth.server import error_response, oauth_server
 from authserver.ratelimit.limits import limit_token
@@ -14,7 +13,6 @@ bp = Blueprint("token", __name__)
 
 
 @bp.post("/oauth/token")
-@csrf_exempt  # clients authenticate themselves; there is no browser session to forge
 @limit_token
 def token() -> ResponseReturnValue:
     problem = protocol_request_problem(request)

@@ -10,7 +10,6 @@ from flask import Blueprint, Response, jsonify, request
 from flask.typing import ResponseReturnValue
 
 from authserver.accounts.roles import roles_claim
-from authserver.extensions import csrf_exempt
 from authserver.models.users import User
 from authserver.oauth.access_tokens import InvalidAccessToken, verify_access_token
 from authserver.oauth.scopes import OPENID
@@ -33,7 +32,6 @@ class BearerError(Exception):
 
 
 @bp.route("/oauth/userinfo", methods=["GET", "POST"])
-@csrf_exempt  # authorised by the bearer token, never by cookies
 def userinfo() -> ResponseReturnValue:
     try:
         access = _authorised_access_token()

@@ -24,6 +24,7 @@ from itsdangerous import BadData, URLSafeTimedSerializer
 from sqlalchemy import delete, select
 
 from authserver.config import app_settings
+from authserver.edges.surfaces import Surface, hooks_for
 from authserver.extensions import db
 from authserver.models import LoginDevice, User
 
@@ -150,5 +151,7 @@ def forget_cookie_change(_error: BaseException | None = None) -> None:
 
 
 def init_app(app: Flask) -> None:
-    app.after_request(apply_cookie_change)
-    app.teardown_request(forget_cookie_change)
+    # A device cookie is issued by a sign-in, which only a page does.
+    people = hooks_for(app, Surface.PEOPLE)
+    people.after_request(apply_cookie_change)
+    people.teardown_request(forget_cookie_change)

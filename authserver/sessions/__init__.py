@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from authserver.edges.surfaces import Surface, hooks_for
 from authserver.sessions import csrf_cookie
 from authserver.sessions.cookies import apply_cookie_change
 from authserver.sessions.db_store import DatabaseSessionStore
@@ -65,6 +66,8 @@ __all__ = [
 
 def init_app(app: Flask) -> None:
     app.extensions[STORE_EXTENSION] = DatabaseSessionStore()
-    app.after_request(apply_cookie_change)
-    app.teardown_request(forget_request_state)
+    # Only pages have a browser session; the machine surface never reads or writes its cookie.
+    people = hooks_for(app, Surface.PEOPLE)
+    people.after_request(apply_cookie_change)
+    people.teardown_request(forget_request_state)
     csrf_cookie.init_app(app)

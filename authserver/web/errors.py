@@ -8,7 +8,7 @@ from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
-from authserver.edges.surfaces import is_probe_path, is_protocol_path
+from authserver.edges.surfaces import Surface, surface_of
 from authserver.observability.request_id import current_request_id
 from authserver.security.errors import RateLimited
 
@@ -17,7 +17,7 @@ log = logging.getLogger(__name__)
 
 def wants_json() -> bool:
     """Protocol endpoints and probes always get JSON; elsewhere the Accept header decides."""
-    if is_protocol_path(request.path) or is_probe_path(request.path):
+    if surface_of(request.path) is Surface.MACHINE:
         return True
     best = request.accept_mimetypes.best_match(["text/html", "application/json"])
     return best == "application/json"

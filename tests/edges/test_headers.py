@@ -381,8 +381,8 @@ def test_the_exact_headers_of_each_kind_of_answer(
             machine | {"Cache-Control": "public, max-age=3600"},
         ),
         "probe": (answer("GET", "/healthz"), machine),
-        # An empty answer is text/html to Flask, so it is treated as a page.
-        "CSP report": (answer("POST", "/csp-report", **report), page),
+        # Browsers post reports to the machine surface: its constant headers, no page nonce.
+        "CSP report": (answer("POST", "/csp-report", **report), machine),
         "stylesheet": (
             answer("GET", "/static/style.css"),
             machine | {"Cache-Control": "no-cache"},
