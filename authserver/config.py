@@ -5,47 +5,58 @@ twin that names a file holding the value (container secrets). In development a `
 the working directory is read too, and missing secrets are generated once and kept in the instance
 folder, so that a fresh clone runs with no set-up. Production refuses all of those conveniences.
 
-Nothing else in the package reads ``os.environ``.
+How a setting is declared and parsed is in config_fields.py, the rules the values must meet in
+config_checks.py, and the development secrets in dev_secrets.py. Nothing else in the package
+reads ``os.environ``.
 """
 
 from __future__ import annotations
 
-import base64
-import contextlib
-import ipaddress
-import json
 import logging
 import os
-import secrets
-import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 from dotenv import dotenv_values
 from flask import Flask, current_app
-from limits import parse_many
 
-PREFIX = "AUTHSERVER_"
+from authserver.config_checks import (
+    deployment_problems,
+    missing_in_production,
+    unknown_variable_warnings,
+    validation_problems,
+)
+from authserver.config_fields import (
+    PREFIX,
+    InvalidValue,
+    parse_bool,
+    parse_env,
+    parse_key_list,
+    parse_log_format,
+    parse_log_level,
+    parse_mail_backend,
+    parse_networks,
+    parse_non_negative_int,
+    parse_optional_str,
+    parse_positive_int,
+    parse_rate_limit,
+    parse_seconds,
+    parse_str,
+    parse_totp_issuer,
+    parse_worker_class,
+    setting,
+)
+
+# Re-exported: callers name a setting's variable through this module.
+from authserver.config_fields import env_name as env_name
+from authserver.dev_secrets import UnreadableDevSecrets, load_or_create_dev_secrets
+
 FILE_SUFFIX = "_FILE"
-# AUTHSERVER_TEST_* variables belong to the test suite, not to the server.
-RESERVED_PREFIXES = (PREFIX + "TEST_",)
-ENVIRONMENTS = ("development", "production")
-DEV_SECRETS_FILENAME = "dev-secrets.json"
-MIN_SECRET_KEY_LENGTH = 32
-# The /metrics bearer token is a password that lives in a scraper's config: long and random.
-MIN_METRICS_TOKEN_LENGTH = 32
 # Not an AUTHSERVER_ setting: prometheus-client's own variable. `authserver serve` sets it for
 # gunicorn's workers, so that they share their counters (serving/gunicorn_metrics.py).
 METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
-# OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
-MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
-ENCRYPTION_KEY_BYTES = 32  # AES-256-GCM
-MIN_CONTENT_LENGTH = 4096
-# Development defaults that are wrong for production: each must be set explicitly there.
-REQUIRED_IN_PRODUCTION = ("issuer", "database_url", "secret_key", "encryption_keys", "mail_backend")
 
 log = logging.getLogger(__name__)
 
@@ -58,152 +69,6 @@ class ConfigError(Exception):
         self.problems = problems
 
 
-class _Invalid(ValueError):
-    """A single value could not be parsed; the message says what was expected."""
-
-
-# --- parsers: raw string -> typed value, raising _Invalid with a reason -------------------------
-
-
-def _parse_str(raw: str) -> str:
-    return raw
-
-
-def _parse_optional_str(raw: str) -> str | None:
-    return raw or None
-
-
-def _parse_seconds(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _Invalid(f"expected a whole number of seconds, got {raw!r}") from None
-    if value <= 0:
-        raise _Invalid(f"expected a positive number of seconds, got {value}")
-    return value
-
-
-def _parse_positive_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _Invalid(f"expected a whole number, got {raw!r}") from None
-    if value <= 0:
-        raise _Invalid(f"expected a positive number, got {value}")
-    return value
-
-
-def _parse_bool(raw: str) -> bool:
-    lowered = raw.strip().lower()
-    if lowered in ("true", "1"):
-        return True
-    if lowered in ("false", "0"):
-        return False
-    raise _Invalid(f"expected true, false, 1 or 0, got {raw!r}")
-
-
-def _parse_key_list(raw: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in raw.split(",") if part.strip())
-
-
-def _parse_networks(raw: str) -> tuple[str, ...]:
-    """Comma-separated IP addresses and CIDR networks, each normalised (``10.0.0.0/8``)."""
-    networks = []
-    for part in _parse_key_list(raw):
-        try:
-            networks.append(str(ipaddress.ip_network(part)))
-        except ValueError:
-            # ip_network refuses host bits ("10.0.0.1/8"): most likely a typo for a network.
-            raise _Invalid(
-                f"expected IP addresses or CIDR networks joined by commas, got {part!r}"
-            ) from None
-    return tuple(networks)
-
-
-def _parse_log_level(raw: str) -> str:
-    level = raw.strip().upper()
-    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
-        raise _Invalid(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
-    return level
-
-
-LOG_FORMATS = ("json", "text")
-
-
-def _parse_log_format(raw: str) -> str:
-    if raw not in LOG_FORMATS:
-        raise _Invalid(f"expected one of {', '.join(LOG_FORMATS)}, got {raw!r}")
-    return raw
-
-
-# gunicorn's worker classes we support: gevent (many connections per process, so slow clients
-# hold no worker; docs/performance.md, "Server choice"), sync (one request per process at a
-# time) and gthread (threads). All run the app unchanged; it is thread- and greenlet-safe.
-WORKER_CLASSES = ("gevent", "sync", "gthread")
-
-
-def _parse_worker_class(raw: str) -> str:
-    if raw not in WORKER_CLASSES:
-        raise _Invalid(f"expected one of {', '.join(WORKER_CLASSES)}, got {raw!r}")
-    return raw
-
-
-def _parse_non_negative_int(raw: str) -> int:
-    try:
-        value = int(raw)
-    except ValueError:
-        raise _Invalid(f"expected a whole number, got {raw!r}") from None
-    if value < 0:
-        raise _Invalid(f"expected zero or a positive number, got {value}")
-    return value
-
-
-MAIL_BACKENDS = ("smtp", "console", "file")
-
-
-def _parse_mail_backend(raw: str) -> str:
-    if raw not in MAIL_BACKENDS:
-        raise _Invalid(f"expected one of {', '.join(MAIL_BACKENDS)}, got {raw!r}")
-    return raw
-
-
-def _parse_totp_issuer(raw: str) -> str:
-    # Key URI format: the label is "issuer:account", so a colon in the issuer would split it.
-    if ":" in raw:
-        raise _Invalid(f"must not contain a colon, got {raw!r}")
-    return raw.strip()
-
-
-def _parse_rate_limit(raw: str) -> str:
-    """Flask-Limiter's notation, several limits joined by ';' (e.g. ``10/minute;100/hour``)."""
-    try:
-        items = parse_many(raw)
-    except ValueError:
-        raise _Invalid(
-            f"expected limits like '10/minute;100/hour' (amount/unit, joined by ';'), got {raw!r}"
-        ) from None
-    if any(item.amount <= 0 for item in items):
-        # A zero limit refuses everything: a typo, never a policy.
-        raise _Invalid(f"every limit must allow at least one request, got {raw!r}")
-    return raw
-
-
-def _parse_env(raw: str) -> str:
-    if raw not in ENVIRONMENTS:
-        raise _Invalid(f"expected one of {', '.join(ENVIRONMENTS)}, got {raw!r}")
-    return raw
-
-
-def _setting(
-    default: Any,  # Any: each field's own annotation gives the real type
-    parse: Callable[[str], Any],
-    help: str,
-    *,
-    secret: bool = False,
-) -> Any:
-    return field(default=default, metadata={"parse": parse, "help": help, "secret": secret})
-
-
 # --- the settings --------------------------------------------------------------------------------
 
 
@@ -211,248 +76,246 @@ def _setting(
 class Settings:
     """The effective configuration. Build it with :meth:`from_env`; tests may construct it."""
 
-    env: str = _setting("development", _parse_env, "development or production")
-    issuer: str = _setting(
+    env: str = setting("development", parse_env, "development or production")
+    issuer: str = setting(
         "http://127.0.0.1:5000",
-        _parse_str,
+        parse_str,
         "Public base URL; the `iss` of every token. https in production",
     )
-    instance_path: str = _setting(
+    instance_path: str = setting(
         "instance",
-        _parse_str,
+        parse_str,
         "Folder for local state (SQLite file, development secrets)",
     )
-    database_url: str = _setting(
+    database_url: str = setting(
         "",
-        _parse_str,
+        parse_str,
         "SQLAlchemy URL; empty means a SQLite file in the instance folder",
         secret=True,
     )
-    redis_url: str | None = _setting(
+    redis_url: str | None = setting(
         None,
-        _parse_optional_str,
+        parse_optional_str,
         "Optional Redis for the rate-limit counters, shared by every instance",
         secret=True,
     )
-    secret_key: str = _setting(
-        "", _parse_str, "Signs cookies and CSRF tokens; at least 32 characters", secret=True
+    secret_key: str = setting(
+        "", parse_str, "Signs cookies and CSRF tokens; at least 32 characters", secret=True
     )
-    encryption_keys: tuple[str, ...] = _setting(
+    encryption_keys: tuple[str, ...] = setting(
         (),
-        _parse_key_list,
+        parse_key_list,
         "Comma-separated base64url 32-byte keys; the first encrypts, all decrypt",
         secret=True,
     )
-    access_token_ttl: int = _setting(600, _parse_seconds, "Access token lifetime (seconds)")
-    id_token_ttl: int = _setting(600, _parse_seconds, "ID token lifetime (seconds)")
-    auth_code_ttl: int = _setting(60, _parse_seconds, "Authorization code lifetime (seconds)")
-    refresh_token_ttl: int = _setting(
-        30 * 86400, _parse_seconds, "Refresh token absolute lifetime (seconds)"
+    access_token_ttl: int = setting(600, parse_seconds, "Access token lifetime (seconds)")
+    id_token_ttl: int = setting(600, parse_seconds, "ID token lifetime (seconds)")
+    auth_code_ttl: int = setting(60, parse_seconds, "Authorization code lifetime (seconds)")
+    refresh_token_ttl: int = setting(
+        30 * 86400, parse_seconds, "Refresh token absolute lifetime (seconds)"
     )
-    refresh_token_idle_ttl: int = _setting(
-        7 * 86400, _parse_seconds, "Refresh token idle lifetime (seconds)"
+    refresh_token_idle_ttl: int = setting(
+        7 * 86400, parse_seconds, "Refresh token idle lifetime (seconds)"
     )
-    session_idle_ttl: int = _setting(1800, _parse_seconds, "Browser session idle timeout (seconds)")
-    session_absolute_ttl: int = _setting(
-        12 * 3600, _parse_seconds, "Browser session absolute lifetime (seconds)"
+    session_idle_ttl: int = setting(1800, parse_seconds, "Browser session idle timeout (seconds)")
+    session_absolute_ttl: int = setting(
+        12 * 3600, parse_seconds, "Browser session absolute lifetime (seconds)"
     )
-    reset_token_ttl: int = _setting(
-        1800, _parse_seconds, "Password-reset link lifetime (seconds); short, it opens an account"
+    reset_token_ttl: int = setting(
+        1800, parse_seconds, "Password-reset link lifetime (seconds); short, it opens an account"
     )
-    email_verification_ttl: int = _setting(
-        86400, _parse_seconds, "Email-verification link lifetime (seconds)"
+    email_verification_ttl: int = setting(
+        86400, parse_seconds, "Email-verification link lifetime (seconds)"
     )
-    audit_retention_days: int = _setting(
+    audit_retention_days: int = setting(
         365,
-        _parse_positive_int,
+        parse_positive_int,
         "Audit events older than this many days are deleted by `authserver maintenance purge`",
     )
-    pkce_required_for_confidential_clients: bool = _setting(
+    pkce_required_for_confidential_clients: bool = setting(
         True,
-        _parse_bool,
+        parse_bool,
         "Demand PKCE from confidential clients too (RFC 9700 §2.1.1); public clients always",
     )
-    key_rotation_interval: int = _setting(
-        90 * 86400, _parse_seconds, "Age after which a signing key is replaced (seconds)"
+    key_rotation_interval: int = setting(
+        90 * 86400, parse_seconds, "Age after which a signing key is replaced (seconds)"
     )
-    key_auto_rotate: bool = _setting(
+    key_auto_rotate: bool = setting(
         True,
-        _parse_bool,
+        parse_bool,
         "Advance the key lifecycle inside the server once a minute (off: run `keys advance`)",
     )
-    jwks_max_age: int = _setting(
+    jwks_max_age: int = setting(
         900,
-        _parse_seconds,
+        parse_seconds,
         "JWKS Cache-Control max-age; a new key is published this long before use (seconds)",
     )
-    workers: int = _setting(2, _parse_positive_int, "gunicorn worker processes for `serve`")
-    worker_class: str = _setting(
+    workers: int = setting(2, parse_positive_int, "gunicorn worker processes for `serve`")
+    worker_class: str = setting(
         "gevent",
-        _parse_worker_class,
+        parse_worker_class,
         "gunicorn worker class for `serve`: gevent (slow clients hold no worker), sync or gthread",
     )
-    threads: int = _setting(
+    threads: int = setting(
         1,
-        _parse_positive_int,
+        parse_positive_int,
         "Threads per gunicorn worker; more than 1 makes gunicorn use gthread",
     )
-    worker_timeout: int = _setting(
+    worker_timeout: int = setting(
         30,
-        _parse_seconds,
+        parse_seconds,
         "A request running this long is ended; a worker silent this long is replaced (seconds)",
     )
-    graceful_timeout: int = _setting(
+    graceful_timeout: int = setting(
         25,
-        _parse_seconds,
+        parse_seconds,
         "On stop or reload, time workers get to finish their requests (seconds); keep it below "
         "the orchestrator's own grace period",
     )
-    keepalive: int = _setting(
+    keepalive: int = setting(
         75,
-        _parse_seconds,
+        parse_seconds,
         "How long an idle connection stays open, and the most a request head may take "
         "(seconds); longer than the load balancer's idle timeout",
     )
-    max_requests: int = _setting(
+    max_requests: int = setting(
         0,
-        _parse_non_negative_int,
+        parse_non_negative_int,
         "Replace a worker after about this many requests (10% jitter), 0 never; a guard "
         "against slow memory growth",
     )
-    secure_cookies: bool = _setting(
-        False, _parse_bool, "Secure/__Host- cookies; always on in production"
+    secure_cookies: bool = setting(
+        False, parse_bool, "Secure/__Host- cookies; always on in production"
     )
-    log_level: str = _setting("INFO", _parse_log_level, "Root log level")
-    metrics_token: str | None = _setting(
+    log_level: str = setting("INFO", parse_log_level, "Root log level")
+    metrics_token: str | None = setting(
         None,
-        _parse_optional_str,
+        parse_optional_str,
         "Bearer token a Prometheus scraper sends to /metrics; at least 32 characters",
         secret=True,
     )
-    metrics_allow: tuple[str, ...] = _setting(
+    metrics_allow: tuple[str, ...] = setting(
         (),
-        _parse_networks,
+        parse_networks,
         "IP addresses/CIDR networks whose direct connections may read /metrics",
     )
-    log_format: str = _setting(
+    log_format: str = setting(
         "json",
-        _parse_log_format,
+        parse_log_format,
         "json (one object per line on stdout), or text for reading on a development terminal",
     )
-    mail_backend: str = _setting(
-        "console", _parse_mail_backend, "smtp, console (development only) or file"
+    mail_backend: str = setting(
+        "console", parse_mail_backend, "smtp, console (development only) or file"
     )
-    mail_from: str = _setting(
-        "authserver@localhost", _parse_str, "From address of every message we send"
+    mail_from: str = setting(
+        "authserver@localhost", parse_str, "From address of every message we send"
     )
-    mail_file_dir: str = _setting(
-        "", _parse_str, "Folder for the file mail backend; empty means <instance>/mail"
+    mail_file_dir: str = setting(
+        "", parse_str, "Folder for the file mail backend; empty means <instance>/mail"
     )
-    smtp_host: str = _setting("localhost", _parse_str, "SMTP server host")
-    smtp_port: int = _setting(587, _parse_positive_int, "SMTP server port")
-    smtp_username: str = _setting("", _parse_str, "SMTP user name; empty means no login")
-    smtp_password: str = _setting("", _parse_str, "SMTP password", secret=True)
-    smtp_starttls: bool = _setting(True, _parse_bool, "Upgrade the SMTP connection with STARTTLS")
-    smtp_timeout: int = _setting(10, _parse_seconds, "SMTP connect and command timeout (seconds)")
-    totp_issuer: str = _setting(
+    smtp_host: str = setting("localhost", parse_str, "SMTP server host")
+    smtp_port: int = setting(587, parse_positive_int, "SMTP server port")
+    smtp_username: str = setting("", parse_str, "SMTP user name; empty means no login")
+    smtp_password: str = setting("", parse_str, "SMTP password", secret=True)
+    smtp_starttls: bool = setting(True, parse_bool, "Upgrade the SMTP connection with STARTTLS")
+    smtp_timeout: int = setting(10, parse_seconds, "SMTP connect and command timeout (seconds)")
+    totp_issuer: str = setting(
         "",
-        _parse_totp_issuer,
+        parse_totp_issuer,
         "Name authenticator apps show for our codes; empty means the issuer URL's host name",
     )
-    mfa_pending_ttl: int = _setting(
+    mfa_pending_ttl: int = setting(
         300,
-        _parse_seconds,
+        parse_seconds,
         "How long a correct password waits for the second factor (seconds)",
     )
-    password_min_length: int = _setting(
+    password_min_length: int = setting(
         12,
-        _parse_positive_int,
+        parse_positive_int,
         "Shortest password a user may choose (NIST SP 800-63B asks for at least 8)",
     )
-    argon2_time_cost: int = _setting(
-        3, _parse_positive_int, "argon2id passes over memory for each password hash"
+    argon2_time_cost: int = setting(
+        3, parse_positive_int, "argon2id passes over memory for each password hash"
     )
-    argon2_memory_cost: int = _setting(
-        65536, _parse_positive_int, "argon2id memory for each password hash (KiB)"
+    argon2_memory_cost: int = setting(
+        65536, parse_positive_int, "argon2id memory for each password hash (KiB)"
     )
-    argon2_parallelism: int = _setting(
-        4, _parse_positive_int, "argon2id lanes (threads) for each password hash"
+    argon2_parallelism: int = setting(
+        4, parse_positive_int, "argon2id lanes (threads) for each password hash"
     )
-    lockout_threshold: int = _setting(
+    lockout_threshold: int = setting(
         5,
-        _parse_positive_int,
+        parse_positive_int,
         "Failed sign-ins in a row from unknown browsers before the account is locked to them",
     )
-    lockout_device_threshold: int = _setting(
+    lockout_device_threshold: int = setting(
         5,
-        _parse_positive_int,
+        parse_positive_int,
         "Failed sign-ins in a row a recognised browser may make before it alone is locked",
     )
-    lockout_seconds: int = _setting(
-        900, _parse_seconds, "Length of a first lock; each further lock doubles it (seconds)"
+    lockout_seconds: int = setting(
+        900, parse_seconds, "Length of a first lock; each further lock doubles it (seconds)"
     )
-    lockout_max_seconds: int = _setting(
-        86400, _parse_seconds, "Longest a lock can grow to; locks always end (seconds)"
+    lockout_max_seconds: int = setting(
+        86400, parse_seconds, "Longest a lock can grow to; locks always end (seconds)"
     )
-    audit_ip_retention_days: int = _setting(
+    audit_ip_retention_days: int = setting(
         90,
-        _parse_positive_int,
+        parse_positive_int,
         "Days an audit row keeps the IP address and user agent it came from (then removed)",
     )
-    ratelimit_enabled: bool = _setting(
-        True, _parse_bool, "Enforce the AUTHSERVER_RATELIMIT_* limits"
-    )
-    ratelimit_signin: str = _setting(
+    ratelimit_enabled: bool = setting(True, parse_bool, "Enforce the AUTHSERVER_RATELIMIT_* limits")
+    ratelimit_signin: str = setting(
         "10/minute;100/hour",
-        _parse_rate_limit,
+        parse_rate_limit,
         "Sign-in attempts (POST /login, and the signed-in forms that ask for the password "
         "again: password change, account deletion), counted per IP address and per account",
     )
-    ratelimit_mfa: str = _setting(
+    ratelimit_mfa: str = setting(
         "10/minute;50/hour",
-        _parse_rate_limit,
+        parse_rate_limit,
         "Second-factor attempts, counted per IP address and per account",
     )
-    ratelimit_reset: str = _setting(
+    ratelimit_reset: str = setting(
         "5/minute;20/hour",
-        _parse_rate_limit,
+        parse_rate_limit,
         "Password-reset requests and submissions, counted per IP address and per account",
     )
-    ratelimit_token: str = _setting(
+    ratelimit_token: str = setting(
         "300/minute",
-        _parse_rate_limit,
+        parse_rate_limit,
         "Token endpoint requests, counted per client (and failed client logins per IP)",
     )
-    ratelimit_csp_report: str = _setting(
+    ratelimit_csp_report: str = setting(
         "60/minute",
-        _parse_rate_limit,
+        parse_rate_limit,
         "Content-Security-Policy violation reports (POST /csp-report), counted per IP address",
     )
-    ratelimit_key_prefix: str = _setting(
+    ratelimit_key_prefix: str = setting(
         "authserver-ratelimit",
-        _parse_str,
+        parse_str,
         "Prefix of rate-limit keys in Redis, so deployments sharing a Redis stay apart",
     )
 
-    csp_report_only: bool = _setting(
+    csp_report_only: bool = setting(
         False,
-        _parse_bool,
+        parse_bool,
         "Send the Content-Security-Policy as report-only (roll-out: watch reports, then enforce)",
     )
-    trusted_proxies: tuple[str, ...] = _setting(
+    trusted_proxies: tuple[str, ...] = setting(
         (),
-        _parse_networks,
+        parse_networks,
         "Comma-separated IPs/CIDRs of proxies whose X-Forwarded-* headers are believed; "
         "empty trusts none",
     )
-    trusted_proxy_hops: int = _setting(
+    trusted_proxy_hops: int = setting(
         1,
-        _parse_positive_int,
+        parse_positive_int,
         "How many trusted proxies in a row append to X-Forwarded-For (ProxyFix's x_for)",
     )
-    max_content_length: int = _setting(
+    max_content_length: int = setting(
         64 * 1024,
-        _parse_positive_int,
+        parse_positive_int,
         "Largest request body accepted (bytes); a larger one gets 413",
     )
 
@@ -487,35 +350,22 @@ class Settings:
                 if value is not None:
                     source.setdefault(key, value)
         raw = _collect_raw_values(source, problems)
-        warnings.extend(_unknown_variable_warnings(source))
+        warnings.extend(unknown_variable_warnings(source, known=known_variable_names()))
         values: dict[str, Any] = {}
         for spec in setting_fields():
             if spec.name not in raw:
                 continue
             try:
                 values[spec.name] = spec.metadata["parse"](raw[spec.name])
-            except _Invalid as exc:
+            except InvalidValue as exc:
                 problems.append(f"{env_name(spec.name)}: {exc}")
         settings = cls(**values, warnings=tuple(warnings))
-        missing = set()
-        if settings.is_production:
-            missing = {name for name in REQUIRED_IN_PRODUCTION if not raw.get(name)}
-            problems.extend(f"{env_name(name)}: required in production" for name in sorted(missing))
-        elif not problems:
+        missing = missing_in_production(settings, raw)
+        problems.extend(f"{env_name(name)}: required in production" for name in sorted(missing))
+        if not settings.is_production and not problems:
             settings = settings._with_development_secrets()
-        if "issuer" not in missing:
-            problems.extend(_issuer_problems(settings.issuer, production=settings.is_production))
-        if (
-            settings.is_production
-            and "mail_backend" not in missing
-            and settings.mail_backend == "console"
-        ):
-            # The console backend prints reset links to stdout: fine on a laptop, a leak in a log.
-            problems.append(f"{env_name('mail_backend')}: console is for development; use smtp")
-        if settings.is_production and settings.log_format != "json":
-            # Log pipelines parse the lines; a text line is one they cannot read.
-            problems.append(f"{env_name('log_format')}: text is for development; use json")
-        problems.extend(settings._validation_problems())
+        problems.extend(deployment_problems(settings, missing=missing))
+        problems.extend(validation_problems(settings))
         if problems:
             raise ConfigError(problems)
         return settings
@@ -524,83 +374,16 @@ class Settings:
         """Fill missing secrets from (or into) the instance folder: `make run` needs no set-up."""
         if self.secret_key and self.encryption_keys:
             return self
-        stored = load_or_create_dev_secrets(Path(self.instance_path))
+        try:
+            stored = load_or_create_dev_secrets(Path(self.instance_path))
+        except UnreadableDevSecrets as exc:
+            raise ConfigError([str(exc)]) from None
         return _replace(
             self,
             secret_key=self.secret_key or stored["secret_key"],
             encryption_keys=self.encryption_keys or (stored["encryption_key"],),
             generated_secrets=True,
         )
-
-    def _validation_problems(self) -> list[str]:
-        problems = _database_url_problems(self.sqlalchemy_url)
-        if self.redis_url and urlsplit(self.redis_url).scheme not in ("redis", "rediss", "unix"):
-            problems.append(
-                f"{env_name('redis_url')}: expected a redis://, rediss:// or unix:// URL"
-            )
-        # An empty secret is reported by the production check; development fills its own.
-        if self.secret_key and len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
-            problems.append(
-                f"{env_name('secret_key')}: must be at least {MIN_SECRET_KEY_LENGTH} characters "
-                "(use `authserver generate-secrets`)"
-            )
-        for position, key in enumerate(self.encryption_keys, start=1):
-            if not is_valid_encryption_key(key):
-                problems.append(
-                    f"{env_name('encryption_keys')}: key #{position} is not base64url of "
-                    f"{ENCRYPTION_KEY_BYTES} bytes (use `authserver generate-secrets`)"
-                )
-        if self.refresh_token_idle_ttl > self.refresh_token_ttl:
-            problems.append(
-                f"{env_name('refresh_token_idle_ttl')}: must not exceed "
-                f"{env_name('refresh_token_ttl')}"
-            )
-        if self.lockout_seconds > self.lockout_max_seconds:
-            problems.append(
-                f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"
-            )
-        problems.extend(self._password_problems())
-        if self.max_content_length < MIN_CONTENT_LENGTH:
-            # Sign-in, consent and token requests are a few KB; less would refuse real requests.
-            problems.append(
-                f"{env_name('max_content_length')}: must be at least {MIN_CONTENT_LENGTH} bytes"
-            )
-        if self.metrics_token is not None and len(self.metrics_token) < MIN_METRICS_TOKEN_LENGTH:
-            problems.append(
-                f"{env_name('metrics_token')}: must be at least {MIN_METRICS_TOKEN_LENGTH} "
-                "characters (a random one: python3 -c 'import secrets; "
-                "print(secrets.token_urlsafe(32))')"
-            )
-        if not self.ratelimit_key_prefix:
-            problems.append(f"{env_name('ratelimit_key_prefix')}: must not be empty")
-        if self.session_idle_ttl > self.session_absolute_ttl:
-            problems.append(
-                f"{env_name('session_idle_ttl')}: must not exceed "
-                f"{env_name('session_absolute_ttl')}"
-            )
-        return problems
-
-    def _password_problems(self) -> list[str]:
-        problems = []
-        # SP 800-63B §5.1.1.2: memorized secrets SHALL be at least 8 characters, and verifiers
-        # SHOULD accept at least 64; a minimum above that would refuse what must be allowed.
-        if not 8 <= self.password_min_length <= 64:
-            problems.append(f"{env_name('password_min_length')}: must be between 8 and 64")
-        # RFC 9106 §3.1: memory is at least 8 KiB per lane.
-        if self.argon2_memory_cost < 8 * self.argon2_parallelism:
-            problems.append(
-                f"{env_name('argon2_memory_cost')}: must be at least 8 KiB per lane "
-                f"({8 * self.argon2_parallelism} for {env_name('argon2_parallelism')}="
-                f"{self.argon2_parallelism})"
-            )
-        if self.is_production and self.argon2_memory_cost < MIN_PRODUCTION_ARGON2_MEMORY_KIB:
-            # OWASP's Password Storage Cheat Sheet: argon2id with at least 19 MiB. Less is for
-            # tests and development machines only.
-            problems.append(
-                f"{env_name('argon2_memory_cost')}: production needs at least "
-                f"{MIN_PRODUCTION_ARGON2_MEMORY_KIB} KiB (19 MiB)"
-            )
-        return problems
 
     def flask_mapping(self) -> dict[str, Any]:
         """The Flask config keys these settings imply."""
@@ -657,10 +440,6 @@ def setting_fields() -> list[Any]:
     return [spec for spec in fields(Settings) if "parse" in spec.metadata]
 
 
-def env_name(field_name: str) -> str:
-    return PREFIX + field_name.upper()
-
-
 def known_variable_names() -> set[str]:
     names = {env_name(spec.name) for spec in setting_fields()}
     return names | {name + FILE_SUFFIX for name in names}
@@ -693,41 +472,6 @@ def _collect_raw_values(source: Mapping[str, str], problems: list[str]) -> dict[
     return raw
 
 
-def _unknown_variable_warnings(source: Mapping[str, str]) -> list[str]:
-    known = known_variable_names()
-    return [
-        f"{name}: unknown setting (a typo?); it is ignored"
-        for name in sorted(source)
-        if name.startswith(PREFIX) and name not in known and not name.startswith(RESERVED_PREFIXES)
-    ]
-
-
-def _issuer_problems(issuer: str, *, production: bool) -> list[str]:
-    name = env_name("issuer")
-    parts = urlsplit(issuer)
-    # OIDC Discovery 1.0 §3: the issuer is a URL with scheme and host and no query or fragment.
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        return [f"{name}: expected an absolute http(s) URL, got {issuer!r}"]
-    if parts.query or parts.fragment:
-        return [f"{name}: must not contain a query or fragment"]
-    if issuer.endswith("/"):
-        # Endpoint URLs are the issuer plus a path; "https://id.example.com/" would give "//".
-        return [f"{name}: must not end with a slash"]
-    if production and parts.scheme != "https":
-        return [f"{name}: must be an https URL in production"]
-    return []
-
-
-def _database_url_problems(url: str) -> list[str]:
-    scheme = url.split(":", 1)[0]
-    if scheme not in ("sqlite", "postgresql+psycopg"):
-        return [
-            f"{env_name('database_url')}: expected a sqlite:/// or postgresql:// URL "
-            f"(driver {scheme!r} is not supported)"
-        ]
-    return []
-
-
 def _default_sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path).resolve() / "authserver.sqlite3")
 
@@ -736,44 +480,3 @@ def _replace(settings: Settings, **changes: Any) -> Settings:
     current = {spec.name: getattr(settings, spec.name) for spec in fields(settings)}
     current.update(changes)
     return Settings(**current)
-
-
-def is_valid_encryption_key(key: str) -> bool:
-    try:
-        return len(base64.urlsafe_b64decode(key + "=" * (-len(key) % 4))) == ENCRYPTION_KEY_BYTES
-    except ValueError:
-        return False
-
-
-def new_secret_key() -> str:
-    return secrets.token_urlsafe(48)
-
-
-def new_encryption_key() -> str:
-    return base64.urlsafe_b64encode(secrets.token_bytes(ENCRYPTION_KEY_BYTES)).decode().rstrip("=")
-
-
-def load_or_create_dev_secrets(instance_path: Path) -> dict[str, str]:
-    """Development-only secrets kept in the instance folder (mode 0600) across restarts."""
-    path = instance_path / DEV_SECRETS_FILENAME
-    if not path.exists():
-        instance_path.mkdir(parents=True, exist_ok=True)
-        fresh = {"secret_key": new_secret_key(), "encryption_key": new_encryption_key()}
-        descriptor, temporary = tempfile.mkstemp(dir=instance_path, prefix=".dev-secrets-")
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:  # mkstemp makes it 0600
-            json.dump(fresh, handle)
-        # link() fails if the name exists, so two processes starting together agree on one file
-        # and nobody ever reads a half-written one.
-        with contextlib.suppress(FileExistsError):
-            os.link(temporary, path)
-        os.unlink(temporary)
-    try:
-        stored = json.loads(path.read_text(encoding="utf-8"))
-        return {
-            "secret_key": str(stored["secret_key"]),
-            "encryption_key": str(stored["encryption_key"]),
-        }
-    except (OSError, ValueError, KeyError, TypeError):
-        raise ConfigError(
-            [f"{path}: unreadable development secrets; delete the file to make new ones"]
-        ) from None

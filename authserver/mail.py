@@ -17,20 +17,16 @@ import secrets
 import smtplib
 import ssl
 import sys
-from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
-from flask import Flask, after_this_request, current_app, has_request_context, render_template
-from sqlalchemy.exc import SQLAlchemyError
+from flask import after_this_request, has_request_context, render_template
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings, current_settings
-from authserver.database_faults import database_unavailability
-from authserver.extensions import discard_failed_transaction
-from authserver.observability.request_id import carried_request_id, current_request_id
+from authserver.serving.after_response import run_after_response
 
 log = logging.getLogger(__name__)
 
@@ -60,43 +56,18 @@ def send(mail: Mail) -> None:
 def send_after_response(response: Response, mail: Mail | None) -> None:
     """Send ``mail`` (if any) once ``response`` has been written to the client.
 
-    The WSGI server calls the response's ``close()`` after its last byte has gone out, so an SMTP
-    round trip (slow, and taken only for some requests) never shows in the response time. A
-    failure is logged by :func:`send_mail` and goes no further: the response has already been
-    sent.
+    An SMTP round trip (slow, and taken only for some requests) then never shows in the response
+    time. A failure is logged by :func:`send_mail` and goes no further: the response has already
+    been sent.
     """
     if mail is not None:
-        prepare_and_send_after_response(response, lambda: mail)
+        run_after_response(response, lambda: send_best_effort(mail))
 
 
-def prepare_and_send_after_response(response: Response, prepare: Callable[[], Mail | None]) -> None:
-    """Call ``prepare`` once ``response`` has been written, then send the mail it returns, if any.
-
-    For work whose very duration must not show in the answer (a reset asked for an address that
-    may or may not have an account). By then the request's app context is gone; the work gets
-    one of its own, carrying the request id into its log lines and audit rows. The database
-    being away or busy there is logged and goes no further: the person already has their
-    answer, and asking again is the remedy, as for an undelivered message.
-    """
-    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
-    request_id = current_request_id()
-
-    def prepare_and_send() -> None:
-        with app.app_context(), carried_request_id(request_id):
-            try:
-                mail = prepare()
-            except SQLAlchemyError as exc:
-                discard_failed_transaction()
-                unavailable = database_unavailability(exc)
-                if unavailable is None:
-                    raise  # a bug, not an outage: the server logs it with its traceback
-                log.error("work after the response not done: %s", unavailable.reason)
-                return
-            if mail is not None:
-                with contextlib.suppress(MailDeliveryError):
-                    send(mail)
-
-    response.call_on_close(prepare_and_send)
+def send_best_effort(mail: Mail) -> None:
+    """Send ``mail``; a failure is logged by :func:`send_mail` and goes no further."""
+    with contextlib.suppress(MailDeliveryError):
+        send(mail)
 
 
 def send_after_this_request(mail: Mail) -> None:
@@ -106,8 +77,7 @@ def send_after_this_request(mail: Mail) -> None:
     by :func:`send_mail` and goes no further.
     """
     if not has_request_context():
-        with contextlib.suppress(MailDeliveryError):
-            send(mail)
+        send_best_effort(mail)
         return
 
     @after_this_request

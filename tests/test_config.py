@@ -7,13 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from authserver.config import (
-    ConfigError,
-    Settings,
-    env_name,
-    new_encryption_key,
-    setting_fields,
-)
+from authserver.config import ConfigError, Settings, env_name, setting_fields
+from authserver.dev_secrets import new_encryption_key
 
 PRODUCTION_ENV = {
     "AUTHSERVER_ENV": "production",

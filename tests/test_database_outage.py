@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from werkzeug.test import TestResponse
 
 from authserver import create_app
-from authserver.config import new_encryption_key
+from authserver.dev_secrets import new_encryption_key
 from authserver.extensions import db
 from authserver.keys.jwks import jwks_cache
 from authserver.keys.manager import ensure_active_keys

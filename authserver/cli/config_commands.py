@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from authserver.cli.output import emit_json, fail, json_option
-from authserver.config import ConfigError, Settings, new_encryption_key, new_secret_key
+from authserver.config import ConfigError, Settings
+from authserver.dev_secrets import new_encryption_key, new_secret_key
 
 
 @click.command("check-config")

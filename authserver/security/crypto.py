@@ -20,7 +20,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from flask import Flask, current_app
 
-from authserver.config import ENCRYPTION_KEY_BYTES, ConfigError, Settings, app_settings, env_name
+from authserver.config import ConfigError, Settings, app_settings, env_name
+from authserver.dev_secrets import ENCRYPTION_KEY_BYTES
 from authserver.security.errors import DecryptionError, UnknownEncryptionKey
 
 KEY_ID_BYTES = 8

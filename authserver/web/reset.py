@@ -20,11 +20,12 @@ from authserver.accounts.password_reset import (
 )
 from authserver.config import current_settings
 from authserver.extensions import csrf_exempt
-from authserver.mail import prepare_and_send_after_response, send_after_response
+from authserver.mail import send_after_response, send_best_effort
 from authserver.models.types import utcnow
 from authserver.ratelimit.limits import limit_reset, link_in_path
 from authserver.security.errors import InvalidLink, PasswordPolicyError
 from authserver.security.passwords import min_password_length
+from authserver.serving.after_response import run_after_response
 from authserver.web.errors import render_http_error
 from authserver.web.forms import NewPasswordForm, ResetRequestForm
 from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page, sentence
@@ -52,8 +53,14 @@ def request_submit() -> ResponseReturnValue:
         "reset_sent.html", email=email, minutes=max(1, settings.reset_token_ttl // 60)
     )
     response = make_response(page)
-    prepare_and_send_after_response(response, lambda: request_password_reset(email, now=utcnow()))
+    run_after_response(response, lambda: _make_and_mail_reset_link(email))
     return response
+
+
+def _make_and_mail_reset_link(email: str) -> None:
+    mail = request_password_reset(email, now=utcnow())
+    if mail is not None:
+        send_best_effort(mail)
 
 
 @bp.get("/reset/<token>")

@@ -12,7 +12,8 @@ from click.testing import CliRunner
 from flask.testing import FlaskCliRunner
 
 from authserver.cli import main
-from authserver.config import Settings, is_valid_encryption_key
+from authserver.config import Settings
+from authserver.dev_secrets import is_valid_encryption_key
 from authserver.extensions import MIGRATIONS_DIRECTORY
 
 

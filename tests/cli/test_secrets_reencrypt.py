@@ -15,7 +15,7 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from authserver.config import new_encryption_key
+from authserver.dev_secrets import new_encryption_key
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models import SigningKey

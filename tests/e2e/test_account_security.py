@@ -22,7 +22,7 @@ import pytest
 import redis
 import requests
 
-from authserver.config import new_encryption_key, new_secret_key
+from authserver.dev_secrets import new_encryption_key, new_secret_key
 from tests.support.databases import (
     POSTGRES_ENV,
     REDIS_ENV,

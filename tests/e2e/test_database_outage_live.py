@@ -15,13 +15,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.support.databases import (
-    POSTGRES_ENV,
-    fresh_postgres_database,
-    postgres_server_url,
-    skip_for_want_of,
-)
-from tests.support.live_server import LiveServer, live_server
+from tests.support.databases import fresh_postgres_database_or_skip
+from tests.support.live_server import LiveServer, one_worker_live_server
 from tests.support.tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
@@ -36,16 +31,12 @@ CLIENT_TIMEOUT_SECONDS = 10
 def proxied_server(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[LiveServer, TcpProxy]]:
-    if not postgres_server_url():
-        skip_for_want_of(request, f"{POSTGRES_ENV} is not set")
-    with fresh_postgres_database() as url:
-        server_url = make_url(url)
-        with TcpProxy((server_url.host or "127.0.0.1", server_url.port or 5432)) as proxy:
-            through = server_url.set(host="127.0.0.1", port=proxy.port)
-            with live_server(
-                tmp_path,
-                AUTHSERVER_DATABASE_URL=through.render_as_string(hide_password=False),
-                AUTHSERVER_WORKERS="1",
+    with fresh_postgres_database_or_skip(request) as url:
+        database = make_url(url)
+        with TcpProxy((database.host or "127.0.0.1", database.port or 5432)) as proxy:
+            through = database.set(host="127.0.0.1", port=proxy.port)
+            with one_worker_live_server(
+                tmp_path, through.render_as_string(hide_password=False)
             ) as server:
                 yield server, proxy
 

@@ -19,13 +19,8 @@ import pytest
 import requests
 from sqlalchemy.engine import make_url
 
-from tests.support.databases import (
-    POSTGRES_ENV,
-    fresh_postgres_database,
-    postgres_server_url,
-    skip_for_want_of,
-)
-from tests.support.live_server import LiveServer, live_server
+from tests.support.databases import fresh_postgres_database_or_skip
+from tests.support.live_server import LiveServer, one_worker_live_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.services]
 
@@ -39,16 +34,9 @@ CLIENT_TIMEOUT_SECONDS = 30
 def database_and_server(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[str, LiveServer]]:
-    if not postgres_server_url():
-        skip_for_want_of(request, f"{POSTGRES_ENV} is not set")
     with (
-        fresh_postgres_database() as url,
-        live_server(
-            tmp_path,
-            AUTHSERVER_DATABASE_URL=url,
-            AUTHSERVER_WORKERS="1",
-            AUTHSERVER_WORKER_CLASS="gevent",
-        ) as server,
+        fresh_postgres_database_or_skip(request) as url,
+        one_worker_live_server(tmp_path, url, AUTHSERVER_WORKER_CLASS="gevent") as server,
     ):
         yield url, server
 

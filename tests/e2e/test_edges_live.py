@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 import pytest
 import requests
 
-from authserver.config import new_encryption_key, new_secret_key
+from authserver.dev_secrets import new_encryption_key, new_secret_key
 from tests.support.live_server import (
     AUTHSERVER,
     LiveServer,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from authserver.config import new_encryption_key
+from authserver.dev_secrets import new_encryption_key
 from tests.support.live_server import (
     AUTHSERVER,
     LiveServer,

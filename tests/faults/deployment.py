@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from authserver.config import new_encryption_key
+from authserver.dev_secrets import new_encryption_key
 from tests.faults.balancer import Balancer
 from tests.faults.instances import Instance, start_instance
 from tests.faults.redis_server import RedisServer

@@ -13,7 +13,8 @@ from sqlalchemy import event, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from authserver.config import Settings, new_encryption_key
+from authserver.config import Settings
+from authserver.dev_secrets import new_encryption_key
 from authserver.extensions import db
 from authserver.keys.errors import (
     ConcurrentKeyChange,

@@ -7,7 +7,8 @@ import base64
 import pytest
 from flask import Flask
 
-from authserver.config import ConfigError, new_encryption_key
+from authserver.config import ConfigError
+from authserver.dev_secrets import new_encryption_key
 from authserver.security import crypto
 from authserver.security.crypto import KeyRing
 from authserver.security.errors import DecryptionError, UnknownEncryptionKey

@@ -54,6 +54,16 @@ def fresh_postgres_database() -> Iterator[str]:
         admin.dispose()
 
 
+@contextmanager
+def fresh_postgres_database_or_skip(request: pytest.FixtureRequest) -> Iterator[str]:
+    """:func:`fresh_postgres_database` for a test that needs PostgreSQL whatever the backend:
+    skipped, as every run without the services is, while the variable is unset."""
+    if not postgres_server_url():
+        skip_for_want_of(request, f"{POSTGRES_ENV} is not set")
+    with fresh_postgres_database() as url:
+        yield url
+
+
 def uses_service(item: pytest.Item) -> bool:
     """Whether this test touches PostgreSQL or Redis when their variables are set.
 

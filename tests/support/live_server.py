@@ -164,6 +164,18 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
         stop(process)
 
 
+@contextmanager
+def one_worker_live_server(
+    workdir: Path, database_url: str, **settings: str
+) -> Iterator[LiveServer]:
+    """:func:`live_server` on ``database_url`` with a single worker, so that what one process
+    does (its waits, its log lines) is what the whole server does."""
+    with live_server(
+        workdir, AUTHSERVER_DATABASE_URL=database_url, AUTHSERVER_WORKERS="1", **settings
+    ) as server:
+        yield server
+
+
 def wait_until_serving(server: LiveServer, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
     while time.monotonic() < deadline:

@@ -6,7 +6,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from authserver.config import Settings, new_encryption_key
+from authserver.config import Settings
+from authserver.dev_secrets import new_encryption_key
 
 TEST_SECRET_KEY = "test-secret-key-" + "x" * 32
 # The limiter stays on everywhere (its code runs in every test) but no ordinary test gets near
