@@ -22,6 +22,9 @@ from bench.servers import Instance
 from bench.wrk import run_wrk, write_spec
 
 EMAIL = "bench@example.org"
+# Sign-in load is spread over these (bench/lua/sign_in.lua): as many as wrk's connections by
+# default, so the lockout never sees one account guessed at from every connection at once.
+SIGN_IN_ACCOUNTS = 16
 PASSWORD = "purple tractor sings at dawn"
 REDIRECT_URI = "http://127.0.0.1:9/callback"  # nothing listens there; only the code matters
 WEB_SCOPE = "openid profile email offline_access"
@@ -67,6 +70,10 @@ def create_user(instance: Instance, email: str = EMAIL, password: str = PASSWORD
     instance.cli("user", "create", email, "--password-stdin", "--json", stdin=password + "\n")
 
 
+def sign_in_emails() -> list[str]:
+    return [f"bench-sign-in-{number}@example.org" for number in range(SIGN_IN_ACCOUNTS)]
+
+
 def create_client(instance: Instance, *options: str) -> RegisteredClient:
     described: dict[str, Any] = json.loads(instance.cli("client", "create", *options, "--json"))
     return RegisteredClient(described["client_id"], described["client_secret"])
@@ -77,6 +84,8 @@ def seed_accounts(
 ) -> tuple[RegisteredClient, RegisteredClient, RegisteredClient]:
     """Run before the server starts: the CLI writes to the same database."""
     create_user(instance)
+    for email in sign_in_emails():
+        create_user(instance, email)
     service = ("--grant-type", "client_credentials", "--scope", API_SCOPE)
     cc_es256 = create_client(
         instance, "--name", "bench ES256", *service, "--access-token-alg", "ES256"

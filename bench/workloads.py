@@ -317,24 +317,29 @@ def published_document(key: str, path: str, title: str) -> Workload:
 
 
 def sign_in() -> Workload:
-    def form(ctx: Context) -> tuple[str, dict[str, str]]:
+    def form(ctx: Context) -> tuple[str, str]:
         if "login_form" not in ctx.state:
             ctx.state["login_form"] = seeding.login_form(ctx.base_url)
         cookie, csrf = ctx.state["login_form"]
-        fields = {"email": seeding.EMAIL, "password": seeding.PASSWORD, "csrf_token": csrf,
-                  "next": "/"}  # fmt: skip
-        return cookie, fields
+        return cookie, csrf
 
     def prepare(ctx: Context, _run: int) -> tuple[str, list[str]]:
         # One fetched form serves every request: its CSRF token is bound to the Flask session
         # cookie, not single-use, so the load is the POST alone (argon2 and a new session).
-        cookie, fields = form(ctx)
-        body = urlencode(fields)
-        return _static(ctx, "sign-in", "POST", "/login", {"Cookie": cookie, "Content-Type": FORM},
-                       body)  # fmt: skip
+        cookie, csrf = form(ctx)
+        fields = urlencode({"password": seeding.PASSWORD, "csrf_token": csrf, "next": "/"})
+        headers = {"Cookie": cookie, "Content-Type": FORM}
+        body = "email={email}&" + fields  # sign_in.lua puts each account's address in
+        spec = write_spec(ctx.workdir / "sign-in.spec", "POST", "/login", headers, body)
+        accounts = seeding.split_per_thread(
+            ctx.workdir / "accounts", seeding.sign_in_emails(), ctx.threads
+        )
+        return "sign_in.lua", [str(spec), str(accounts)]
 
     def check(ctx: Context) -> None:
-        cookie, fields = form(ctx)
+        cookie, csrf = form(ctx)
+        fields = {"email": seeding.sign_in_emails()[0], "password": seeding.PASSWORD,
+                  "csrf_token": csrf, "next": "/"}  # fmt: skip
         _expect(_post(ctx, "/login", fields, {"Cookie": cookie}), 303, "sign-in POST")
 
     return Workload("sign-in", "sign-in POST (argon2id verification, new session)", ARGON2, 0.90,
@@ -353,7 +358,9 @@ def full_flow() -> Workload:
         config.touch(mode=0o600)
         values = {
             "authorize_query": seeding.authorize_query(ctx.seed.web, seeding.FLOW_SCOPE),
-            "email": seeding.EMAIL,
+            "accounts": seeding.split_per_thread(
+                ctx.workdir / "accounts", seeding.sign_in_emails(), ctx.threads
+            ),
             "password": seeding.PASSWORD,
             "authorization": ctx.seed.web.basic,
             "redirect_uri": seeding.REDIRECT_URI,

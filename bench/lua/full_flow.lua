@@ -6,11 +6,12 @@
 --   POST /oauth/token     -> tokens: one flow done
 -- Every response carries what its next step needs (Location, cookies, form fields), so a step
 -- never has to know which connection it came from. A flow that fails is counted and dropped.
--- args: CONFIG_FILE (lines "key=value": authorize_query, email, password, authorization,
---                   redirect_uri, code_verifier)
+-- Sign-ins take the thread's share of the bench's sign-in accounts in turn (see sign_in.lua).
+-- args: CONFIG_FILE (lines "key=value": authorize_query, accounts (a file, one e-mail address
+--                   a line), password, authorization, redirect_uri, code_verifier)
 dofile(os.getenv("BENCH_LUA_DIR") .. "/common.lua")
 
-local config, ready, started = {}, {}, 0
+local config, ready, started, accounts, turn = {}, {}, 0, {}, 0
 local FORM = "application/x-www-form-urlencoded"
 
 function init(args)
@@ -18,6 +19,7 @@ function init(args)
       local key, value = line:match("^([%w_]+)=(.*)$")
       if key then config[key] = value end
    end
+   accounts = read_lines(config.accounts)
 end
 
 local function start_flow()
@@ -36,7 +38,8 @@ local function sign_in_form(headers, body)
    local cookie = cookie_pair(headers["Set-Cookie"])
    if not (csrf and next_value and cookie) then return nil end
    next_value = next_value:gsub("&amp;", "&")
-   local form = "csrf_token=" .. urlencode(csrf) .. "&email=" .. urlencode(config.email) ..
+   turn = turn % #accounts + 1
+   local form = "csrf_token=" .. urlencode(csrf) .. "&email=" .. urlencode(accounts[turn]) ..
       "&password=" .. urlencode(config.password) .. "&next=" .. urlencode(next_value)
    return wrk.format("POST", "/login", { ["Cookie"] = cookie, ["Content-Type"] = FORM }, form)
 end
