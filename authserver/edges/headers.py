@@ -110,11 +110,20 @@ class SecurityHeaders:
         return response
 
     def _write(self, headers: Headers, policy: str) -> None:
-        for name, value in self.overwritten:
-            headers[name] = value
-        headers[self.policy_header] = policy
+        # What Headers.set and setdefault would do, with one pass over the response's headers
+        # instead of one per name (seven per answer): a name it lacks is appended, as set
+        # would append it; one it has is set, replacing it where it stands.
+        present = {name.lower() for name, _ in headers}
+        for name, value in (*self.overwritten, (self.policy_header, policy)):
+            if name.lower() in present:
+                headers[name] = value
+            else:
+                headers.add(name, value)
+                present.add(name.lower())
         for name, value in self.defaults:
-            headers.setdefault(name, value)
+            if name.lower() not in present:  # kept when the response chose its own
+                headers.add(name, value)
+                present.add(name.lower())
 
 
 def init_app(app: Flask) -> None:

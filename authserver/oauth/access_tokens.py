@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import bindparam, exists, select
 
 from authserver.config import current_settings
+from authserver.database_reads import read_rows
 from authserver.extensions import db
 from authserver.keys.verification import InvalidSignature, verify_compact_jws
 from authserver.models.clients import Client
@@ -88,12 +89,15 @@ _USER_TOKEN_STATE = select(
 ).where(User.subject == bindparam("subject"))
 _CLIENT_TOKEN_STATE = select(IS_DENIED.label("denied"), _CLIENT_EXISTS.label("client_exists"))
 # Introspection needs the user's state, not the user: two columns, no ORM object to build.
+# Named by the table's columns, not the model's attributes: the same SQL, but a statement
+# without an ORM entity skips the ORM's compile and result steps (database_reads.py).
+_USERS = User.__table__.c
 _USER_TOKEN_VALIDITY = select(
-    User.is_disabled,
-    User.tokens_valid_after,
+    _USERS.is_disabled,
+    _USERS.tokens_valid_after,
     IS_DENIED.label("denied"),
     _CLIENT_EXISTS.label("client_exists"),
-).where(User.subject == bindparam("subject"))
+).where(_USERS.subject == bindparam("subject"))
 
 
 def verify_access_token(token: str, *, now: datetime, load_user: bool = True) -> AccessToken:
@@ -105,7 +109,7 @@ def verify_access_token(token: str, *, now: datetime, load_user: bool = True) ->
     access = verify_signed_access_token(token, now=now)
     parameters = {"jti": access.jti, "grant_id": access.grant_id, "client_id": access.client_id}
     if not access.is_for_user:
-        denied, client_exists = db.session.execute(_CLIENT_TOKEN_STATE, parameters).one()
+        denied, client_exists = read_rows(_CLIENT_TOKEN_STATE, parameters).one()
         if denied or not client_exists:
             raise InvalidAccessToken
         return access
@@ -125,7 +129,7 @@ def verify_access_token(token: str, *, now: datetime, load_user: bool = True) ->
 
 def _check_user_token_state(parameters: dict[str, str | None], issued_at: datetime) -> None:
     """verify_access_token's checks of a user's token, from the user's columns alone."""
-    state = db.session.execute(_USER_TOKEN_VALIDITY, parameters).first()
+    state = read_rows(_USER_TOKEN_VALIDITY, parameters).first()
     if state is None:  # the user is gone
         raise InvalidAccessToken
     is_disabled, tokens_valid_after, denied, client_exists = state

@@ -11,6 +11,7 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from authserver.audit.events import EventTag, record_event
+from authserver.database_reads import read_rows
 from authserver.extensions import db
 from authserver.models.clients import PUBLIC_CLIENT_AUTH_METHOD, Client
 from authserver.oauth.client_keys import jwk_set_problem
@@ -185,7 +186,7 @@ def find_client_snapshot(client_id: str) -> Client | None:
     """
     if len(client_id) > MAX_CLIENT_ID_LENGTH or "\x00" in client_id:
         return None
-    row = db.session.execute(_CLIENT_ROW_BY_ID, {"client_id": client_id}).first()
+    row = read_rows(_CLIENT_ROW_BY_ID, {"client_id": client_id}).first()
     snapshots = _snapshots()
     if row is None:
         snapshots.pop(client_id, None)

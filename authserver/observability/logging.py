@@ -86,11 +86,16 @@ class RedactingFormatter(logging.Formatter):
         return fields
 
 
+# json.dumps builds a new encoder for every call given `default`; this one is built once (an
+# encoder keeps no state between calls, so threads may share it).
+_JSON = json.JSONEncoder(ensure_ascii=True, default=str)
+
+
 class JsonFormatter(RedactingFormatter):
     """One JSON object per line; ASCII only, so no byte of a hostile value can break the line."""
 
     def format(self, record: logging.LogRecord) -> str:
-        return json.dumps(self.fields(record), ensure_ascii=True, default=str)
+        return _JSON.encode(self.fields(record))
 
 
 class TextFormatter(RedactingFormatter):

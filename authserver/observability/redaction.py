@@ -23,7 +23,7 @@ import re
 from collections.abc import Mapping
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 REDACTED = "[redacted]"
 MAX_DEPTH = 8  # deeper structures are cut off: a log line is no place for them
@@ -218,7 +218,22 @@ JsonValue = Any  # Any: str, int, float, bool, None, and lists/dicts of them
 
 def redact_value(value: object, *, depth: int = 0) -> JsonValue:
     """A JSON-ready copy of ``value``: secret-named entries replaced, every string scanned."""
-    if value is None or isinstance(value, bool | int):
+    # Log fields are nearly all plain str, int, None, dict and list: those are told apart by
+    # their exact type first, as the isinstance checks below (the Mapping ABC's above all) cost
+    # more than scanning a short string. Each gets what the checks below would give it;
+    # subclasses and every other type take that path.
+    kind = type(value)
+    if kind is str:
+        return redact_text(cast(str, value))
+    if value is None or kind is int or kind is bool:
+        return value
+    if kind is dict or kind is list:
+        if depth >= MAX_DEPTH:
+            return "..."
+        if kind is dict:
+            return redact_mapping(cast(dict[Any, Any], value), depth=depth + 1)
+        return [redact_value(item, depth=depth + 1) for item in cast(list[Any], value)]
+    if isinstance(value, bool | int):
         return value
     if isinstance(value, float):
         return value if math.isfinite(value) else str(value)
