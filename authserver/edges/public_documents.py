@@ -1,9 +1,10 @@
 """Public documents (JWKS, discovery) answered without running the Flask request machinery.
 
-Every verifier and gateway fetches these; they are the same bytes for every caller, and issue 6
-wants them at 90 % of a bare Flask app's rate. A Flask request of ours runs about twenty hooks
-(sessions, CSRF, CSP, CORS, limiter, key rotation clock) that these documents never need, which
-cost two thirds of the time (bench/findings.md). So this WSGI middleware answers a plain GET of
+Every verifier and gateway fetches these; they are the same bytes for every caller, and they
+should come as fast as a bare Flask app can answer. Even on the machine surface, which runs no
+page hooks (edges/surfaces.py), a Flask request of ours costs about 2.6 times a bare app's:
+Flask's own request context, URL match and response object cost more than this whole path
+(bench/findings.md, "JWKS and discovery"). So this WSGI middleware answers a plain GET of
 one of them from a copy of the answer Flask gave for it last time: the same status, body and
 headers (security headers, CORS, Cache-Control, ETag), with only the per-request headers made
 afresh: ``X-Request-ID`` and what the document adds itself (the JWKS's ``Age``). It writes the
