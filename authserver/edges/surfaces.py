@@ -110,8 +110,8 @@ def hooks_for(app: Flask, surface: Surface) -> SurfaceHooks:
 def init_app(app: Flask) -> None:
     """Register the three hooks that run the current surface's own hooks.
 
-    Where this runs among the features decides where the surfaces' hooks sit among the shared
-    ones (authserver/__init__.py explains the order).
+    Where this runs decides where the surfaces' hooks sit among the shared ones: edges/
+    __init__.py calls it after the edge's own checks (docs/architecture.md lists the order).
     """
     hooks = {surface: hooks_for(app, surface) for surface in Surface}
 
