@@ -13,13 +13,11 @@ reads ``os.environ``.
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from dotenv import dotenv_values
 from flask import Flask, current_app
 
 from authserver.config_checks import (
@@ -29,7 +27,6 @@ from authserver.config_checks import (
     validation_problems,
 )
 from authserver.config_fields import (
-    PREFIX,
     InvalidValue,
     parse_bool,
     parse_env,
@@ -51,12 +48,8 @@ from authserver.config_fields import (
 
 # Re-exported: callers name a setting's variable through this module.
 from authserver.config_fields import env_name as env_name
+from authserver.config_sources import raw_values, variable_names, variables_with_dotenv
 from authserver.dev_secrets import UnreadableDevSecrets, load_or_create_dev_secrets
-
-FILE_SUFFIX = "_FILE"
-# Not an AUTHSERVER_ setting: prometheus-client's own variable. `authserver serve` sets it for
-# gunicorn's workers, so that they share their counters (serving/gunicorn_metrics.py).
-METRICS_MULTIPROCESS_VARIABLE = "PROMETHEUS_MULTIPROC_DIR"
 
 log = logging.getLogger(__name__)
 
@@ -341,15 +334,10 @@ class Settings:
         cls, environ: Mapping[str, str] | None = None, *, dotenv_path: str | Path = ".env"
     ) -> Settings:
         """Read, parse and validate; raise :class:`ConfigError` listing every problem at once."""
-        source = dict(os.environ if environ is None else environ)
+        source = variables_with_dotenv(environ, dotenv_path)
         problems: list[str] = []
         warnings: list[str] = []
-        if source.get(PREFIX + "ENV", "development") == "development":
-            # .env is a development convenience; the real environment always wins.
-            for key, value in dotenv_values(dotenv_path).items():
-                if value is not None:
-                    source.setdefault(key, value)
-        raw = _collect_raw_values(source, problems)
+        raw = raw_values(source, [spec.name for spec in setting_fields()], problems)
         warnings.extend(unknown_variable_warnings(source, known=known_variable_names()))
         values: dict[str, Any] = {}
         for spec in setting_fields():
@@ -378,7 +366,7 @@ class Settings:
             stored = load_or_create_dev_secrets(Path(self.instance_path))
         except UnreadableDevSecrets as exc:
             raise ConfigError([str(exc)]) from None
-        return _replace(
+        return replace(
             self,
             secret_key=self.secret_key or stored["secret_key"],
             encryption_keys=self.encryption_keys or (stored["encryption_key"],),
@@ -441,42 +429,8 @@ def setting_fields() -> list[Any]:
 
 
 def known_variable_names() -> set[str]:
-    names = {env_name(spec.name) for spec in setting_fields()}
-    return names | {name + FILE_SUFFIX for name in names}
-
-
-def metrics_multiprocess_dir(environ: Mapping[str, str] | None = None) -> str | None:
-    """The folder gunicorn's workers share their metrics in; None in a single process."""
-    source = os.environ if environ is None else environ
-    return source.get(METRICS_MULTIPROCESS_VARIABLE) or None
-
-
-def _collect_raw_values(source: Mapping[str, str], problems: list[str]) -> dict[str, str]:
-    raw: dict[str, str] = {}
-    for spec in setting_fields():
-        name = env_name(spec.name)
-        file_name = name + FILE_SUFFIX
-        if name in source and file_name in source:
-            problems.append(f"{name}: set either {name} or {file_name}, not both")
-            continue
-        if file_name in source:
-            try:
-                # Secrets files usually end with a newline that is not part of the value.
-                raw[spec.name] = Path(source[file_name]).read_text(encoding="utf-8").rstrip("\r\n")
-            except OSError as exc:
-                problems.append(f"{file_name}: cannot read {source[file_name]!r} ({exc.strerror})")
-            except UnicodeDecodeError:
-                problems.append(f"{file_name}: {source[file_name]!r} is not UTF-8 text")
-        elif name in source:
-            raw[spec.name] = source[name]
-    return raw
+    return variable_names(spec.name for spec in setting_fields())
 
 
 def _default_sqlite_url(instance_path: str) -> str:
     return "sqlite:///" + str(Path(instance_path).resolve() / "authserver.sqlite3")
-
-
-def _replace(settings: Settings, **changes: Any) -> Settings:
-    current = {spec.name: getattr(settings, spec.name) for spec in fields(settings)}
-    current.update(changes)
-    return Settings(**current)

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 from flask import Flask, Request, Response, current_app, request
 from prometheus_client import CollectorRegistry, Counter, Histogram, disable_created_metrics
 
-from authserver.config import metrics_multiprocess_dir
+from authserver.config_sources import metrics_multiprocess_dir
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment

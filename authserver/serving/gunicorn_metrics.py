@@ -16,7 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from authserver.config import METRICS_MULTIPROCESS_VARIABLE, metrics_multiprocess_dir
+from authserver.config_sources import METRICS_MULTIPROCESS_VARIABLE, metrics_multiprocess_dir
 
 DIRECTORY_PREFIX = "authserver-metrics-"
 OWNER_FILE = "server.pid"  # prometheus-client reads only *.db files, so this one is ignored

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from authserver.config import METRICS_MULTIPROCESS_VARIABLE
+from authserver.config_sources import METRICS_MULTIPROCESS_VARIABLE
 from authserver.serving.gunicorn_metrics import (
     DIRECTORY_PREFIX,
     OWNER_FILE,
