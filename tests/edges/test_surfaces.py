@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from flask import Flask, Response, request
+from flask import Flask, Response, request, session
 from flask.testing import FlaskClient
 
 from authserver.edges.surfaces import Surface, hooks_for, surface_of
@@ -123,8 +123,14 @@ def test_a_signed_in_browser_calling_a_machine_endpoint_gets_no_cookie_work(
     assert sign_in(client).status_code == 303
     assert client.get_cookie("session") is not None
 
+    null_sessions: list[bool] = []
+    hooks_for(app, Surface.MACHINE).before_request(
+        lambda: null_sessions.append(app.session_interface.is_null_session(session))
+    )
     userinfo = client.get("/oauth/userinfo")
     revoke = client.post("/oauth/revoke", data={"token": "anything"})
+
+    assert null_sessions == [True, True]  # the cookie was never read
 
     assert (userinfo.status_code, revoke.status_code) == (401, 401)
     assert revoke.json is not None and revoke.json["error"] == "invalid_client"
