@@ -1,6 +1,7 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
 from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
+from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
@@ -18,6 +19,7 @@ from authserver.models.tokens import (
 from authserver.models.users import User
 
 __all__ = [
+    "Api",
     "AuditEvent",
     "AuditMaintenanceFlag",
     "AuthorizationCode",

@@ -37,6 +37,9 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     access_token_ttl: Mapped[int | None] = mapped_column()
     id_token_ttl: Mapped[int | None] = mapped_column()
     refresh_token_ttl: Mapped[int | None] = mapped_column()
+    # RFC 7662 §4: the APIs (by identifier) whose access tokens this client may introspect,
+    # as their resource server. A JSON list, read with the client on every introspection.
+    introspect_apis: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

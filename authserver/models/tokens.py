@@ -29,6 +29,8 @@ class AuthorizationCode(db.Model):  # type: ignore[name-defined,misc]
     nonce: Mapped[str | None] = mapped_column(String(512))
     code_challenge: Mapped[str | None] = mapped_column(String(128))
     code_challenge_method: Mapped[str | None] = mapped_column(String(8))
+    # RFC 8707: the APIs (identifiers) named by `resource` in the authorization request.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     session_id: Mapped[str | None] = mapped_column(String(64))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
     acr: Mapped[str] = mapped_column(String(64))
@@ -53,6 +55,8 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
     client_pk: Mapped[int] = mapped_column(ForeignKey("clients.id", ondelete="CASCADE"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     scope: Mapped[str] = mapped_column(String(1000))
+    # RFC 8707 §2.2: the grant's APIs; a refresh request may narrow to one of them.
+    resources: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     session_id: Mapped[str | None] = mapped_column(String(64))
     auth_time: Mapped[datetime] = mapped_column(UTCDateTime())
     acr: Mapped[str] = mapped_column(String(64))
