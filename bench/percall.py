@@ -238,7 +238,7 @@ def refresh(bench: Bench, _count: int) -> Send:
 
 def introspect_access(bench: Bench, _count: int) -> Send:
     form = {"token": user_tokens(bench)["access_token"], "token_type_hint": "access_token"}
-    headers = bench.cc_es256.header
+    headers = bench.web.header  # RFC 7662 §4: the token's own client may introspect it
     return lambda: bench.http.post("/oauth/introspect", data=form, headers=headers)
 
 

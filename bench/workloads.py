@@ -245,15 +245,11 @@ def _user_token(ctx: Context) -> dict[str, Any]:
 def introspection(kind: str) -> Workload:
     def request(ctx: Context) -> tuple[dict[str, str], dict[str, str]]:
         tokens = _user_token(ctx)
-        if kind == "access":
-            # A resource server (any confidential client) introspects a user's access token.
-            client, form = ctx.seed.cc_es256, {"token": tokens["access_token"],
-                                               "token_type_hint": "access_token"}  # fmt: skip
-        else:
-            # Only the client a refresh token was issued to may introspect it.
-            client, form = ctx.seed.web, {"token": tokens["refresh_token"],
-                                          "token_type_hint": "refresh_token"}  # fmt: skip
-        return {"Authorization": client.basic}, form
+        # RFC 7662 §4: the client a token was issued to may introspect it (a resource server
+        # may too, for tokens of its API; the same checks, in the same order).
+        token_kind = f"{kind}_token"
+        form = {"token": tokens[token_kind], "token_type_hint": token_kind}
+        return {"Authorization": ctx.seed.web.basic}, form
 
     def prepare(ctx: Context, _run: int) -> tuple[str, list[str]]:
         headers, form = request(ctx)

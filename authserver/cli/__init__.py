@@ -9,6 +9,7 @@ from flask_migrate.cli import db as db_commands
 
 from authserver import create_app
 from authserver.cli import (
+    apis,
     audit_commands,
     clients,
     config_commands,
@@ -53,6 +54,7 @@ for module in (
     users,
     privacy_commands,
     clients,
+    apis,
     audit_commands,
     maintenance_commands,
     secrets_commands,

@@ -79,12 +79,20 @@ LIFETIME = LifetimeType()
 @click.option("--access-token-ttl", type=LIFETIME, help="Seconds, or 'default' (server setting).")
 @click.option("--id-token-ttl", type=LIFETIME, help="Seconds, or 'default' (server setting).")
 @click.option("--refresh-token-ttl", type=LIFETIME, help="Seconds, or 'default' (server setting).")
+@click.option(
+    "--introspect-api",
+    "introspect_apis",
+    multiple=True,
+    metavar="URI",
+    help="Replaces the APIs whose tokens this client may introspect; repeat for several.",
+)
+@click.option("--clear-introspect-apis", is_flag=True, help="It may introspect no API's tokens.")
 @json_option
 @with_appcontext
-def update_command(client_id: str, clear_post_logout_redirect_uris: bool, **options: Any) -> None:
+def update_command(client_id: str, **options: Any) -> None:
     """Change a client's registration; prints the client as it is now."""
     as_json: bool = options.pop("as_json")
-    changes = _changes(options, clear_post_logout_redirect_uris)
+    changes = _changes(options)
     if not changes:
         fail("nothing to change: give at least one option (see --help)")
     try:
@@ -108,10 +116,22 @@ _FIELD_NAMES = {
 _LIFETIMES = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
 
 
-def _changes(options: dict[str, Any], clear_post_logout: bool) -> dict[str, Any]:
+# A `--clear-...` flag -> the list option it empties.
+_CLEARED_LISTS = {
+    "clear_post_logout_redirect_uris": ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
+    "clear_introspect_apis": ("introspect_apis", "--introspect-api"),
+}
+
+
+def _changes(options: dict[str, Any]) -> dict[str, Any]:
     """The options actually given, as ClientRegistration fields and values."""
-    if clear_post_logout and options["post_logout_redirect_uris"]:
-        fail("--clear-post-logout-redirect-uris and --post-logout-redirect-uri contradict")
+    cleared: list[str] = []
+    for flag, (field, option) in _CLEARED_LISTS.items():
+        if not options.pop(flag):
+            continue
+        if options[field]:
+            fail(f"--{flag.replace('_', '-')} and {option} contradict")
+        cleared.append(field)
     jwks_file: Path | None = options.pop("jwks_file")
     changes: dict[str, Any] = {}
     for option, value in options.items():
@@ -120,8 +140,8 @@ def _changes(options: dict[str, Any], clear_post_logout: bool) -> dict[str, Any]
         if option in _LIFETIMES and value == SERVER_DEFAULT:
             value = None
         changes[_FIELD_NAMES.get(option, option)] = value
-    if clear_post_logout:
-        changes["post_logout_redirect_uris"] = ()
+    for field in cleared:
+        changes[field] = ()
     if jwks_file is not None:
         changes["jwks"] = load_jwks(jwks_file)
     return changes

@@ -76,6 +76,14 @@ def client_group() -> None:
     help=f"Refresh-token absolute lifetime (at most {MAX_REFRESH_TOKEN_TTL}). "
     "Default: the server setting.",
 )
+@click.option(
+    "--introspect-api",
+    "introspect_apis",
+    multiple=True,
+    metavar="URI",
+    help="This client is that API's resource server: it may introspect the API's tokens. "
+    "Repeat for several.",
+)
 @json_option
 @with_appcontext
 def create(
@@ -94,6 +102,7 @@ def create(
     access_token_ttl: int | None,
     id_token_ttl: int | None,
     refresh_token_ttl: int | None,
+    introspect_apis: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client; prints its client_id and, once, its client_secret."""
@@ -116,6 +125,7 @@ def create(
         access_token_ttl=access_token_ttl,
         id_token_ttl=id_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
+        introspect_apis=introspect_apis,
     )
     try:
         client, secret = register_client(registration, via="cli")

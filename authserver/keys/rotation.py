@@ -21,6 +21,7 @@ from authserver.database_faults import is_database_outage
 from authserver.extensions import db, discard_failed_transaction
 from authserver.keys.errors import ConcurrentKeyChange
 from authserver.keys.manager import advance_lifecycle
+from authserver.models.apis import Api
 from authserver.models.clients import Client
 
 log = logging.getLogger(__name__)
@@ -37,9 +38,14 @@ class RotationClock:
 
 
 def longest_client_token_lifetime() -> int:
-    """Per-client lifetimes can exceed the settings; retired keys must outlive those tokens."""
+    """Per-client and per-API lifetimes can exceed the settings; retired keys must outlive
+    those tokens."""
     longest = db.session.execute(
-        select(func.max(Client.access_token_ttl), func.max(Client.id_token_ttl))
+        select(
+            select(func.max(Client.access_token_ttl)).scalar_subquery(),
+            select(func.max(Client.id_token_ttl)).scalar_subquery(),
+            select(func.max(Api.access_token_ttl)).scalar_subquery(),
+        )
     ).one()
     return max((value or 0) for value in longest)
 

@@ -68,14 +68,21 @@ class AccessToken:
         return "auth_time" in self.claims
 
 
-def verify_signed_access_token(token: str, *, now: datetime) -> AccessToken:
-    """Signature, type and standard claims: what any verifier can check (RFC 9068 §4)."""
+def verify_signed_access_token(
+    token: str, *, now: datetime, any_audience: bool = False
+) -> AccessToken:
+    """Signature, type and standard claims: what any verifier can check (RFC 9068 §4).
+
+    The token must be for the issuer itself (userinfo), unless ``any_audience``: introspection
+    and revocation handle tokens for every API (RFC 8707) as well.
+    """
     try:
         claims = verify_compact_jws(token, expected_typ=ACCESS_TOKEN_TYPE)
     except InvalidSignature:
         raise InvalidAccessToken from None
     settings = current_settings()
-    if not _has_valid_claims(claims, settings.issuer, now=now):
+    audience = None if any_audience else settings.issuer
+    if not _has_valid_claims(claims, settings.issuer, audience, now=now):
         raise InvalidAccessToken
     return AccessToken(claims)
 
@@ -100,13 +107,15 @@ _USER_TOKEN_VALIDITY = select(
 ).where(_USERS.subject == bindparam("subject"))
 
 
-def verify_access_token(token: str, *, now: datetime, load_user: bool = True) -> AccessToken:
+def verify_access_token(
+    token: str, *, now: datetime, load_user: bool = True, any_audience: bool = False
+) -> AccessToken:
     """Everything: signature and claims, then deny list, user state and client existence.
 
     ``load_user=False`` checks the same and leaves ``user`` None (introspection's answer is
-    made from the claims alone).
+    made from the claims alone). ``any_audience`` as for :func:`verify_signed_access_token`.
     """
-    access = verify_signed_access_token(token, now=now)
+    access = verify_signed_access_token(token, now=now, any_audience=any_audience)
     parameters = {"jti": access.jti, "grant_id": access.grant_id, "client_id": access.client_id}
     if not access.is_for_user:
         denied, client_exists = read_rows(_CLIENT_TOKEN_STATE, parameters).one()
@@ -139,21 +148,31 @@ def _check_user_token_state(parameters: dict[str, str | None], issued_at: dateti
         raise InvalidAccessToken
 
 
-def _has_valid_claims(claims: dict[str, Any], issuer: str, *, now: datetime) -> bool:
+def _has_valid_claims(
+    claims: dict[str, Any], issuer: str, audience: str | None, *, now: datetime
+) -> bool:
+    """``audience`` None: any audience (a string or list of strings, as we issue)."""
     required_strings = ("iss", "sub", "client_id", "jti")
     if not all(isinstance(claims.get(name), str) for name in required_strings):
         return False
     if not all(_is_number(claims.get(name)) for name in ("exp", "iat")):
         return False
-    audience = claims.get("aud")
-    audiences = audience if isinstance(audience, list) else [audience]
+    audiences = token_audiences(claims)
     timestamp = now.timestamp()
     return (
         claims["iss"] == issuer
-        and issuer in audiences
+        and bool(audiences)
+        and (audience is None or audience in audiences)
         and claims["exp"] > timestamp
         and claims["iat"] <= timestamp + CLOCK_SKEW_SECONDS
     )
+
+
+def token_audiences(claims: dict[str, Any]) -> list[str]:  # Any: the verified JSON claims
+    """`aud` as a list (RFC 7519 §4.1.3: a string or an array of strings); [] if malformed."""
+    audience = claims.get("aud")
+    audiences: list[object] = audience if isinstance(audience, list) else [audience]
+    return [each for each in audiences if isinstance(each, str)]
 
 
 def _is_number(value: object) -> bool:

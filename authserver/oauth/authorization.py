@@ -181,6 +181,7 @@ def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: d
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             code_challenge_method=request.code_challenge_method,
+            resources=list(request.resources),
             session_id=session.sid,
             auth_time=session.auth_time,
             acr=session.acr,

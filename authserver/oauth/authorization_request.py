@@ -17,6 +17,7 @@ from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
 from authserver.oauth.redirect_uris import matches_registered, request_problem
 from authserver.oauth.request_checks import quoted_parameter, repeated_parameter_description
+from authserver.oauth.resources import RESOURCE_PARAMETER, InvalidTargetError, requested_apis
 from authserver.oauth.scopes import OPENID, is_valid_scope_string, parse_scope
 from authserver.oidc.id_token_hint import InvalidIdTokenHint, verified_id_token_hint
 
@@ -63,6 +64,8 @@ class AuthorizationRequest:
     acr_values: tuple[str, ...] = ()
     # The `sub` of a verified id_token_hint: the user the client expects to be signed in.
     hinted_subject: str | None = None
+    # RFC 8707 §2: the APIs (identifiers) the client wants tokens for; () for the issuer.
+    resources: tuple[str, ...] = ()
 
     @property
     def is_openid(self) -> bool:
@@ -78,11 +81,12 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
     base = AuthorizationRequest(client=client, redirect_uri=redirect_uri, state=state)
     for check in (_check_parameters_are_single, _check_response_type, _check_unsupported_objects):
         check(params, base)
+    scopes = _requested_scopes(params, base)
     return AuthorizationRequest(
         client=client,
         redirect_uri=redirect_uri,
         state=state,
-        scopes=_requested_scopes(params, base),
+        scopes=scopes,
         nonce=_nonce(params, base),
         code_challenge=_code_challenge(params, base),
         code_challenge_method="S256" if _single(params, "code_challenge", base) else None,
@@ -91,6 +95,7 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
         login_hint=_single(params, "login_hint", base),
         acr_values=tuple((_single(params, "acr_values", base) or "").split()),
         hinted_subject=_hinted_subject(params, base),
+        resources=_resources(params, base, scopes),
     )
 
 
@@ -155,7 +160,8 @@ def _single(params: Params, name: str, request: AuthorizationRequest) -> str | N
 
 def _check_parameters_are_single(params: Params, request: AuthorizationRequest) -> None:
     for name in params:
-        _single(params, name, request)
+        if name != RESOURCE_PARAMETER:  # RFC 8707 §2: the one parameter that may repeat
+            _single(params, name, request)
 
 
 def _check_response_type(params: Params, request: AuthorizationRequest) -> None:
@@ -203,6 +209,26 @@ def _requested_scopes(params: Params, request: AuthorizationRequest) -> tuple[st
             "invalid_scope", f"Scope not allowed for this client: {' '.join(unknown)}.", request
         )
     return tuple(requested)
+
+
+def _resources(
+    params: Params, request: AuthorizationRequest, scopes: tuple[str, ...]
+) -> tuple[str, ...]:
+    values = params.get(RESOURCE_PARAMETER, [])
+    if any(len(value) > MAX_PARAMETER_LENGTH or "\x00" in value for value in values):
+        raise RedirectableError("invalid_request", "Invalid 'resource'.", request)
+    try:
+        apis = requested_apis(request.client, values)
+    except InvalidTargetError as error:
+        raise RedirectableError("invalid_target", error.description, request) from None
+    for api in apis:
+        if set(scopes).isdisjoint(api.scopes):
+            # Caught here rather than at the token endpoint: such a grant could never yield a
+            # token for that API, and the person would have consented for nothing.
+            raise RedirectableError(
+                "invalid_target", "None of the requested scopes belongs to the resource.", request
+            )
+    return tuple(api.identifier for api in apis)
 
 
 def _code_challenge(params: Params, request: AuthorizationRequest) -> str | None:

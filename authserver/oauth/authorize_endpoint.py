@@ -10,6 +10,7 @@ from flask.typing import ResponseReturnValue
 
 from authserver.edges.csp import allow_form_redirects
 from authserver.extensions import csrf_exempt
+from authserver.oauth.apis import api_names
 from authserver.oauth.authorization import (
     CodeIssued,
     ConsentRequired,
@@ -152,5 +153,6 @@ def _consent_page(auth_request: AuthorizationRequest, params: Params) -> Respons
         "consent.html",
         client_name=auth_request.client.name,
         scopes=describe_scopes(auth_request.scopes),
+        api_names=api_names(auth_request.resources),
         authorization_request=urlencode(params, doseq=True),
     )

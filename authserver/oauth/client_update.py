@@ -58,6 +58,7 @@ def current_registration(client: Client) -> ClientRegistration:
         access_token_ttl=client.access_token_ttl,
         id_token_ttl=client.id_token_ttl,
         refresh_token_ttl=client.refresh_token_ttl,
+        introspect_apis=tuple(client.introspect_apis),
     )
 
 
@@ -106,7 +107,7 @@ def update_client(
 def _normalised(changes: dict[str, Any]) -> dict[str, Any]:
     """The stored forms, so that "no real change" compares equal (as register_client stores)."""
     normal = dict(changes)
-    for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types"):
+    for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "introspect_apis"):
         if name in normal:
             normal[name] = tuple(dict.fromkeys(normal[name]))
     if "name" in normal:
@@ -143,6 +144,7 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.access_token_ttl = after.access_token_ttl
     client.id_token_ttl = after.id_token_ttl
     client.refresh_token_ttl = after.refresh_token_ttl
+    client.introspect_apis = list(after.introspect_apis)
     return secret
 
 

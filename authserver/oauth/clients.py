@@ -58,6 +58,8 @@ class ClientRegistration:
     access_token_ttl: int | None = None
     id_token_ttl: int | None = None
     refresh_token_ttl: int | None = None
+    # RFC 7662 §4: identifiers of the APIs whose tokens this client may introspect.
+    introspect_apis: Sequence[str] = ()
 
 
 def registration_problems(request: ClientRegistration) -> list[str]:
@@ -91,7 +93,21 @@ def registration_problems(request: ClientRegistration) -> list[str]:
     for alg in (request.id_token_signed_response_alg, request.access_token_signed_response_alg):
         if alg not in SIGNING_ALGORITHMS:
             problems.append(f"signing algorithm {alg!r}: use {', '.join(SIGNING_ALGORITHMS)}")
-    return problems + _lifetime_problems(request)
+    return problems + _lifetime_problems(request) + _introspection_problems(request)
+
+
+def _introspection_problems(request: ClientRegistration) -> list[str]:
+    if request.introspect_apis and request.token_endpoint_auth_method == PUBLIC_CLIENT_AUTH_METHOD:
+        # RFC 7662 §2.1: the caller must authenticate, which a public client cannot.
+        return ["introspect_apis: only for confidential clients"]
+    # Imported here: oauth/apis.py reads this module's limits.
+    from authserver.oauth.apis import find_api
+
+    return [
+        f"introspect API {identifier!r}: no such API (see `authserver api list`)"
+        for identifier in request.introspect_apis
+        if find_api(identifier) is None
+    ]
 
 
 def _lifetime_problems(request: ClientRegistration) -> list[str]:
@@ -137,6 +153,7 @@ def register_client(
         access_token_ttl=request.access_token_ttl,
         id_token_ttl=request.id_token_ttl,
         refresh_token_ttl=request.refresh_token_ttl,
+        introspect_apis=list(dict.fromkeys(request.introspect_apis)),
     )
     db.session.add(client)
     record_event(EventTag.CLIENT_CREATED, client_id=client.client_id, detail=_origin(via))
@@ -263,5 +280,6 @@ def describe_client(client: Client) -> dict[str, Any]:  # Any: JSON-ready values
         "access_token_ttl": client.access_token_ttl,
         "id_token_ttl": client.id_token_ttl,
         "refresh_token_ttl": client.refresh_token_ttl,
+        "introspect_apis": list(client.introspect_apis),
         "created_at": client.created_at.isoformat(),
     }

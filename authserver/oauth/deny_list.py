@@ -10,6 +10,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from authserver.config import current_settings
 from authserver.extensions import db
+from authserver.models.apis import Api
 from authserver.models.clients import Client
 from authserver.models.tokens import RevokedAccessToken
 
@@ -20,8 +21,14 @@ GRANT = "grant"
 def longest_access_token_lifetime() -> int:
     """The longest any access token can live: a grant's deny-list row must outlive them all."""
     settings = current_settings()
-    longest_override = db.session.scalar(select(func.max(Client.access_token_ttl))) or 0
-    return max(settings.access_token_ttl, longest_override)
+    # Clients and APIs may both set a lifetime of their own (an API's wins for its tokens).
+    overrides = db.session.execute(
+        select(
+            select(func.max(Client.access_token_ttl)).scalar_subquery(),
+            select(func.max(Api.access_token_ttl)).scalar_subquery(),
+        )
+    ).one()
+    return max(settings.access_token_ttl, *(value or 0 for value in overrides))
 
 
 def deny(kind: str, value: str, *, expires_at: datetime) -> None:

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 
-class ClientRegistrationError(ValueError):
-    """A client's registration data is invalid; each problem says which field and why."""
+class RegistrationProblems(ValueError):
+    """Registration data is invalid; each problem says which field and why."""
 
     def __init__(self, *problems: str) -> None:
         super().__init__("; ".join(problems))
         self.problems = problems
+
+
+class ClientRegistrationError(RegistrationProblems):
+    """A client's registration data is invalid."""
 
 
 class UnknownClient(LookupError):
@@ -17,3 +21,11 @@ class UnknownClient(LookupError):
 
 class UnknownConsent(LookupError):
     """The user has not consented to this client (or the consent was revoked already)."""
+
+
+class ApiRegistrationError(RegistrationProblems):
+    """An API's registration data is invalid."""
+
+
+class UnknownApi(LookupError):
+    """No API has this identifier."""

@@ -12,6 +12,7 @@ from flask.typing import ResponseReturnValue
 
 from authserver.extensions import db
 from authserver.models.users import User
+from authserver.oauth.access_tokens import token_audiences
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth.request_checks import protocol_request_problem
@@ -51,10 +52,16 @@ class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]  # Authli
         )
 
     def check_permission(self, token: Found, client: AuthlibClient, request: Any) -> bool:
-        """Resource servers may inspect any access token; a refresh token only its client."""
+        """RFC 7662 §4: who may learn about a token. Its own client may; an access token also
+        to the resource servers of its audience (clients registered with `--introspect-api`).
+        A refresh token is for nobody else. Anyone else gets exactly ``{"active": false}``,
+        so they cannot even tell whether the token exists."""
         if isinstance(token, FoundRefreshToken):
             return bool(token.row.client_pk == client.model.id)
-        return True
+        if token.token.client_id == client.model.client_id:
+            return True
+        audiences = token_audiences(token.token.claims)
+        return not set(audiences).isdisjoint(client.model.introspect_apis)
 
     def create_introspection_payload(self, token: Found | None) -> dict[str, Any]:
         if isinstance(token, FoundAccessToken):

@@ -18,6 +18,8 @@ from authserver.oauth.client_auth_checks import client_authentication_problem
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_VALUE_LENGTH = 16 * 1024  # a JWT client assertion or token is a few KB at most
 # RFC 6749 §5.2 / §4.1.2.1: error_description may hold only %x20-21 / %x23-5B / %x5D-7E.
+# RFC 8707 §2: `resource` may be given several times (the grants decide what that means).
+REPEATABLE_PARAMETERS = frozenset({"resource"})
 _DESCRIBABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
 
 
@@ -40,10 +42,10 @@ def protocol_request_problem(request: Request) -> OAuth2Error | None:
         # RFC 6749 §3.2: token requests are form-encoded.
         return InvalidRequestError(f"The request body must be {FORM_CONTENT_TYPE}.")
     for name, values in request.form.lists():
-        if len(values) > 1:
+        if len(values) > 1 and name not in REPEATABLE_PARAMETERS:
             # RFC 6749 §3.2: request parameters MUST NOT be included more than once.
             return InvalidRequestError(repeated_parameter_description(name))
-        if not _is_clean(name) or not _is_clean(values[0]):
+        if not _is_clean(name) or not all(_is_clean(value) for value in values):
             return InvalidRequestError("A parameter is malformed.")
     if request.args:
         # Credentials and tokens in a URL end up in logs; RFC 6749 §3.2 wants the body.

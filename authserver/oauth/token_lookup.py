@@ -40,7 +40,9 @@ def looks_like_jwt(token: str) -> bool:
 
 def find_active_access_token(token: str, *, now: datetime) -> FoundAccessToken | None:
     try:
-        return FoundAccessToken(verify_access_token(token, now=now, load_user=False))
+        return FoundAccessToken(
+            verify_access_token(token, now=now, load_user=False, any_audience=True)
+        )
     except InvalidAccessToken:
         return None
 
@@ -48,7 +50,7 @@ def find_active_access_token(token: str, *, now: datetime) -> FoundAccessToken |
 def find_signed_access_token(token: str, *, now: datetime) -> FoundAccessToken | None:
     """A token we signed and that has not expired, whether or not it was revoked already."""
     try:
-        return FoundAccessToken(verify_signed_access_token(token, now=now))
+        return FoundAccessToken(verify_signed_access_token(token, now=now, any_audience=True))
     except InvalidAccessToken:
         return None
 

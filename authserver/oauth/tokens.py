@@ -20,6 +20,7 @@ from authserver.audit.events import EventTag, log_event, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
+from authserver.models.apis import Api
 from authserver.models.clients import Client
 from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
@@ -58,6 +59,16 @@ class Issue:
     include_refresh_token: bool = False
     # RFC 6749 §6: a rotated refresh token keeps exactly the scope of the one it replaces.
     refresh_scopes: tuple[str, ...] | None = None
+    # RFC 8707: the API the access token is for (None: the issuer) and the scopes it carries
+    # (None: all of ``scopes``); the grant's scopes still decide the ID token and the roles.
+    api: Api | None = None
+    access_scopes: tuple[str, ...] | None = None
+    # RFC 8707 §2.2: the APIs the grant is limited to, kept on its refresh tokens.
+    resources: tuple[str, ...] = ()
+
+    @property
+    def access_token_scopes(self) -> tuple[str, ...]:
+        return self.scopes if self.access_scopes is None else self.access_scopes
 
 
 def hash_refresh_token(token: str) -> str:
@@ -70,7 +81,8 @@ def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token
         "access_token": access_token,
         "token_type": "Bearer",
         "expires_in": expires_in,
-        "scope": format_scope(issue.scopes),
+        # RFC 6749 §5.1: the access token's scope (narrower than the grant's for an API).
+        "scope": format_scope(issue.access_token_scopes),
     }
     if issue.user is not None and issue.authentication is not None and OPENID in issue.scopes:
         response["id_token"] = _id_token(issue, access_token)
@@ -92,6 +104,8 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
     }
     if issue.grant_id is not None:
         detail["grant_id"] = issue.grant_id
+    if issue.api is not None:
+        detail["resource"] = issue.api.identifier
     if issue.user is None:
         # Client-credentials tokens are machine traffic (hundreds a minute per client) whose
         # issue otherwise writes nothing (DESIGN.md "Tokens": no database write per access
@@ -108,18 +122,25 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
 
 
 def _access_token(issue: Issue) -> tuple[str, int]:
-    lifetime = issue.client.access_token_ttl or current_settings().access_token_ttl
+    settings = current_settings()
+    api = issue.api
+    lifetime = (
+        (api.access_token_ttl if api is not None else None)
+        or issue.client.access_token_ttl
+        or settings.access_token_ttl
+    )
     iat = int(issue.now.timestamp())
     claims: dict[str, Any] = {
-        "iss": current_settings().issuer,
+        "iss": settings.issuer,
         # RFC 9068 §2.2: for client credentials, `sub` is the client itself.
         "sub": issue.user.subject if issue.user else issue.client.client_id,
-        "aud": current_settings().issuer,
+        # RFC 8707 §2 / RFC 9068 §2.2: the API asked for, so no other service accepts it.
+        "aud": api.identifier if api is not None else settings.issuer,
         "client_id": issue.client.client_id,
         "iat": iat,
         "exp": iat + lifetime,
         "jti": secrets.token_urlsafe(16),
-        "scope": format_scope(issue.scopes),
+        "scope": format_scope(issue.access_token_scopes),
     }
     if issue.authentication is not None:
         claims["auth_time"] = int(issue.authentication.auth_time.timestamp())
@@ -204,6 +225,7 @@ def _refresh_token(issue: Issue) -> str:
             "client_pk": issue.client.id,
             "user_id": issue.user.id,
             "scope": format_scope(issue.refresh_scopes or issue.scopes),
+            "resources": list(issue.resources),
             "session_id": issue.authentication.session_id,
             "auth_time": issue.authentication.auth_time,
             "acr": issue.authentication.acr,

@@ -65,6 +65,9 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         "prompt_values_supported": ["none", "login", "consent"],
         "acr_values_supported": [ACR_PASSWORD, ACR_MFA],
         "authorization_response_iss_parameter_supported": True,  # RFC 9207 §3
+        # RFC 8707 registers no metadata name; this one is what clients (MCP's among them)
+        # look for. The APIs themselves are not listed: they are the operator's business.
+        "resource_indicators_supported": True,
         "request_parameter_supported": False,
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from flask.testing import FlaskClient
 
+from authserver.oauth.apis import ApiRegistration, register_api
 from tests.support.oauth import (
     Pkce,
     RelyingParty,
@@ -29,11 +30,34 @@ def issued(client: FlaskClient) -> tuple[RelyingParty, dict[str, Any]]:
     return rp, body
 
 
+ORDERS_API = "https://orders.example.com/"
+
+
 @pytest.fixture
 def resource_server() -> RelyingParty:
+    """The Orders API's resource server: it may introspect that API's tokens (RFC 7662 §4)."""
+    register_api(ApiRegistration(ORDERS_API, "Orders", ["orders:read"]))
     return make_relying_party(
-        name="API", grant_types=("client_credentials",), redirect_uris=(), scope="api:read"
+        name="Orders service",
+        grant_types=("client_credentials",),
+        redirect_uris=(),
+        scope="",
+        introspect_apis=(ORDERS_API,),
     )
+
+
+@pytest.fixture
+def orders_tokens(
+    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]], resource_server: RelyingParty
+) -> dict[str, Any]:
+    """The same person's tokens from another app, which asked for the Orders API (RFC 8707)."""
+    rp = make_relying_party(name="Shop", scope="openid orders:read offline_access")
+    pkce = Pkce()
+    code = obtain_code(
+        client, rp, pkce, scope="openid orders:read offline_access", resource=ORDERS_API
+    )
+    tokens: dict[str, Any] = exchange_code(client, rp, code, pkce).json
+    return tokens
 
 
 def introspect(client: FlaskClient, caller: RelyingParty, token: str, **extra: str) -> Any:
@@ -44,20 +68,61 @@ def revoke(client: FlaskClient, caller: RelyingParty, token: str, **extra: str) 
     return token_request(client, caller, {"token": token, **extra}, path="/oauth/revoke")
 
 
-def test_resource_server_introspects_an_access_token(
-    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]], resource_server: RelyingParty
+def test_resource_server_introspects_a_token_for_its_api(
+    client: FlaskClient, orders_tokens: dict[str, Any], resource_server: RelyingParty
 ) -> None:
-    rp, tokens = issued
-
-    response = introspect(client, resource_server, tokens["access_token"])
+    response = introspect(client, resource_server, orders_tokens["access_token"])
 
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     body = response.json
     assert body["active"] is True
-    assert body["client_id"] == rp.client_id
+    assert body["aud"] == ORDERS_API
     assert body["token_type"] == "Bearer"
+    assert body["scope"] == "orders:read"
+
+
+def test_a_client_introspects_its_own_access_token(
+    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]]
+) -> None:
+    rp, tokens = issued
+
+    body = introspect(client, rp, tokens["access_token"]).json
+
+    assert body["active"] is True
+    assert body["client_id"] == rp.client_id
     assert body["scope"] == "openid profile email offline_access"
+
+
+def test_anyone_else_learns_only_that_the_token_is_inactive(
+    client: FlaskClient,
+    issued: tuple[RelyingParty, dict[str, Any]],
+    orders_tokens: dict[str, Any],
+    resource_server: RelyingParty,
+) -> None:
+    _, tokens = issued
+    register_api(ApiRegistration("https://billing.example.com/", "Billing", ["bills:read"]))
+    billing = make_relying_party(
+        name="Billing service",
+        grant_types=("client_credentials",),
+        redirect_uris=(),
+        scope="",
+        introspect_apis=("https://billing.example.com/",),
+    )
+    machine = make_relying_party(
+        name="Batch job", grant_types=("client_credentials",), redirect_uris=(), scope="jobs"
+    )
+
+    # RFC 7662 §4: another team's client, another API's resource server, and an API's
+    # resource server asked about a token that is not for its API.
+    answers = [
+        introspect(client, machine, tokens["access_token"]).json,
+        introspect(client, billing, orders_tokens["access_token"]).json,
+        introspect(client, resource_server, tokens["access_token"]).json,
+        introspect(client, resource_server, orders_tokens["refresh_token"]).json,
+    ]
+
+    assert answers == [{"active": False}] * 4
 
 
 def test_refresh_token_is_introspectable_by_its_own_client_only(
@@ -114,14 +179,14 @@ def test_public_clients_cannot_introspect(
 
 
 def test_revoking_a_refresh_token_ends_its_family_and_access_tokens(
-    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]], resource_server: RelyingParty
+    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]]
 ) -> None:
     rp, tokens = issued
 
     response = revoke(client, rp, tokens["refresh_token"])
 
     assert response.status_code == 200
-    assert introspect(client, resource_server, tokens["access_token"]).json == {"active": False}
+    assert introspect(client, rp, tokens["access_token"]).json == {"active": False}
     refreshed = token_request(
         client, rp, {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     )
@@ -129,7 +194,7 @@ def test_revoking_a_refresh_token_ends_its_family_and_access_tokens(
 
 
 def test_revoking_an_access_token_leaves_the_refresh_token(
-    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]], resource_server: RelyingParty
+    client: FlaskClient, issued: tuple[RelyingParty, dict[str, Any]]
 ) -> None:
     rp, tokens = issued
 
@@ -138,7 +203,7 @@ def test_revoking_an_access_token_leaves_the_refresh_token(
         == 200
     )
 
-    assert introspect(client, resource_server, tokens["access_token"]).json == {"active": False}
+    assert introspect(client, rp, tokens["access_token"]).json == {"active": False}
     assert introspect(client, rp, tokens["refresh_token"]).json["active"] is True
 
 

@@ -14,6 +14,7 @@ from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.code_exchange import redeem_code
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RedeemedCode, utcnow
 from authserver.oauth.refresh_rotation import is_user_token_valid
+from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
 from authserver.oauth.scopes import OFFLINE_ACCESS, OPENID, parse_scope
 from authserver.oauth.tokens import Issue, issue_token_response
 
@@ -40,6 +41,12 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         code: RedeemedCode = self.request.authorization_code
         client: AuthlibClient = self.request.client
         scopes = tuple(parse_scope(scope))
+        target = token_target(
+            client.model,
+            self.request.form.getlist(RESOURCE_PARAMETER),
+            code.row.resources,
+            scopes,
+        )
         return issue_token_response(
             Issue(
                 client=client.model,
@@ -51,6 +58,9 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 grant_id=code.row.grant_id,
                 nonce=code.row.nonce,
                 include_refresh_token=_should_issue_refresh_token(client, scopes),
+                api=target.api,
+                access_scopes=target.scopes,
+                resources=tuple(code.row.resources),
             )
         )
 

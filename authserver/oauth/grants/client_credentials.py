@@ -10,6 +10,7 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 from authserver.extensions import db
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS, utcnow
+from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
 from authserver.oauth.scopes import (
     STANDARD_SCOPES,
     is_valid_scope_string,
@@ -44,13 +45,19 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
 
     def generate_token(self, scope: str | None, **_: Any) -> dict[str, Any]:
         client: AuthlibClient = self.request.client
-        scopes = parse_scope(scope) or sorted(_api_scopes(client))
+        scopes = tuple(parse_scope(scope) or sorted(_api_scopes(client)))
+        # No grant limits the APIs here: any the client may use (RFC 8707 §2).
+        target = token_target(
+            client.model, self.request.form.getlist(RESOURCE_PARAMETER), None, scopes
+        )
         return issue_token_response(
             Issue(
                 client=client.model,
-                scopes=tuple(scopes),
+                scopes=scopes,
                 now=utcnow(),
                 grant_type=self.GRANT_TYPE,
+                api=target.api,
+                access_scopes=target.scopes,
             )
         )
 

@@ -10,6 +10,7 @@ from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RotatedRefreshToken, utcnow
 from authserver.oauth.refresh_rotation import rotate_refresh_token
+from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.tokens import Issue, issue_token_response
 
@@ -33,10 +34,18 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         # Authlib has checked that a requested scope only narrows the original one.
         parent: RotatedRefreshToken = self.request.refresh_token
         client: AuthlibClient = self.request.client
+        scopes = _still_allowed(scope, client)
+        # RFC 8707 §2.2: a refresh request may narrow the token to one of the grant's APIs.
+        target = token_target(
+            client.model,
+            self.request.form.getlist(RESOURCE_PARAMETER),
+            parent.row.resources,
+            scopes,
+        )
         return issue_token_response(
             Issue(
                 client=client.model,
-                scopes=_still_allowed(scope, client),
+                scopes=scopes,
                 now=utcnow(),
                 grant_type=self.GRANT_TYPE,
                 user=user,
@@ -45,6 +54,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
                 refresh_parent=parent.row,
                 include_refresh_token=True,
                 refresh_scopes=_still_allowed(parent.row.scope, client),
+                api=target.api,
+                access_scopes=target.scopes,
+                resources=tuple(parent.row.resources),
             )
         )
 
