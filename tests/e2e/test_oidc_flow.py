@@ -36,6 +36,7 @@ REDIRECT_URI = "https://rp.example.test/cb"
 POST_LOGOUT_REDIRECT_URI = "https://rp.example.test/signed-out"
 SCOPE = "openid profile email offline_access"
 API_SCOPE = "api.read"
+API = "https://api.example.test/"
 
 
 # --- the server, and what a relying party learns about it over HTTP ------------------------------
@@ -149,8 +150,11 @@ def register_client(server: LiveServer, *options: str) -> Registration:
 
 @pytest.fixture(scope="module")
 def resource_server(server: LiveServer) -> Registration:
-    """A confidential API client: it gets its own tokens and introspects others'."""
-    return register_client(server, "--grant-type", "client_credentials", "--scope", API_SCOPE)
+    """The API's server: it gets its own tokens, and introspects the API's (RFC 7662 §4)."""
+    server.cli_json("api", "create", "--identifier", API, "--name", "E2E API", "--scope", API_SCOPE)
+    return register_client(
+        server, "--grant-type", "client_credentials", "--scope", API_SCOPE, "--introspect-api", API
+    )
 
 
 def relying_party(
@@ -375,18 +379,28 @@ def test_revoking_the_refresh_token_ends_the_grant_for_resource_servers(
     person: Person,
     resource_server: Registration,
 ) -> None:
-    client = register_client(server, "--redirect-uri", REDIRECT_URI, "--scope", SCOPE)
-    with relying_party(provider, client) as rp:
-        token = code_flow(browser, rp, provider, person).token
+    scope = f"{SCOPE} {API_SCOPE}"
+    client = register_client(server, "--redirect-uri", REDIRECT_URI, "--scope", scope)
+    with relying_party(provider, client, scope=scope) as rp:
+        # RFC 8707: the app asks for the API; the token is for it alone.
+        token = code_flow(browser, rp, provider, person, resource=API).token
         access_token, refresh_token = token["access_token"], token["refresh_token"]
 
+        claims = verify_jwt(provider, access_token, audience=API, typ="at+jwt")
+        assert claims["scope"] == API_SCOPE
+        with pytest.raises(jwt.InvalidAudienceError):
+            verify_jwt(provider, access_token, audience=provider.issuer, typ="at+jwt")
         seen = introspect(provider, resource_server, access_token, "access_token")
         assert seen["active"] is True
-        assert (seen["sub"], seen["client_id"], seen["scope"]) == (
+        assert (seen["sub"], seen["client_id"], seen["scope"], seen["aud"]) == (
             person.subject,
             client.client_id,
-            SCOPE,
+            API_SCOPE,
+            API,
         )
+        # RFC 7662 §4: a client that is neither the token's nor its API's server learns nothing.
+        bystander = register_client(server, "--grant-type", "client_credentials", "--scope", "x")
+        assert introspect(provider, bystander, access_token, "access_token") == {"active": False}
         # A refresh token is its client's business only (the resource server never sees one).
         assert introspect(provider, client, refresh_token, "refresh_token")["active"] is True
         assert introspect(provider, resource_server, refresh_token, "refresh_token") == {
@@ -400,9 +414,6 @@ def test_revoking_the_refresh_token_ends_the_grant_for_resource_servers(
 
         # RFC 7009 §2.1: revoking the refresh token ends the access tokens of its grant too.
         assert introspect(provider, resource_server, access_token, "access_token") == {
-            "active": False
-        }
-        assert introspect(provider, resource_server, refresh_token, "refresh_token") == {
             "active": False
         }
         assert introspect(provider, client, refresh_token, "refresh_token") == {"active": False}
