@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium
+.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium apache
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -21,7 +21,7 @@ run: $(VENV)/.installed-main
 init: $(VENV)/.installed-main
 	$(BIN)/authserver init
 
-test: $(VENV)/.installed-test chromium lint typecheck
+test: $(VENV)/.installed-test chromium apache lint typecheck
 	$(BIN)/pytest
 
 # The tests that use PostgreSQL or Redis (.ci/run starts them when they are down): their
@@ -96,6 +96,24 @@ wrk:
 # downloads a browser of its own. Without it they fail rather than skip.
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y chromium)
+
+# The gateway recipe's test (tests/gateway, docs/gateways.md) runs Debian's Apache httpd with
+# mod_auth_openidc under a configuration of its own on loopback ports. The package's postinst
+# would start the system Apache on port 80 with /etc/apache2: a server nobody asked for, left
+# running after the install. Stopping it afterwards could stop one the machine's owner runs, so
+# nothing is started at all: a policy-rc.d that forbids every start (exit 101, Debian's
+# invoke-rc.d policy interface, which deb-systemd-invoke honours too) is in place for the
+# install, and removed afterwards only when this target made it (a container may ship its own).
+POLICY_RC_D    := /usr/sbin/policy-rc.d
+OPENIDC_MODULE := /usr/lib/apache2/modules/mod_auth_openidc.so
+apache:
+	@if [ -x /usr/sbin/apache2 ] && [ -e $(OPENIDC_MODULE) ]; then exit 0; fi; \
+	made=; \
+	if [ ! -e $(POLICY_RC_D) ]; then \
+		printf '#!/bin/sh\nexit 101\n' >$(POLICY_RC_D) && chmod 755 $(POLICY_RC_D) && made=1; \
+	fi; \
+	trap 'if [ -n "$$made" ]; then rm -f $(POLICY_RC_D); fi' EXIT; \
+	set -x; apt-get update && apt-get install -y apache2 libapache2-mod-auth-openidc
 
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'

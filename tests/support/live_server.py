@@ -132,10 +132,14 @@ def is_error_line(line: str) -> bool:
 
 
 @contextmanager
-def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
+def live_server(
+    workdir: Path, *, issuer: str | None = None, **settings: str
+) -> Iterator[LiveServer]:
     """Initialise an instance in `workdir`, serve it on a free port, stop it afterwards.
 
-    `settings` are extra AUTHSERVER_* variables (AUTHSERVER_DATABASE_URL, ...).
+    `settings` are extra AUTHSERVER_* variables (AUTHSERVER_DATABASE_URL, ...). `issuer` is
+    for a server behind a proxy (tests/gateway): clients then call that URL, while `base_url`
+    stays the server's own address, where the test checks that it is up.
     """
     port = free_port()
     base_url = f"http://127.0.0.1:{port}"
@@ -143,7 +147,7 @@ def live_server(workdir: Path, **settings: str) -> Iterator[LiveServer]:
     # the graceful timeout (25 s by default, longer than stop()'s patience): HTTP clients in
     # this process may keep one open. A test of the timeout itself passes its own value.
     settings = {"AUTHSERVER_GRACEFUL_TIMEOUT": "5", **settings}
-    env = server_environment(workdir, AUTHSERVER_ISSUER=base_url, **settings)
+    env = server_environment(workdir, AUTHSERVER_ISSUER=issuer or base_url, **settings)
     run_cli(env, workdir, "init")
     log_path = workdir / "server.log"
     with log_path.open("wb") as log:
