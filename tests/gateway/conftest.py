@@ -41,8 +41,10 @@ from tests.support.live_server import LiveServer, free_port, live_server
 API_IDENTIFIER = "https://api.example.com/orders"
 READ_SCOPE, WRITE_SCOPE = "orders.read", "orders.write"
 APP_SCOPE = "openid profile email"
-# An audience no token of this server carries: the same documented block refuses every token.
+# Another API of this server: the documented block, set up for it, refuses the Orders API's
+# tokens, and the Orders API's block refuses its tokens.
 ANOTHER_API = "https://another-api.example.test"
+ANOTHER_SCOPE = "another.read"
 MODES = ("jwks", "introspection")
 CA_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 ARTEFACTS = Path("test-artifacts", "gateway")
@@ -120,19 +122,29 @@ def gateway(
             "--post-logout-redirect-uri", f"{app_origin}/signed-out",
             "--scope", APP_SCOPE,
         )  # fmt: skip
+        # The API the gateway protects, and another one, whose tokens it must refuse.
+        server.cli_json(
+            "api", "create", "--identifier", API_IDENTIFIER, "--name", "Orders API",
+            "--scope", READ_SCOPE, "--scope", WRITE_SCOPE,
+        )  # fmt: skip
+        server.cli_json(
+            "api", "create", "--identifier", ANOTHER_API, "--name", "Another API",
+            "--scope", ANOTHER_SCOPE,
+        )  # fmt: skip
         caller = create_client(
             server, "Warehouse",
-            "--grant-type", "client_credentials", "--scope", f"{READ_SCOPE} {WRITE_SCOPE}",
+            "--grant-type", "client_credentials",
+            "--scope", f"{READ_SCOPE} {WRITE_SCOPE} {ANOTHER_SCOPE}",
         )  # fmt: skip
         eddsa_caller = create_client(
             server, "Warehouse (EdDSA)",
             "--grant-type", "client_credentials", "--scope", READ_SCOPE,
             "--access-token-alg", "EdDSA",
         )  # fmt: skip
-        # Today any confidential client may introspect any access token.
+        # RFC 7662 §4: the gateway introspects as the Orders API's resource server.
         introspector = create_client(
             server, "Orders API gateway", "--grant-type", "client_credentials",
-            "--scope", READ_SCOPE,
+            "--scope", READ_SCOPE, "--introspect-api", API_IDENTIFIER,
         )  # fmt: skip
 
         blocks = documented_blocks()
@@ -151,8 +163,7 @@ def gateway(
             int(app_origin.rsplit(":", 1)[1]),
             localised(blocks["relying-party"], {**common, "https://app.example.com": app_origin}),
         )
-        # Today every access token's `aud` is the issuer: it stands in for the API's identifier.
-        audiences = {"ours": issuer, "another": ANOTHER_API}
+        audiences = {"ours": API_IDENTIFIER, "another": ANOTHER_API}
         apis = {
             (mode, audience): Site(
                 free_port(),

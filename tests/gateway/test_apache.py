@@ -16,7 +16,16 @@ import pytest
 import requests
 
 from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account
-from tests.gateway.conftest import MODES, READ_SCOPE, WRITE_SCOPE, Client, Gateway
+from tests.gateway.conftest import (
+    ANOTHER_API,
+    ANOTHER_SCOPE,
+    API_IDENTIFIER,
+    MODES,
+    READ_SCOPE,
+    WRITE_SCOPE,
+    Client,
+    Gateway,
+)
 from tests.support.chromium import WatchedPage
 
 pytestmark = pytest.mark.e2e
@@ -77,12 +86,21 @@ def test_the_app_signs_people_in_and_out_through_our_pages(
 # --- the API ------------------------------------------------------------------------------------
 
 
-def token_for(gateway: Gateway, scope: str, client: Client | None = None) -> str:
-    """A client-credentials access token from our token endpoint, through the TLS proxy."""
+def token_for(
+    gateway: Gateway,
+    scope: str,
+    client: Client | None = None,
+    resource: str | None = API_IDENTIFIER,
+) -> str:
+    """A client-credentials access token from our token endpoint, through the TLS proxy, for
+    the Orders API (RFC 8707 `resource`) unless told otherwise (None: for the issuer)."""
     client = client or gateway.caller
+    form = {"grant_type": "client_credentials", "scope": scope}
+    if resource is not None:
+        form["resource"] = resource
     response = requests.post(
         gateway.issuer + "/oauth/token",
-        data={"grant_type": "client_credentials", "scope": scope},
+        data=form,
         auth=(client.client_id, client.client_secret),
         verify=str(gateway.certificate.cert_path),
         timeout=TIMEOUT_SECONDS,
@@ -147,6 +165,23 @@ def test_the_api_refuses_a_token_for_another_audience(gateway: Gateway, mode: st
     token = token_for(gateway, READ_SCOPE)
     response = call_api(gateway, gateway.api(mode, audience="another") + "stock", token)
     assert_refused(gateway, response, 403)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_api_refuses_a_token_for_another_of_our_apis(gateway: Gateway, mode: str) -> None:
+    token = token_for(gateway, ANOTHER_SCOPE, resource=ANOTHER_API)
+    response = call_api(gateway, gateway.api(mode) + "stock", token)
+    # JWKS mode sees the wrong `aud`; in introspection mode we answer {"active": false} to the
+    # Orders API's server for another API's token (RFC 7662 §4), and the module says 401.
+    assert_refused(gateway, response, 403 if mode == "jwks" else 401)
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_the_api_refuses_a_token_meant_for_us_not_for_it(gateway: Gateway, mode: str) -> None:
+    """A token asked for without `resource` is for the issuer (userinfo), not for any API."""
+    token = token_for(gateway, READ_SCOPE, resource=None)
+    response = call_api(gateway, gateway.api(mode) + "stock", token)
+    assert_refused(gateway, response, 403 if mode == "jwks" else 401)
 
 
 @pytest.mark.parametrize("mode", MODES)
