@@ -96,6 +96,10 @@ def other_client_proof(verifier: Verifier, token: str, client: DPoPClient) -> di
     return {"proofs": [DPoPClient("ES256").proof("GET", URL, token)]}
 
 
+def signed_by_another_key(verifier: Verifier, token: str, client: DPoPClient) -> dict[str, Any]:
+    return {"proofs": [DPoPClient("ES256").proof("GET", URL, token, header={"jwk": client.jwk})]}
+
+
 def replayed(verifier: Verifier, token: str, client: DPoPClient) -> dict[str, Any]:
     proof = client.proof("GET", URL, token)
     send(verifier, authorization=f"DPoP {token}", proofs=[proof])  # the first use passes
@@ -138,9 +142,10 @@ REFUSED_PROOFS: dict[str, tuple[str, Callable[[Verifier, str, DPoPClient], dict[
     "no jti": ("bad_jti", proof_with(jti=None)),
     "no htm": ("missing_htm_htu", proof_with(htm=None)),
     "proof key does not match cnf.jkt": ("key_not_bound", other_client_proof),
+    "signed by another key than its jwk": ("bad_signature", signed_by_another_key),
     "typ JWT": ("wrong_typ", proof_header(typ="JWT")),
     "jku header": ("refused_header", proof_header(jku="https://evil.test/jwks")),
-    "private key in jwk": ("bad_signature", private_jwk),
+    "private key in jwk": ("unusable_jwk", private_jwk),
     "HS256 proof": ("alg_not_allowed", hs256_proof),
     "no proof": ("missing_proof", lambda verifier, token, client: {"proofs": []}),
     "two proofs": (

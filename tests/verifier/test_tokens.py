@@ -139,8 +139,7 @@ REFUSED: dict[str, tuple[str, Callable[[LoopbackIssuer], str]]] = {
         lambda issuer: issuer.mint(header={"x5u": "https://evil.test/cert"}),
     ),
     "x5c header": ("refused_header", lambda issuer: issuer.mint(header={"x5c": ["MIIB"]})),
-    # PyJWT itself refuses an unknown critical extension when reading the header.
-    "crit header": ("malformed", lambda issuer: issuer.mint(header={"crit": ["exp"]})),
+    "crit header": ("refused_header", lambda issuer: issuer.mint(header={"crit": ["exp"]})),
     "unknown kid": ("unknown_kid", lambda issuer: issuer.mint(header={"kid": "made-up"})),
     "no exp": ("missing_exp", lambda issuer: issuer.mint(exp=None)),
     "no iat": ("missing_iat", lambda issuer: issuer.mint(iat=None)),
@@ -152,8 +151,17 @@ REFUSED: dict[str, tuple[str, Callable[[LoopbackIssuer], str]]] = {
     "scope is a list": ("malformed_scope", lambda issuer: issuer.mint(scope=["orders.read"])),
     "cnf without jkt": ("unsupported_cnf", lambda issuer: issuer.mint(cnf={"x5t#S256": "abc"})),
     "not a JWT": ("malformed", lambda issuer: "not-a-jwt"),
+    "repeated alg in the header": ("malformed", lambda issuer: repeated_alg(issuer)),
     "garbage in three parts": ("malformed", lambda issuer: "a.b.c"),
 }
+
+
+def repeated_alg(issuer: LoopbackIssuer) -> str:
+    """A header naming RS256 and then none: which one counts must never be a parser's choice."""
+    token = issuer.mint()
+    kid = jwt.get_unverified_header(token)["kid"]
+    header = f'{{"alg":"RS256","typ":"at+jwt","kid":"{kid}","alg":"none"}}'.encode()
+    return b64url(header) + token[token.index(".") :]
 
 
 def unsigned_but_signed(issuer: LoopbackIssuer, **header: Any) -> str:

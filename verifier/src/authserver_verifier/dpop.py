@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import jwt
-
 from authserver_verifier.errors import ConfigurationError, InvalidDPoPProof, VerifierUnavailable
+from authserver_verifier.jose import CompactJws, MalformedJws, parse_jws
 from authserver_verifier.jwk import UnusableKey, b64url, public_key_for, thumbprint
 from authserver_verifier.replay import MemoryReplayStore, ReplayStore, ReplayStoreFailed
 from authserver_verifier.tokens import check_algorithms, check_leeway
@@ -31,7 +29,6 @@ DEFAULT_LEEWAY_SECONDS = 5
 MAX_JTI_LENGTH = 256  # a jti is a random identifier (RFC 9449 §4.2); longer is not one
 # Headers that would point at a key elsewhere or demand extensions: the key is the inline jwk.
 REFUSED_HEADERS = frozenset({"jku", "x5u", "x5c", "crit"})
-_PYJWS = jwt.PyJWS()
 
 
 def access_token_hash(access_token: str) -> str:
@@ -66,10 +63,13 @@ class DPoPProofChecker:
         # §4.3 check 1: exactly one DPoP header field.
         if len(proofs) != 1:
             raise InvalidDPoPProof("missing_proof" if not proofs else "several_proofs")
-        proof = proofs[0].strip()
-        header = _header(proof)
-        alg, jwk = self._check_header(header)
-        claims = self._verified_claims(proof, jwk, alg)
+        try:
+            # §4.3 check 2: the header value is one well-formed JWS in compact serialisation.
+            jws = parse_jws(proofs[0].strip())
+        except MalformedJws:
+            raise InvalidDPoPProof("malformed") from None
+        alg, jwk = self._check_header(jws.header)
+        claims = self._verified_claims(jws, jwk, alg)
         now = self._clock()
         self._check_request(claims, method=method, url=url)
         iat = claims["iat"]
@@ -99,14 +99,15 @@ class DPoPProofChecker:
             raise InvalidDPoPProof("no_jwk")
         return alg, jwk
 
-    def _verified_claims(self, proof: str, jwk: dict[str, Any], alg: str) -> dict[str, Any]:
+    def _verified_claims(self, jws: CompactJws, jwk: dict[str, Any], alg: str) -> dict[str, Any]:
         try:
             # Also refuses a jwk with private members, or one that does not fit alg (check 7).
             key = public_key_for(jwk, alg)
-            payload = _PYJWS.decode(proof, key=key, algorithms=[alg])
-        except (UnusableKey, jwt.PyJWTError):
-            raise InvalidDPoPProof("bad_signature") from None
-        claims = _json_object(payload)
+        except UnusableKey:
+            raise InvalidDPoPProof("unusable_jwk") from None
+        if not jws.is_signed_by(key, alg):
+            raise InvalidDPoPProof("bad_signature")
+        claims = jws.payload
         # §4.3 check 3 / §4.2: jti, htm, htu and iat are required.
         jti, iat = claims.get("jti"), claims.get("iat")
         if not isinstance(jti, str) or not 0 < len(jti) <= MAX_JTI_LENGTH:
@@ -154,23 +155,3 @@ def _same(claimed: object, expected: str | None) -> bool:
     if not isinstance(claimed, str) or expected is None:
         return False
     return hmac.compare_digest(claimed.encode(), expected.encode())
-
-
-def _header(proof: str) -> dict[str, Any]:
-    # §4.3 check 2: the header value is one well-formed JWS in compact serialisation.
-    if proof.count(".") != 2:
-        raise InvalidDPoPProof("malformed")
-    try:
-        return jwt.get_unverified_header(proof)
-    except jwt.PyJWTError:
-        raise InvalidDPoPProof("malformed") from None
-
-
-def _json_object(payload: bytes) -> dict[str, Any]:
-    try:
-        claims = json.loads(payload)
-    except ValueError:
-        raise InvalidDPoPProof("malformed") from None
-    if not isinstance(claims, dict):
-        raise InvalidDPoPProof("malformed")
-    return claims
