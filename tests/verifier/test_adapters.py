@@ -11,7 +11,7 @@ import jwt
 import pytest
 from flask import Flask, g
 
-from authserver_verifier import Verifier
+from authserver_verifier import Verifier, require_scopes
 from authserver_verifier.asgi import TokenMiddleware
 from authserver_verifier.flask import FlaskVerifier, current_token, require_token
 from tests.support.token_issuer import (
@@ -58,6 +58,12 @@ def flask_app(verifier: Verifier) -> Flask:
     @require_token(scopes=["orders.write"], introspect=True)
     def create_order() -> dict[str, Any]:
         return {"client": g.access_token.client_id}
+
+    @app.get("/orders/<int:number>")
+    @require_token()
+    def one_order(number: int) -> dict[str, Any]:
+        require_scopes(g.access_token, "orders.read", f"orders.{number}")  # checked in the view
+        return {"number": number}
 
     @app.get("/admin")
     @require_token(scopes=["admin"])
@@ -107,6 +113,22 @@ def test_flask_a_missing_scope_is_403(flask_app: Flask, issuer: LoopbackIssuer) 
         'Bearer realm="orders", error="insufficient_scope", error_description="The access token'
         ' does not grant the scope this request needs.", scope="admin"'
     )
+
+
+def test_flask_a_scope_checked_in_the_view_is_403_too(
+    flask_app: Flask, issuer: LoopbackIssuer
+) -> None:
+    client = flask_app.test_client()
+    allowed = client.get(
+        "/orders/7",
+        headers={"Authorization": f"Bearer {issuer.mint(scope='orders.read orders.7')}"},
+    )
+    refused = client.get("/orders/8", headers={"Authorization": f"Bearer {issuer.mint()}"})
+
+    assert (allowed.status_code, allowed.json) == (200, {"number": 7})
+    assert refused.status_code == 403
+    assert refused.headers["WWW-Authenticate"].startswith('Bearer realm="orders", error="insuff')
+    assert refused.headers["WWW-Authenticate"].endswith('scope="orders.read orders.8"')
 
 
 def test_flask_introspection_sees_a_revoked_token(flask_app: Flask, issuer: LoopbackIssuer) -> None:

@@ -37,6 +37,9 @@ class FlaskVerifier:
 
     def init_app(self, app: Flask) -> None:
         app.extensions[EXTENSION] = self.verifier
+        # A view may check more itself (`require_scopes(g.access_token, ...)`): its refusal is
+        # answered like the decorator's, not as a 500.
+        app.register_error_handler(VerifierError, _refuse_from_view)
 
 
 def require_token(
@@ -75,6 +78,13 @@ def current_token() -> VerifiedToken:
     """The token :func:`require_token` verified for this request."""
     token: VerifiedToken = g.access_token
     return token
+
+
+def _refuse_from_view(error: VerifierError) -> Response:
+    token = g.get("access_token")
+    if error.scheme is None and isinstance(token, VerifiedToken):
+        error.scheme = token.scheme
+    return refusal_response(current_app.extensions[EXTENSION], error)
 
 
 def refusal_response(verifier: Verifier, error: VerifierError) -> Response:
