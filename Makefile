@@ -126,8 +126,11 @@ $(VENV)/.installed-main: requirements/build.txt requirements/main.txt setup.cfg 
 	$(PIP) install --no-deps --no-build-isolation -e .
 	touch $@
 
-$(VENV)/.installed-test: $(VENV)/.installed-main requirements/test.txt
+# The verifier kit (verifier/, a distribution of its own) is tested with the server; its two
+# dependencies, PyJWT and cryptography, are already locked in test.txt, so nothing else comes in.
+$(VENV)/.installed-test: $(VENV)/.installed-main requirements/test.txt verifier/pyproject.toml
 	$(PIP) install --require-hashes -r requirements/test.txt
+	$(PIP) install --no-deps --no-build-isolation -e verifier
 	touch $@
 
 $(VENV)/.installed-bench: $(VENV)/.installed-main requirements/bench.txt
@@ -164,4 +167,4 @@ check-locks:
 	done
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info verifier/src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
