@@ -1,8 +1,7 @@
 """The kit against a real `authserver serve`: its tokens, its introspection, its key rotation.
 
-The expected audience is the issuer URL, which is what every access token carries today; once
-the server issues tokens for registered APIs (`resource=`), these tests ask for one and expect
-its identifier instead.
+The service is the Orders API (`authserver api create`); tokens are asked for it with RFC 8707
+`resource`, and the kit expects its identifier as `aud`.
 """
 
 from __future__ import annotations
@@ -31,6 +30,8 @@ pytestmark = pytest.mark.e2e
 
 TIMEOUT_SECONDS = 10
 SCOPE = "orders.read orders.write"
+ORDERS_API = "https://orders.example.test/"
+PAYMENTS_API = "https://payments.example.test/"
 JWKS_PATH = "/.well-known/jwks.json"
 DEADLINE_SECONDS = 30
 POLL_SECONDS = 0.1
@@ -53,18 +54,30 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 
 @pytest.fixture(scope="module")
 def service_client(server: LiveServer) -> Client:
-    """A confidential client: it gets tokens, and as a resource server it may introspect."""
+    """A confidential client: it gets tokens for both APIs, and as the Orders API's resource
+    server it may introspect that API's tokens (RFC 7662 §4)."""
+    server.cli_json(
+        "api", "create", "--identifier", ORDERS_API, "--name", "Orders",
+        "--scope", "orders.read", "--scope", "orders.write",
+    )  # fmt: skip
+    server.cli_json(
+        "api", "create", "--identifier", PAYMENTS_API, "--name", "Payments",
+        "--scope", "payments.read",
+    )  # fmt: skip
     created = server.cli_json(
         "client", "create", "--name", "orders service", "--grant-type", "client_credentials",
-        "--scope", SCOPE, "--access-token-alg", "RS256",
+        "--scope", f"{SCOPE} payments.read", "--access-token-alg", "RS256",
+        "--introspect-api", ORDERS_API,
     )  # fmt: skip
     return Client(created["client_id"], created["client_secret"])
 
 
-def access_token(server: LiveServer, client: Client, scope: str = SCOPE) -> str:
+def access_token(
+    server: LiveServer, client: Client, scope: str = SCOPE, resource: str = ORDERS_API
+) -> str:
     answer = requests.post(
         server.url("/oauth/token"),
-        data={"grant_type": "client_credentials", "scope": scope},
+        data={"grant_type": "client_credentials", "scope": scope, "resource": resource},
         auth=(client.client_id, client.client_secret),
         timeout=TIMEOUT_SECONDS,
     )
@@ -86,12 +99,13 @@ def wait_for(condition: Callable[[], bool], what: str) -> None:
 
 
 def test_a_client_credentials_token_verifies(server: LiveServer, service_client: Client) -> None:
-    verifier = Verifier(server.base_url, audience=server.base_url)
+    verifier = Verifier(server.base_url, audience=ORDERS_API)
     token = verifier.verify_token(access_token(server, service_client))
 
     assert token.subject == token.client_id == service_client.client_id  # RFC 9068 §2.2
     assert token.scopes == set(SCOPE.split())
     assert token.claims["iss"] == server.base_url
+    assert token.claims["aud"] == ORDERS_API
     token.require_scopes("orders.read")
     with pytest.raises(InsufficientScope):
         token.require_scopes("orders.delete")
@@ -104,16 +118,32 @@ def test_live_tokens_are_refused_when_altered_or_not_for_this_api(
     header, payload, signature = token.split(".")
     claims = json.loads(jwt.utils.base64url_decode(payload))
     widened = jwt.utils.base64url_encode(json.dumps({**claims, "scope": "admin"}).encode())
-    verifier = Verifier(server.base_url, audience=server.base_url)
-    other_api = Verifier(server.base_url, audience="https://payments.example.test")
+    verifier = Verifier(server.base_url, audience=ORDERS_API)
+    payments = Verifier(server.base_url, audience=PAYMENTS_API)
+    payments_token = access_token(server, service_client, "payments.read", PAYMENTS_API)
+    # A token asked for without `resource` is for the issuer (userinfo), not for any API.
+    issuer_token = requests.post(
+        server.url("/oauth/token"),
+        data={"grant_type": "client_credentials", "scope": SCOPE},
+        auth=(service_client.client_id, service_client.client_secret),
+        timeout=TIMEOUT_SECONDS,
+    ).json()["access_token"]
 
     with pytest.raises(InvalidToken) as forged:
         verifier.verify_token(f"{header}.{widened.decode()}.{signature}")
-    with pytest.raises(InvalidToken) as wrong_audience:
-        other_api.verify_token(token)
+    refusals = []
+    for service, presented in (
+        (payments, token),
+        (verifier, payments_token),
+        (verifier, issuer_token),
+    ):
+        with pytest.raises(InvalidToken) as wrong_audience:
+            service.verify_token(presented)
+        refusals.append(wrong_audience.value.reason)
 
     assert forged.value.reason == "bad_signature"
-    assert wrong_audience.value.reason == "wrong_audience"
+    assert refusals == ["wrong_audience"] * 3
+    assert payments.verify_token(payments_token).scopes == {"payments.read"}
 
 
 def test_introspection_sees_a_revocation_at_once(
@@ -121,7 +151,7 @@ def test_introspection_sees_a_revocation_at_once(
 ) -> None:
     verifier = Verifier(
         server.base_url,
-        audience=server.base_url,
+        audience=ORDERS_API,
         introspection_client_id=service_client.client_id,
         introspection_client_secret=service_client.client_secret,
     )
@@ -223,7 +253,7 @@ def test_key_rotation_while_a_service_verifies(
     # the initial fetch a few seconds before; the default (10 s) changes nothing else.
     verifier = Verifier(
         server.base_url,
-        audience=server.base_url,
+        audience=ORDERS_API,
         cache_policy=CachePolicy(refetch_interval_seconds=1),
     )
     fetches_before = jwks_fetches_logged(server)
