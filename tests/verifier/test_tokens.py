@@ -153,6 +153,7 @@ REFUSED: dict[str, tuple[str, Callable[[LoopbackIssuer], str]]] = {
     "not a JWT": ("malformed", lambda issuer: "not-a-jwt"),
     "repeated alg in the header": ("malformed", lambda issuer: repeated_alg(issuer)),
     "garbage in three parts": ("malformed", lambda issuer: "a.b.c"),
+    "far too long": ("malformed", lambda issuer: issuer.mint(padding="x" * 20_000)),
 }
 
 

@@ -21,6 +21,9 @@ from authserver_verifier.jwk import SUPPORTED_ALGORITHMS
 
 # RFC 7515 §2: base64url without padding; RFC 7515 §7.1: three segments, dot-separated.
 _COMPACT = re.compile(r"([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]+)\.([A-Za-z0-9_-]*)")
+# Our tokens and proofs are a few KB; anything far larger is refused before any decoding, so a
+# hostile header cannot make every request parse megabytes.
+MAX_JWS_LENGTH = 16 * 1024
 _ALGORITHMS: dict[str, Algorithm] = {
     name: algorithm
     for name, algorithm in get_default_algorithms().items()
@@ -45,6 +48,8 @@ class CompactJws:
 
 
 def parse_jws(token: str) -> CompactJws:
+    if len(token) > MAX_JWS_LENGTH:
+        raise MalformedJws("too long")
     match = _COMPACT.fullmatch(token)
     if match is None:
         raise MalformedJws("not three base64url segments")
