@@ -10,6 +10,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 
 import jwt
@@ -24,6 +25,7 @@ from authserver_verifier import (
     VerifierError,
 )
 from authserver_verifier.http import USER_AGENT
+from tests.support.databases import backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.e2e
@@ -43,11 +45,19 @@ class Client:
     client_secret: str
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
+@pytest.fixture(scope="module", params=backends())
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[LiveServer]:
     # One worker: the JWKS it serves and the key it signs with are then one process's view,
     # so "the JWKS lists the new kid" is a condition the test can wait for.
-    with live_server(tmp_path_factory.mktemp("verifier"), AUTHSERVER_WORKERS="1") as running:
+    settings = {"AUTHSERVER_WORKERS": "1"}
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        running = stack.enter_context(
+            live_server(tmp_path_factory.mktemp(f"verifier-{request.param}"), **settings)
+        )
         yield running
     assert running.error_lines() == [], running.log()
 
