@@ -128,12 +128,10 @@ def post_deletion(client: FlaskClient, **fields: str) -> Any:
     )
 
 
-def introspect(site: Flask, token: str) -> dict[str, Any]:
-    resource_server = make_relying_party(
-        name="API", grant_types=("client_credentials",), redirect_uris=(), scope="api:read"
-    )
+def introspect(site: Flask, account: Account, token: str) -> dict[str, Any]:
+    """Asked by the app the token was issued to: the one client told about it (RFC 7662 §4)."""
     answer: dict[str, Any] = token_request(
-        browser(site), resource_server, {"token": token}, path="/oauth/introspect"
+        browser(site), account.rp, {"token": token}, path="/oauth/introspect"
     ).json
     return answer
 
@@ -151,8 +149,8 @@ def rows_left(user_id: int) -> dict[str, int]:
 def assert_everything_is_gone(site: Flask, account: Account) -> None:
     db.session.rollback()
     # Tokens: refused by introspection, userinfo and the token endpoint.
-    assert introspect(site, account.tokens["access_token"]) == {"active": False}
-    assert introspect(site, account.tokens["refresh_token"]) == {"active": False}
+    assert introspect(site, account, account.tokens["access_token"]) == {"active": False}
+    assert introspect(site, account, account.tokens["refresh_token"]) == {"active": False}
     userinfo = browser(site).get(
         "/oauth/userinfo", headers={"Authorization": f"Bearer {account.tokens['access_token']}"}
     )
@@ -253,7 +251,7 @@ def test_a_refused_deletion_changes_nothing(
     db.session.rollback()
     assert find_user_by_email(DEFAULT_EMAIL) is not None
     assert rows_left(account.id) == before
-    assert introspect(site, account.tokens["access_token"])["active"] is True
+    assert introspect(site, account, account.tokens["access_token"])["active"] is True
     assert is_signed_in(account.laptop) and is_signed_in(account.phone)
     assert (
         db.session.scalars(select(AuditEvent).where(AuditEvent.event == "user:delete")).all() == []

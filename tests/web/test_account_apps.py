@@ -45,12 +45,10 @@ def connect(client: FlaskClient, rp: RelyingParty, scope: str | None = None) -> 
     return tokens
 
 
-def introspect(client: FlaskClient, token: str) -> dict[str, Any]:
-    resource_server = make_relying_party(
-        name="API", grant_types=("client_credentials",), redirect_uris=(), scope="api:read"
-    )
+def introspect(client: FlaskClient, rp: RelyingParty, token: str) -> dict[str, Any]:
+    """Asked by the app the token was issued to: the one client told about it (RFC 7662 §4)."""
     answer: dict[str, Any] = token_request(
-        client, resource_server, {"token": token}, path="/oauth/introspect"
+        client, rp, {"token": token}, path="/oauth/introspect"
     ).json
     return answer
 
@@ -94,8 +92,8 @@ def test_revoking_an_app_ends_its_tokens_and_asks_again(site: Flask) -> None:
             {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         )
         assert refreshed.json["error"] == "invalid_grant"
-        assert introspect(client, tokens["access_token"]) == {"active": False}
-    assert introspect(client, kept["access_token"])["active"] is True
+        assert introspect(client, rp, tokens["access_token"]) == {"active": False}
+    assert introspect(client, other_app, kept["access_token"])["active"] is True
     assert authorize(client, rp, Pkce()).status_code == 200  # the consent page again
     assert audit_tags().count("consent:revoke") == 1
 
@@ -108,7 +106,7 @@ def test_revoking_also_ends_tokens_issued_without_a_refresh_token(site: Flask) -
 
     submit(client, "/account/apps/revoke", {"client_id": rp.client_id})
 
-    assert introspect(client, tokens["access_token"]) == {"active": False}
+    assert introspect(client, rp, tokens["access_token"]) == {"active": False}
 
 
 def test_a_code_not_yet_exchanged_dies_with_the_consent(site: Flask) -> None:
@@ -151,4 +149,4 @@ def test_another_users_consent_is_out_of_reach(site: Flask) -> None:
     submit(alice, "/account/apps/revoke", {"client_id": rp.client_id})
 
     assert snapshot("bob@example.org").consents == before.consents == 1
-    assert introspect(bob, bobs_tokens["access_token"])["active"] is True
+    assert introspect(bob, rp, bobs_tokens["access_token"])["active"] is True
