@@ -125,9 +125,6 @@ def test_a_reset_sets_the_password_and_ends_everything_the_account_held(
 ) -> None:
     make_user()
     rp = make_relying_party()
-    api = make_relying_party(
-        name="API", grant_types=("client_credentials",), redirect_uris=(), scope="api:read"
-    )
     other_browser = mailer.test_client()
     tokens = tokens_for(other_browser, rp)
     assert "Signed in as" in other_browser.get("/").text
@@ -156,7 +153,7 @@ def test_a_reset_sets_the_password_and_ends_everything_the_account_held(
     # introspection says inactive) and the refresh token (RFC 6749 §5.2 invalid_grant).
     assert other_browser.get("/").status_code == 303
     introspected = token_request(
-        browser, api, {"token": tokens["access_token"]}, path="/oauth/introspect"
+        browser, rp, {"token": tokens["access_token"]}, path="/oauth/introspect"
     )
     assert introspected.json == {"active": False}
     refreshed = token_request(
