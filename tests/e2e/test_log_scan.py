@@ -310,10 +310,11 @@ def code_flow_refresh_userinfo_introspect_revoke(scan: Scan, browser: Browser) -
             )
         )
         scan.secrets.add_token_response("client credentials", own)
-        seen = resource_server.introspect_token(
-            scan.server.url("/oauth/introspect"), token=refreshed["access_token"]
-        )
-        assert seen.json()["active"] is True
+    # RFC 7662 §4: the app that holds the token may ask about it.
+    seen = rp.introspect_token(
+        scan.server.url("/oauth/introspect"), token=refreshed["access_token"]
+    )
+    assert seen.json()["active"] is True
     revoked = rp.revoke_token(
         scan.server.url("/oauth/revoke"),
         refreshed["refresh_token"],
