@@ -62,7 +62,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         created["client_id"],
         *("--name", "Renamed App", "--redirect-uri", CALLBACK, "--redirect-uri", OTHER_CALLBACK),
         *("--scope", "openid email roles", "--require-mfa", "--access-token-ttl", "300"),
-        *("--id-token-alg", "ES256"),
+        *("--id-token-alg", "ES256", "--require-dpop"),
     )
 
     assert updated["changed"] == [
@@ -70,6 +70,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         "id_token_signed_response_alg",
         "name",
         "redirect_uris",
+        "require_dpop",
         "require_mfa",
         "scope",
     ]
@@ -80,6 +81,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         "id_token_signed_response_alg": "ES256",
         "name": "Renamed App",
         "redirect_uris": [CALLBACK, OTHER_CALLBACK],
+        "require_dpop": True,
         "require_mfa": True,
         "scope": "openid email roles",
     }
@@ -98,6 +100,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
                     "id_token_signed_response_alg": "ES256",
                     "name": "Renamed App",
                     "redirect_uris": [CALLBACK, OTHER_CALLBACK],
+                    "require_dpop": True,
                     "require_mfa": True,
                     "scope": "openid email roles",
                 },

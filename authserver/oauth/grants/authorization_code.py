@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.code_exchange import redeem_code
+from authserver.oauth.dpop.token_binding import token_request_jkt
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RedeemedCode, utcnow
 from authserver.oauth.refresh_rotation import is_user_token_valid
 from authserver.oauth.scopes import OFFLINE_ACCESS, OPENID, parse_scope
@@ -51,6 +52,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 grant_id=code.row.grant_id,
                 nonce=code.row.nonce,
                 include_refresh_token=_should_issue_refresh_token(client, scopes),
+                dpop_jkt=token_request_jkt(),
             )
         )
 
