@@ -109,6 +109,15 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
     ]
 
 
+def test_require_dpop_can_be_switched_off_again(app: Flask, cli: Cli) -> None:
+    created = create(require_dpop=True)
+
+    updated = cli.json("client", "update", created["client_id"], "--no-require-dpop")
+
+    assert updated["changed"] == ["require_dpop"]
+    assert shown(created["client_id"])["require_dpop"] is False
+
+
 def test_a_lifetime_goes_back_to_the_server_setting_with_default(app: Flask, cli: Cli) -> None:
     created = create(refresh_token_ttl=3600)
 

@@ -49,6 +49,15 @@ MAX_PROOF_LENGTH = 8 * 1024  # a proof with an RSA-4096 `jwk` is under 2 KB
 MAX_JTI_LENGTH = 255  # the column's size
 
 
+class _ProofRegistry(jws.JWSRegistry):
+    # The `jwk` header makes a proof's protected header larger than joserfc's 512-byte default
+    # allows for RSA keys (about 700 bytes for RSA-2048, 1 KB for RSA-4096).
+    max_header_length = 2048
+
+
+_REGISTRY = _ProofRegistry(algorithms=DPOP_ALGORITHMS)
+
+
 @dataclass(frozen=True)
 class VerifiedProof:
     jkt: str  # RFC 7638 SHA-256 thumbprint of the proof's key: what tokens are bound to
@@ -111,7 +120,7 @@ def _verified_jws(proof: str) -> tuple[dict[str, Any], Key]:  # Any: JSON claim 
     if len(proof) > MAX_PROOF_LENGTH or not proof.isascii() or proof.count(".") != 2:
         raise InvalidDPoPProof("The DPoP proof is not a JWT.")
     try:
-        compact = jws.extract_compact(proof.encode("ascii"))
+        compact = jws.extract_compact(proof.encode("ascii"), registry=_REGISTRY)
         header: dict[str, Any] = dict(compact.headers())
         claims = json.loads(compact.payload)
     except (JoseError, ValueError, TypeError):
@@ -130,7 +139,7 @@ def _verified_jws(proof: str) -> tuple[dict[str, Any], Key]:  # Any: JSON claim 
             # RFC 9864 deprecates the name "EdDSA" (for "Ed25519"), not the algorithm; it is
             # the name clients send today (as in client_assertion.py).
             warnings.simplefilter("ignore", SecurityWarning)
-            is_valid = jws.validate_compact(compact, key, algorithms=[alg])
+            is_valid = jws.validate_compact(compact, key, algorithms=[alg], registry=_REGISTRY)
     except JoseError:
         is_valid = False
     if not is_valid:

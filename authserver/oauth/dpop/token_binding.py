@@ -78,6 +78,10 @@ class DPoPBinding:
             raise InvalidDPoPProof("This client must send a DPoP proof.")
         refresh_token = grant.request.refresh_token  # None but for the refresh grant
         bound = refresh_token.row.dpop_jkt if refresh_token is not None else None
-        if bound is not None and bound != jkt:
-            # §5: a bound refresh token is usable only with a proof made with its key.
-            raise InvalidGrantError("The refresh token is bound to another DPoP key.")
+        if bound is None or bound == jkt:
+            return
+        # §5: a bound refresh token is usable only with a proof made with its key. Refused
+        # here, the rotation already staged is rolled back: the token stays usable.
+        if jkt is None:
+            raise InvalidGrantError("The refresh token is DPoP-bound: send a proof with its key.")
+        raise InvalidGrantError("The refresh token is bound to another DPoP key.")
