@@ -7,6 +7,7 @@ against the published JWKS, and `cnf.jkt` is compared with a thumbprint computed
 from __future__ import annotations
 
 import base64
+import json
 import time
 from typing import Any
 
@@ -142,11 +143,19 @@ BAD_PROOFS: dict[str, tuple[dict[str, Any], str]] = {
         {"claims": {"jti": None}},
         "The proof needs a jti (at most 255 characters) and an iat.",
     ),
+    "iat not a number": (
+        {"iat": float("nan")},
+        "The proof needs a jti (at most 255 characters) and an iat.",
+    ),
     "jti too long": (
         {"jti": "j" * 256},
         "The proof needs a jti (at most 255 characters) and an iat.",
     ),
     "wrong typ": ({"header": {"typ": "JWT"}}, "The proof's typ must be dpop+jwt."),
+    "crv not a string": (
+        {"header": {"jwk": "crv list"}},
+        "The proof's jwk is not a key for ES256.",
+    ),
     "jwk null": ({"header": {"jwk": None}}, "The proof's header needs a jwk."),
     "private jwk": ({"header": {"jwk": "private"}}, "The proof's jwk must be a public key."),
     "symmetric jwk": (
@@ -174,6 +183,8 @@ def test_an_invalid_proof_is_invalid_dpop_proof(client: FlaskClient, case: str) 
         header["jwk"] = key.private_jwk
     elif header.get("jwk") == "ed25519":
         header["jwk"] = ProofKey.ed25519().public_jwk
+    elif header.get("jwk") == "crv list":
+        header["jwk"] = {**key.public_jwk, "crv": ["P-256"]}
     if options.pop("signer", None) == "other":
         options["signer"] = _other_signer()
     proof = key.proof(header=header, **options)
@@ -207,6 +218,22 @@ def test_unsigned_or_symmetric_algorithms_are_refused(client: FlaskClient, alg: 
     header = {"typ": "dpop+jwt", "jwk": ProofKey.es256().public_jwk}
     payload = {"jti": "x", "htm": "POST", "htu": TOKEN_URL, "iat": int(time.time())}
     proof = jwt.encode(payload, None if alg == "none" else "s" * 32, algorithm=alg, headers=header)
+    rp = make_relying_party(redirect_uris=(), grant_types=("client_credentials",), scope="api")
+
+    response = token_request(with_proof(client, proof), rp, {"grant_type": "client_credentials"})
+
+    assert_error(
+        response, "invalid_dpop_proof", "Sign the proof with one of ES256 EdDSA PS256 RS256."
+    )
+
+
+def test_an_alg_that_is_not_a_string_is_refused(client: FlaskClient) -> None:
+    # Put together by hand: PyJWT refuses to make such a header. Never verified, so the
+    # signature does not matter.
+    header = {"typ": "dpop+jwt", "alg": ["ES256"], "jwk": ProofKey.es256().public_jwk}
+    payload = {"jti": "x", "htm": "POST", "htu": TOKEN_URL, "iat": int(time.time())}
+    parts = (json.dumps(header).encode(), json.dumps(payload).encode(), b"signature")
+    proof = ".".join(_b64(part) for part in parts)
     rp = make_relying_party(redirect_uris=(), grant_types=("client_credentials",), scope="api")
 
     response = token_request(with_proof(client, proof), rp, {"grant_type": "client_credentials"})

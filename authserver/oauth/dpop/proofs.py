@@ -11,6 +11,7 @@ import base64
 import hashlib
 import hmac
 import json
+import math
 import re
 import warnings
 from dataclasses import dataclass
@@ -131,7 +132,7 @@ def _verified_jws(proof: str) -> tuple[dict[str, Any], Key]:  # Any: JSON claim 
     if not isinstance(typ, str) or typ.lower() != PROOF_TYPE:
         raise InvalidDPoPProof("The proof's typ must be dpop+jwt.")  # check 4
     alg = header.get("alg")
-    if alg not in _KEY_FOR_ALGORITHM:
+    if not isinstance(alg, str) or alg not in _KEY_FOR_ALGORITHM:
         raise InvalidDPoPProof(f"Sign the proof with one of {' '.join(DPOP_ALGORITHMS)}.")
     key = _public_key(header.get("jwk"), alg)
     try:
@@ -155,7 +156,10 @@ def _public_key(jwk: object, alg: str) -> Key:
         raise InvalidDPoPProof("The proof's jwk must be a public key.")
     kty, curves = _KEY_FOR_ALGORITHM[alg]
     # Checked before importing: joserfc would accept an `oct` (HMAC) key, which proves nothing.
-    if jwk.get("kty") != kty or (curves is not None and jwk.get("crv") not in curves):
+    crv = jwk.get("crv")
+    if jwk.get("kty") != kty or (
+        curves is not None and not (isinstance(crv, str) and crv in curves)
+    ):
         raise InvalidDPoPProof(f"The proof's jwk is not a key for {alg}.")
     try:
         key = JWKRegistry.import_key(jwk)
@@ -181,7 +185,8 @@ def _ath_matches(ath: object, access_token: str) -> bool:
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
-    return isinstance(value, int | float) and not isinstance(value, bool)
+    # JSON parsing lets NaN through, and NaN compares as inside any window.
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
