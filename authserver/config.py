@@ -130,6 +130,11 @@ class Settings:
         parse_bool,
         "Demand PKCE from confidential clients too (RFC 9700 §2.1.1); public clients always",
     )
+    dpop_nonce_required: bool = setting(
+        False,
+        parse_bool,
+        "DPoP proofs at the token endpoint and userinfo must carry a server nonce (RFC 9449 §8)",
+    )
     key_rotation_interval: int = setting(
         90 * 86400, parse_seconds, "Age after which a signing key is replaced (seconds)"
     )

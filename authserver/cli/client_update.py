@@ -73,6 +73,9 @@ LIFETIME = LifetimeType()
 )
 @click.option("--skip-consent/--no-skip-consent", default=None, help="First-party app or not.")
 @click.option("--require-mfa/--no-require-mfa", default=None, help="Demand a second factor.")
+@click.option(
+    "--require-dpop/--no-require-dpop", default=None, help="Refuse token requests without DPoP."
+)
 @click.option("--jwks-file", type=click.Path(path_type=Path), help="JWK Set for private_key_jwt.")
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS))
 @click.option("--access-token-alg", type=click.Choice(SIGNING_ALGORITHMS))

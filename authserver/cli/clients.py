@@ -53,6 +53,11 @@ def client_group() -> None:
     is_flag=True,
     help="Every sign-in for this client needs a second factor (users without one set it up).",
 )
+@click.option(
+    "--require-dpop/--no-require-dpop",
+    default=False,
+    help="Refuse token requests without a DPoP proof (RFC 9449), so every token is key-bound.",
+)
 @click.option("--jwks-file", type=click.Path(path_type=Path), help="JWK Set for private_key_jwt.")
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
 @click.option("--access-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
@@ -96,6 +101,7 @@ def create(
     token_endpoint_auth_method: str | None,
     skip_consent: bool,
     require_mfa: bool,
+    require_dpop: bool,
     jwks_file: Path | None,
     id_token_alg: str,
     access_token_alg: str,
@@ -119,6 +125,7 @@ def create(
         post_logout_redirect_uris=post_logout_redirect_uris,
         skip_consent=skip_consent,
         require_mfa=require_mfa,
+        require_dpop=require_dpop,
         jwks=load_jwks(jwks_file),
         id_token_signed_response_alg=id_token_alg,
         access_token_signed_response_alg=access_token_alg,

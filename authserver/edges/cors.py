@@ -41,8 +41,9 @@ RULES = {
 }
 # What a client's script may send (beyond the CORS-safelisted ones) and read in the answer:
 # bearer tokens and Basic credentials; RFC 6750 §3 errors and 429's Retry-After.
-ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type"
-EXPOSED_RESPONSE_HEADERS = "WWW-Authenticate, Retry-After"
+# DPoP (RFC 9449) from a browser app: it sends its proof in `DPoP` and must read `DPoP-Nonce`.
+ALLOWED_REQUEST_HEADERS = "Authorization, Content-Type, DPoP"
+EXPOSED_RESPONSE_HEADERS = "WWW-Authenticate, Retry-After, DPoP-Nonce"
 PREFLIGHT_MAX_AGE_SECONDS = 600
 
 

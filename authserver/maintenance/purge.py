@@ -38,6 +38,7 @@ from authserver.models import (
     AuthorizationCode,
     BrowserSessionRecord,
     ClientAssertionJti,
+    DPoPProofJti,
     EmailVerificationToken,
     LoginDevice,
     PasswordResetToken,
@@ -91,6 +92,7 @@ TARGETS = (
     Target(RefreshToken, _expired(RefreshToken)),  # and then their empty families
     Target(RevokedAccessToken, _expired(RevokedAccessToken)),
     Target(ClientAssertionJti, _expired(ClientAssertionJti)),
+    Target(DPoPProofJti, _expired(DPoPProofJti)),
     Target(PasswordResetToken, _expired(PasswordResetToken)),
     Target(EmailVerificationToken, _expired(EmailVerificationToken)),
     Target(UnlockToken, _expired(UnlockToken)),

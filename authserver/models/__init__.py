@@ -12,6 +12,7 @@ from authserver.models.sessions import BrowserSessionRecord
 from authserver.models.tokens import (
     AuthorizationCode,
     Consent,
+    DPoPProofJti,
     RefreshFamily,
     RefreshToken,
     RevokedAccessToken,
@@ -27,6 +28,7 @@ __all__ = [
     "Client",
     "ClientAssertionJti",
     "Consent",
+    "DPoPProofJti",
     "EmailVerificationToken",
     "KeyState",
     "LoginDevice",

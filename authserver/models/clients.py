@@ -31,6 +31,9 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     skip_consent: Mapped[bool] = mapped_column(default=False)
     # Every sign-in for this client needs a second factor, whatever acr_values it sends.
     require_mfa: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # RFC 9449 §5.2 (`dpop_bound_access_tokens`): token requests without a DPoP proof are
+    # refused, so every token this client holds is bound to a key it keeps.
+    require_dpop: Mapped[bool] = mapped_column(default=False, server_default=false())
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     access_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     # Per-client lifetimes; None means the server-wide setting.

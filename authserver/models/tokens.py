@@ -65,6 +65,9 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
     # The family's absolute end; rotation never extends it.
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     idle_expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # RFC 9449 §5: a public client's refresh token is bound to the DPoP key it was issued
+    # with (the RFC 7638 thumbprint); using it needs a proof made with that key.
+    dpop_jkt: Mapped[str | None] = mapped_column(String(43))
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -99,6 +102,21 @@ class RevokedAccessToken(db.Model):  # type: ignore[name-defined,misc]
     kind: Mapped[str] = mapped_column(String(8))  # "jti" or "grant"
     value: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+class DPoPProofJti(db.Model):  # type: ignore[name-defined,misc]
+    """RFC 9449 §11.1: a DPoP proof's `jti`, kept per key while the proof could still be fresh.
+
+    In the database, not in memory, so a proof replayed to another instance is refused too.
+    """
+
+    __tablename__ = "dpop_proof_jtis"
+    __table_args__ = (UniqueConstraint("jkt", "jti"),)
+
+    id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
+    jkt: Mapped[str] = mapped_column(String(43))  # the proof key's RFC 7638 thumbprint
+    jti: Mapped[str] = mapped_column(String(255))
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
 
 

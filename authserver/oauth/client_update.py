@@ -52,6 +52,7 @@ def current_registration(client: Client) -> ClientRegistration:
         post_logout_redirect_uris=tuple(client.post_logout_redirect_uris),
         skip_consent=client.skip_consent,
         require_mfa=client.require_mfa,
+        require_dpop=client.require_dpop,
         jwks=client.jwks,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         access_token_signed_response_alg=client.access_token_signed_response_alg,
@@ -139,6 +140,7 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.jwks = after.jwks
     client.skip_consent = after.skip_consent
     client.require_mfa = after.require_mfa
+    client.require_dpop = after.require_dpop
     client.id_token_signed_response_alg = after.id_token_signed_response_alg
     client.access_token_signed_response_alg = after.access_token_signed_response_alg
     client.access_token_ttl = after.access_token_ttl

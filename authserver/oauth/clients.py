@@ -51,6 +51,8 @@ class ClientRegistration:
     skip_consent: bool = False
     # Every sign-in for this client needs a second factor (users without one enrol first).
     require_mfa: bool = False
+    # RFC 9449 §5.2: token requests without a DPoP proof are refused; every token is bound.
+    require_dpop: bool = False
     jwks: dict[str, Any] | None = field(default=None)  # Any: a JWK Set is free-form JSON
     id_token_signed_response_alg: str = "RS256"
     access_token_signed_response_alg: str = "RS256"
@@ -148,6 +150,7 @@ def register_client(
         jwks=request.jwks,
         skip_consent=request.skip_consent,
         require_mfa=request.require_mfa,
+        require_dpop=request.require_dpop,
         id_token_signed_response_alg=request.id_token_signed_response_alg,
         access_token_signed_response_alg=request.access_token_signed_response_alg,
         access_token_ttl=request.access_token_ttl,
@@ -274,6 +277,7 @@ def describe_client(client: Client) -> dict[str, Any]:  # Any: JSON-ready values
         "scope": client.scope,
         "skip_consent": client.skip_consent,
         "require_mfa": client.require_mfa,
+        "require_dpop": client.require_dpop,
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "access_token_signed_response_alg": client.access_token_signed_response_alg,
         # None: the server-wide setting applies.

@@ -14,6 +14,8 @@ from authserver.extensions import db
 from authserver.models.users import User
 from authserver.oauth.access_tokens import token_audiences
 from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.dpop.resource import confirmed_jkt
+from authserver.oauth.dpop.token_binding import DPOP_TOKEN_TYPE
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth.request_checks import protocol_request_problem
 from authserver.oauth.server import error_response, oauth_server
@@ -65,7 +67,10 @@ class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]  # Authli
 
     def create_introspection_payload(self, token: Found | None) -> dict[str, Any]:
         if isinstance(token, FoundAccessToken):
-            return {"active": True, "token_type": "Bearer", **_access_fields(token)}
+            # RFC 9449 §6.2: a bound token's `cnf` (in _access_fields), and its type, DPoP.
+            bound = confirmed_jkt(token.token.claims) is not None
+            token_type = DPOP_TOKEN_TYPE if bound else "Bearer"
+            return {"active": True, "token_type": token_type, **_access_fields(token)}
         if isinstance(token, FoundRefreshToken) and is_refresh_token_active(
             token.row, now=datetime.now(UTC)
         ):
@@ -76,7 +81,9 @@ class TokenIntrospection(IntrospectionEndpoint):  # type: ignore[misc]  # Authli
 
 def _access_fields(found: FoundAccessToken) -> dict[str, Any]:
     claims = found.token.claims
-    names = ("scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "acr")
+    names = (
+        "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "acr", "cnf",
+    )  # fmt: skip
     return {name: claims[name] for name in names if name in claims}
 
 

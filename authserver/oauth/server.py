@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.client_assertion import PrivateKeyJwt
 from authserver.oauth.clients import find_client_snapshot
+from authserver.oauth.dpop.token_binding import DPoPBinding
 from authserver.oauth.grants.authorization_code import (
     AuthorizationCodeGrant,
     ProofKeyForCodeExchange,
@@ -46,9 +47,9 @@ def build_server(app: Flask) -> AuthorizationServer:
     server = _AuthorizationServer()
     server.init_app(app, query_client=_query_client, save_token=_save_token)
     server.register_client_auth_method(PrivateKeyJwt.CLIENT_AUTH_METHOD, PrivateKeyJwt())
-    server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange()])
-    server.register_grant(RefreshTokenGrant)
-    server.register_grant(ClientCredentialsGrant)
+    server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange(), DPoPBinding()])
+    server.register_grant(RefreshTokenGrant, [DPoPBinding()])
+    server.register_grant(ClientCredentialsGrant, [DPoPBinding()])
     return server
 
 

@@ -24,6 +24,7 @@ from authserver.models.apis import Api
 from authserver.models.clients import Client
 from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
+from authserver.oauth.dpop.token_binding import DPOP_TOKEN_TYPE, refresh_token_jkt
 from authserver.oauth.scopes import OPENID, format_scope
 from authserver.observability.metrics import count_token_issued
 
@@ -65,6 +66,8 @@ class Issue:
     access_scopes: tuple[str, ...] | None = None
     # RFC 8707 §2.2: the APIs the grant is limited to, kept on its refresh tokens.
     resources: tuple[str, ...] = ()
+    # RFC 9449: the thumbprint of the DPoP key the request proved; its tokens are bound to it.
+    dpop_jkt: str | None = None
 
     @property
     def access_token_scopes(self) -> tuple[str, ...]:
@@ -79,7 +82,7 @@ def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token
     access_token, expires_in = _access_token(issue)
     response: dict[str, Any] = {
         "access_token": access_token,
-        "token_type": "Bearer",
+        "token_type": DPOP_TOKEN_TYPE if issue.dpop_jkt else "Bearer",
         "expires_in": expires_in,
         # RFC 6749 §5.1: the access token's scope (narrower than the grant's for an API).
         "scope": format_scope(issue.access_token_scopes),
@@ -148,6 +151,8 @@ def _access_token(issue: Issue) -> tuple[str, int]:
         claims["amr"] = list(issue.authentication.amr)
     if issue.grant_id is not None:
         claims[GRANT_ID_CLAIM] = issue.grant_id
+    if issue.dpop_jkt is not None:
+        claims["cnf"] = {"jkt": issue.dpop_jkt}  # RFC 9449 §6.1
     if issue.user is not None:
         # RFC 9068 §2.2.3.1: `roles` (SCIM's attribute) may describe the user to the resource
         # server; released only when the client was granted the `roles` scope.
@@ -233,6 +238,9 @@ def _refresh_token(issue: Issue) -> str:
             "created_at": issue.now,
             "expires_at": absolute_end,
             "idle_expires_at": min(idle_end, absolute_end),
+            "dpop_jkt": refresh_token_jkt(
+                is_public_client=issue.client.is_public, jkt=issue.dpop_jkt
+            ),
         },
     )
     return token

@@ -16,6 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from authserver.config import current_settings
 from authserver.keys.views import JWKS_PATH
 from authserver.oauth.clients import AUTH_METHODS, GRANT_TYPES, SIGNING_ALGORITHMS
+from authserver.oauth.dpop.proofs import DPOP_ALGORITHMS
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS
 from authserver.oauth.scopes import STANDARD_SCOPES
 from authserver.sessions import ACR_MFA, ACR_PASSWORD
@@ -61,6 +62,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         "revocation_endpoint_auth_methods_supported": list(AUTH_METHODS),
         "revocation_endpoint_auth_signing_alg_values_supported": list(SIGNING_ALGORITHMS),
         "code_challenge_methods_supported": ["S256"],
+        "dpop_signing_alg_values_supported": list(DPOP_ALGORITHMS),  # RFC 9449 §5.1
         "claims_supported": list(CLAIMS_SUPPORTED),
         "prompt_values_supported": ["none", "login", "consent"],
         "acr_values_supported": [ACR_PASSWORD, ACR_MFA],

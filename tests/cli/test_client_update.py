@@ -62,7 +62,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         created["client_id"],
         *("--name", "Renamed App", "--redirect-uri", CALLBACK, "--redirect-uri", OTHER_CALLBACK),
         *("--scope", "openid email roles", "--require-mfa", "--access-token-ttl", "300"),
-        *("--id-token-alg", "ES256"),
+        *("--id-token-alg", "ES256", "--require-dpop"),
     )
 
     assert updated["changed"] == [
@@ -70,6 +70,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         "id_token_signed_response_alg",
         "name",
         "redirect_uris",
+        "require_dpop",
         "require_mfa",
         "scope",
     ]
@@ -80,6 +81,7 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
         "id_token_signed_response_alg": "ES256",
         "name": "Renamed App",
         "redirect_uris": [CALLBACK, OTHER_CALLBACK],
+        "require_dpop": True,
         "require_mfa": True,
         "scope": "openid email roles",
     }
@@ -98,12 +100,22 @@ def test_update_changes_only_what_is_given_and_audits_it(app: Flask, cli: Cli) -
                     "id_token_signed_response_alg": "ES256",
                     "name": "Renamed App",
                     "redirect_uris": [CALLBACK, OTHER_CALLBACK],
+                    "require_dpop": True,
                     "require_mfa": True,
                     "scope": "openid email roles",
                 },
             },
         )
     ]
+
+
+def test_require_dpop_can_be_switched_off_again(app: Flask, cli: Cli) -> None:
+    created = create(require_dpop=True)
+
+    updated = cli.json("client", "update", created["client_id"], "--no-require-dpop")
+
+    assert updated["changed"] == ["require_dpop"]
+    assert shown(created["client_id"])["require_dpop"] is False
 
 
 def test_a_lifetime_goes_back_to_the_server_setting_with_default(app: Flask, cli: Cli) -> None:

@@ -93,6 +93,7 @@ def test_create_confidential_prints_the_secret_once(app: Flask, runner: FlaskCli
         *("--grant-type", "client_credentials", "--scope", "openid profile api:read"),
         "--skip-consent",
         "--require-mfa",
+        "--require-dpop",
     )
 
     stored = get_client(created["client_id"])
@@ -110,6 +111,7 @@ def test_create_confidential_prints_the_secret_once(app: Flask, runner: FlaskCli
         "scope": "openid profile api:read",
         "skip_consent": True,
         "require_mfa": True,
+        "require_dpop": True,
         "id_token_signed_response_alg": "RS256",
         "access_token_signed_response_alg": "RS256",
         "access_token_ttl": None,

@@ -26,6 +26,7 @@ from authserver.models import (
     AuditEvent,
     AuthorizationCode,
     ClientAssertionJti,
+    DPoPProofJti,
     LoginDevice,
     RefreshFamily,
     UnlockToken,
@@ -77,6 +78,9 @@ def direct_rows(user: User, rp: RelyingParty, now: datetime) -> None:
             )
         )
         db.session.add(
+            DPoPProofJti(jkt="k" * 43, jti=secrets.token_urlsafe(8), expires_at=expires_at)
+        )
+        db.session.add(
             UnlockToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
         )
     db.session.add(
@@ -119,6 +123,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "refresh_families": 1,
         "revoked_access_tokens": 1,
         "client_assertion_jtis": 1,
+        "dpop_proof_jtis": 1,
         "password_reset_tokens": 1,
         "email_verification_tokens": 1,
         "unlock_tokens": 1,

@@ -63,7 +63,7 @@ def test_token_preflight_from_a_registered_origin(client: FlaskClient) -> None:
     headers = response.headers
     assert headers["Access-Control-Allow-Origin"] == SPA
     assert headers["Access-Control-Allow-Methods"] == "POST"
-    assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type"
+    assert headers["Access-Control-Allow-Headers"] == "Authorization, Content-Type, DPoP"
     assert headers["Access-Control-Max-Age"] == "600"
     assert "Origin" in headers["Vary"]
     assert "Access-Control-Allow-Credentials" not in headers

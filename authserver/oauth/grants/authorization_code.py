@@ -12,6 +12,7 @@ from authserver.extensions import db
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
 from authserver.oauth.code_exchange import redeem_code
+from authserver.oauth.dpop.token_binding import token_request_jkt
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RedeemedCode, utcnow
 from authserver.oauth.refresh_rotation import is_user_token_valid
 from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
@@ -61,6 +62,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 api=target.api,
                 access_scopes=target.scopes,
                 resources=tuple(code.row.resources),
+                dpop_jkt=token_request_jkt(),
             )
         )
 

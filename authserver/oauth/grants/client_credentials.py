@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749.errors import InvalidScopeError
 
 from authserver.extensions import db
 from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.dpop.token_binding import token_request_jkt
 from authserver.oauth.grants.common import CONFIDENTIAL_AUTH_METHODS, utcnow
 from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
 from authserver.oauth.scopes import (
@@ -58,6 +59,7 @@ class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[mis
                 grant_type=self.GRANT_TYPE,
                 api=target.api,
                 access_scopes=target.scopes,
+                dpop_jkt=token_request_jkt(),
             )
         )
 

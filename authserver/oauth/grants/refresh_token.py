@@ -8,6 +8,7 @@ from authlib.oauth2.rfc6749 import grants
 
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.dpop.token_binding import token_request_jkt
 from authserver.oauth.grants.common import ALL_AUTH_METHODS, RotatedRefreshToken, utcnow
 from authserver.oauth.refresh_rotation import rotate_refresh_token
 from authserver.oauth.resources import RESOURCE_PARAMETER, token_target
@@ -57,6 +58,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
                 api=target.api,
                 access_scopes=target.scopes,
                 resources=tuple(parent.row.resources),
+                dpop_jkt=token_request_jkt(),
             )
         )
 
