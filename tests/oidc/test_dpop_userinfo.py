@@ -16,12 +16,22 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from authserver.config import app_settings
+from authserver.oauth.apis import ApiRegistration, register_api
 from tests.conftest import AppFactory
 from tests.oauth.test_dpop_token import code_exchange, with_proof
 from tests.support.dpop import TOKEN_URL, USERINFO_URL, ProofKey
-from tests.support.oauth import make_relying_party, make_user, sign_in, token_request
+from tests.support.oauth import (
+    Pkce,
+    exchange_code,
+    make_relying_party,
+    make_user,
+    obtain_code,
+    sign_in,
+    token_request,
+)
 
 ALGS = 'algs="ES256 EdDSA PS256 RS256"'
+ORDERS_API = "https://orders.example.com/"
 
 
 @dataclass(frozen=True)
@@ -181,18 +191,33 @@ def test_userinfo_demands_a_nonce_when_the_setting_is_on(
     assert second.status_code == 200, second.json
 
 
-def test_introspection_shows_the_binding(client: FlaskClient, bound: Bound) -> None:
+@pytest.mark.parametrize("alg", ["ES256", "EdDSA"])
+def test_introspection_shows_the_binding(client: FlaskClient, alg: str) -> None:
+    """The API's resource server introspects a bound token for its API (RFC 7662 §4)."""
+    key = ProofKey.es256() if alg == "ES256" else ProofKey.ed25519()
+    register_api(ApiRegistration(ORDERS_API, "Orders", ["orders:read"]))
     resource_server = make_relying_party(
-        redirect_uris=(), grant_types=("client_credentials",), scope="api"
+        redirect_uris=(),
+        grant_types=("client_credentials",),
+        scope="",
+        introspect_apis=(ORDERS_API,),
     )
+    make_user()
+    sign_in(client)
+    rp = make_relying_party(token_endpoint_auth_method="none", scope="openid orders:read")
+    pkce = Pkce()
+    code = obtain_code(client, rp, pkce, scope="openid orders:read", resource=ORDERS_API)
+    issued = exchange_code(with_proof(client, key.proof()), rp, code, pkce).json
 
     response = token_request(
-        client, resource_server, {"token": bound.token}, path="/oauth/introspect"
-    )
+        with_proof(client, None), resource_server, {"token": issued["access_token"]},
+        path="/oauth/introspect",
+    )  # fmt: skip
 
     assert response.json["active"] is True
+    assert response.json["aud"] == ORDERS_API
     assert response.json["token_type"] == "DPoP"
-    assert response.json["cnf"] == {"jkt": bound.key.thumbprint}
+    assert response.json["cnf"] == {"jkt": key.thumbprint}
 
 
 def test_discovery_lists_the_proof_algorithms(client: FlaskClient) -> None:
