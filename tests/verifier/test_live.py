@@ -26,6 +26,7 @@ from authserver_verifier import (
 )
 from authserver_verifier.http import USER_AGENT
 from tests.support.databases import backends, fresh_postgres_database
+from tests.support.dpop import ProofKey
 from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.e2e
@@ -293,3 +294,43 @@ def test_key_rotation_while_a_service_verifies(
     assert verifier.keys.fetch_count == 2
     assert jwks_fetches_logged(server) - fetches_before == 2
     print(f"\n{rotate.__name__}: {sum(service.verified.values())} verifications, 2 JWKS fetches")
+
+
+def test_a_dpop_bound_token_from_the_server_needs_its_proof_at_the_service(
+    server: LiveServer, service_client: Client
+) -> None:
+    """RFC 9449 end to end: the server binds the token to the caller's key; the kit accepts it
+    only with a fresh proof made with that key, for this very request."""
+    key = ProofKey.es256()
+    issued = requests.post(
+        server.url("/oauth/token"),
+        data={"grant_type": "client_credentials", "scope": SCOPE, "resource": ORDERS_API},
+        auth=(service_client.client_id, service_client.client_secret),
+        headers={"DPoP": key.proof(htu=server.url("/oauth/token"))},
+        timeout=TIMEOUT_SECONDS,
+    )
+    assert issued.status_code == 200, issued.text
+    assert issued.json()["token_type"] == "DPoP"
+    token = issued.json()["access_token"]
+    verifier = Verifier(server.base_url, audience=ORDERS_API)
+    url = "https://orders.example.test/orders"
+
+    def attempt(scheme: str, proofs: list[str], method: str = "GET") -> str:
+        try:
+            verifier.authenticate(
+                method=method, url=url, authorization=[f"{scheme} {token}"], dpop=proofs
+            )
+        except VerifierError as error:
+            return error.reason
+        return "accepted"
+
+    proof = key.proof(htm="GET", htu=url, access_token=token)
+    assert verifier.verify_token(token).jkt == key.thumbprint
+    assert attempt("DPoP", [proof]) == "accepted"
+    assert attempt("DPoP", [proof]) == "replayed"
+    assert attempt("DPoP", []) == "missing_proof"
+    assert attempt("Bearer", []) == "bound_token_as_bearer"
+    other_key = ProofKey.es256().proof(htm="GET", htu=url, access_token=token)
+    assert attempt("DPoP", [other_key]) == "key_not_bound"
+    wrong_method = key.proof(htm="POST", htu=url, access_token=token)
+    assert attempt("DPoP", [wrong_method]) == "wrong_htm"
