@@ -1,4 +1,5 @@
-"""The OAuth 2.0 authorization server: authorize, token, introspection and revocation."""
+"""The OAuth 2.0 authorization server: authorize, token, introspection and revocation, APIs
+(RFC 8707) and DPoP (RFC 9449)."""
 
 from __future__ import annotations
 
