@@ -334,3 +334,22 @@ def test_a_dpop_bound_token_from_the_server_needs_its_proof_at_the_service(
     assert attempt("DPoP", [other_key]) == "key_not_bound"
     wrong_method = key.proof(htm="POST", htu=url, access_token=token)
     assert attempt("DPoP", [wrong_method]) == "wrong_htm"
+
+
+def test_an_expired_live_token_is_refused(server: LiveServer, service_client: Client) -> None:
+    # service_client: the fixture that registers the Orders API.
+    created = server.cli_json(
+        "client", "create", "--name", "short-lived", "--grant-type", "client_credentials",
+        "--scope", "orders.read", "--access-token-ttl", "1",
+    )  # fmt: skip
+    client = Client(created["client_id"], created["client_secret"])
+    token = access_token(server, client, "orders.read")
+    # No leeway: a token one second old is past its one-second life at once.
+    verifier = Verifier(server.base_url, audience=ORDERS_API, leeway_seconds=0)
+    assert verifier.verify_token(token).subject == client.client_id
+
+    time.sleep(2.1)
+
+    with pytest.raises(InvalidToken) as expired:
+        verifier.verify_token(token)
+    assert expired.value.reason == "expired"
