@@ -15,10 +15,12 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient, FlaskCliRunner
 from flask_migrate import upgrade
+from playwright.sync_api import Browser, sync_playwright
 from sqlalchemy import exists, literal, select, text, union_all
 
 from authserver import create_app
 from authserver.extensions import db
+from tests.support.chromium import CHROMIUM_ARGS, chromium_executable
 from tests.support.databases import (
     POSTGRES_ENV,
     REDIS_ENV,
@@ -200,3 +202,20 @@ def redis_url(request: pytest.FixtureRequest) -> str:
     except redis.RedisError as exc:
         pytest.fail(f"{REDIS_ENV} is set but Redis is unreachable: {exc}", pytrace=False)
     return url
+
+
+@pytest.fixture(scope="session")
+def chromium() -> Iterator[Browser]:
+    """One headless Chromium for the whole run (the browser and gateway tests).
+
+    One, because Playwright's sync API runs an event loop on the main thread while it is open,
+    and a second `sync_playwright()` in the same run would find that loop and refuse to start.
+    """
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable(), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 from playwright.sync_api import Error as PlaywrightError
 
-from tests.support.chromium import CHROMIUM_ARGS, WatchedPage, chromium_executable, slug
+from tests.support.chromium import WatchedPage, slug
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
 from tests.support.smtp import Inbox, smtp_server
@@ -29,19 +29,6 @@ from tests.support.smtp import Inbox, smtp_server
 ARTEFACTS = Path("test-artifacts", "browser")
 SCREENSHOT_FOLDERS = pytest.StashKey[list[Path]]()
 OUTCOME = pytest.StashKey[pytest.TestReport]()
-
-
-@pytest.fixture(scope="session")
-def chromium() -> Iterator[Browser]:
-    executable = chromium_executable()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable, headless=True, args=CHROMIUM_ARGS
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
 
 
 @pytest.fixture(scope="package")

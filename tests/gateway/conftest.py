@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, sync_playwright
+from playwright.sync_api import Browser
 
 from tests.gateway.apache import (
     Certificate,
@@ -34,7 +34,7 @@ from tests.gateway.apache import (
     self_signed_certificate,
 )
 from tests.gateway.backend import EchoBackend, echo_backend
-from tests.support.chromium import CHROMIUM_ARGS, WatchedPage, chromium_executable, slug
+from tests.support.chromium import WatchedPage, slug
 from tests.support.live_server import LiveServer, free_port, live_server
 
 # The doc's names for the API and its scopes; the callers' client asks for either scope.
@@ -202,29 +202,18 @@ def gateway(
     assert server.error_lines() == [], server.log()
 
 
-@pytest.fixture(scope="package")
-def chromium() -> Iterator[Browser]:
-    executable = chromium_executable()
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=executable,
-            headless=True,
-            # Test only: our pages and the app are served with the test's self-signed
-            # certificate, which Chromium has no way to trust otherwise.
-            args=[*CHROMIUM_ARGS, "--ignore-certificate-errors"],
-        )
-        try:
-            yield browser
-        finally:
-            browser.close()
-
-
 @pytest.fixture
 def tab(request: pytest.FixtureRequest, chromium: Browser) -> Iterator[WatchedPage]:
     """A tab in a fresh browser context (no cookies), screenshotting into the test's folder."""
     folder = request.config.rootpath / ARTEFACTS / slug(request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
-    context = chromium.new_context(viewport={"width": 1024, "height": 768}, locale="en-GB")
+    context = chromium.new_context(
+        viewport={"width": 1024, "height": 768},
+        locale="en-GB",
+        # Test only: our pages and the app are served with the test's self-signed certificate,
+        # which Chromium has no way to trust otherwise.
+        ignore_https_errors=True,
+    )
     try:
         # Each `arrive` checks what the browser reported so far, the test's last step included.
         yield WatchedPage(context.new_page(), folder)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import jwt
@@ -205,7 +206,10 @@ def call_asgi(
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
-    asyncio.run(app(scope, receive, send))
+    # In a thread of its own, as a server's event loop would be: the main thread may already run
+    # a loop (Playwright's, while the browser tests' Chromium is open), where asyncio.run fails.
+    with ThreadPoolExecutor(max_workers=1) as server_thread:
+        server_thread.submit(lambda: asyncio.run(app(scope, receive, send))).result()
     start, body = sent
     headers_out = [(name.decode(), value.decode()) for name, value in start["headers"]]
     return start["status"], headers_out, json.loads(body["body"])
