@@ -46,7 +46,10 @@ def identifier_problem(identifier: str) -> str | None:
         return f"at most {MAX_IDENTIFIER_LENGTH} characters"
     if not identifier.isascii() or any(ch.isspace() or ord(ch) < 0x21 for ch in identifier):
         return "printable ASCII without spaces"
-    parts = urlsplit(identifier)
+    try:
+        parts = urlsplit(identifier)
+    except ValueError:  # such as an unclosed IPv6 bracket
+        return "an absolute URI (such as https://api.example.com/orders)"
     if not parts.scheme or not (parts.netloc or parts.path):
         return "an absolute URI (such as https://api.example.com/orders)"
     if "#" in identifier:

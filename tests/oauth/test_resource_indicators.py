@@ -142,6 +142,7 @@ def test_without_a_resource_the_token_is_for_the_issuer_as_before(
         HR,  # an API the app holds no scope of
         "https://orders.example.com/#x",  # RFC 8707 §2: no fragment
         "orders",  # not an absolute URI
+        "https://[::1/",  # not a URI at all
     ],
 )
 def test_the_authorization_request_refuses_a_resource_it_cannot_serve(
@@ -230,6 +231,24 @@ def test_a_grant_without_resources_may_ask_for_any_api_of_the_app(
     body = grant(browser, shop, [], resource=BILLING).json
 
     assert claims_for(browser, body["access_token"], BILLING)["scope"] == "bills:read"
+
+
+@pytest.mark.parametrize(
+    "resource", ["https://[::1/", "x" * 3000, "https://orders.example.com/\x00", "", "orders"]
+)
+def test_the_token_endpoint_refuses_a_malformed_resource(
+    client: FlaskClient, apis: None, resource: str
+) -> None:
+    worker = make_relying_party(
+        name="Worker", grant_types=("client_credentials",), redirect_uris=(), scope="orders:read"
+    )
+
+    response = token_request(
+        client, worker, {"grant_type": "client_credentials", "resource": resource}
+    )
+
+    assert response.status_code == 400
+    assert response.json["error"] in ("invalid_target", "invalid_request")
 
 
 def test_client_credentials_for_an_api(client: FlaskClient, apis: None) -> None:
