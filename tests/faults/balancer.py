@@ -109,14 +109,17 @@ class Balancer:
         """The next backend in turn that accepts the connection; None when none does.
 
         A backend that refused a connection is passed over for a moment (a passive health
-        check, as balancers do), unless every backend is.
+        check, as balancers do): it is tried last rather than first, so a connection is cut
+        only when every backend refuses it. The order is fixed once per connection: other
+        connections turn the shared round robin at the same time, and taking a fresh turn
+        per attempt could hand one connection the same resting backend twice and none other.
         """
-        for _ in self.backend_ports:
-            with self._lock:
-                port = self.backend_ports[next(self._turn)]
-                resting = self._down_until.get(port, 0.0) > time.monotonic()
-            if resting and len(self._down_until) < len(self.backend_ports):
-                continue
+        with self._lock:
+            first = next(self._turn)
+            in_turn = self.backend_ports[first:] + self.backend_ports[:first]
+            now = time.monotonic()
+            resting = [port for port in in_turn if self._down_until.get(port, 0.0) > now]
+        for port in [port for port in in_turn if port not in resting] + resting:
             try:
                 upstream = socket.create_connection(
                     ("127.0.0.1", port), timeout=CONNECT_TIMEOUT_SECONDS
