@@ -110,6 +110,12 @@ class Settings:
     refresh_token_idle_ttl: int = setting(
         7 * 86400, parse_seconds, "Refresh token idle lifetime (seconds)"
     )
+    refresh_reuse_grace_seconds: int = setting(
+        30,
+        parse_non_negative_int,
+        "Seconds in which a just-rotated refresh token presented again gets the same successor "
+        "(a lost response forgiven once); 0: every reuse revokes the family",
+    )
     session_idle_ttl: int = setting(1800, parse_seconds, "Browser session idle timeout (seconds)")
     session_absolute_ttl: int = setting(
         12 * 3600, parse_seconds, "Browser session absolute lifetime (seconds)"

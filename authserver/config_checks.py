@@ -27,6 +27,8 @@ MIN_METRICS_TOKEN_LENGTH = 32
 # OWASP Password Storage Cheat Sheet: argon2id needs at least 19 MiB per hash to resist GPUs.
 MIN_PRODUCTION_ARGON2_MEMORY_KIB = 19 * 1024
 MIN_CONTENT_LENGTH = 4096
+# A lost token response is retried within seconds; minutes of grace would only serve a thief.
+MAX_REFRESH_REUSE_GRACE_SECONDS = 300
 
 
 def unknown_variable_warnings(source: Mapping[str, str], *, known: Set[str]) -> list[str]:
@@ -83,6 +85,12 @@ def validation_problems(settings: Settings) -> list[str]:
     if settings.refresh_token_idle_ttl > settings.refresh_token_ttl:
         problems.append(
             f"{env_name('refresh_token_idle_ttl')}: must not exceed {env_name('refresh_token_ttl')}"
+        )
+    if settings.refresh_reuse_grace_seconds > MAX_REFRESH_REUSE_GRACE_SECONDS:
+        # Reuse detection (RFC 9700 §4.14.2) is what the grace suspends: it stays a moment.
+        problems.append(
+            f"{env_name('refresh_reuse_grace_seconds')}: must not exceed "
+            f"{MAX_REFRESH_REUSE_GRACE_SECONDS} seconds"
         )
     if settings.lockout_seconds > settings.lockout_max_seconds:
         problems.append(

@@ -293,6 +293,16 @@ def test_refresh_idle_lifetime_cannot_exceed_absolute_lifetime(tmp_path: Path) -
     )
 
 
+def test_the_refresh_reuse_grace_is_seconds_from_zero_to_five_minutes(tmp_path: Path) -> None:
+    grace = "AUTHSERVER_REFRESH_REUSE_GRACE_SECONDS"
+
+    assert load({grace: "0"}, tmp_path).refresh_reuse_grace_seconds == 0
+    assert load({}, tmp_path).refresh_reuse_grace_seconds == 30
+    assert problems_of({grace: "301"}, tmp_path) == [f"{grace}: must not exceed 300 seconds"]
+    [negative] = problems_of({grace: "-1"}, tmp_path)
+    assert negative.startswith(f"{grace}: expected zero or a positive number")
+
+
 def test_rate_limits_take_flask_limiters_notation(tmp_path: Path) -> None:
     settings = load(
         {

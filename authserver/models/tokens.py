@@ -69,6 +69,9 @@ class RefreshToken(db.Model):  # type: ignore[name-defined,misc]
     # with (the RFC 7638 thumbprint); using it needs a proof made with that key.
     dpop_jkt: Mapped[str | None] = mapped_column(String(43))
     rotated_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When this rotated token was presented again within the grace and got its successor a
+    # second time (oauth/refresh_rotation.py): that is forgiven once, never twice.
+    reuse_forgiven_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
+from authserver.security.derived_keys import derived_key
 
 _PURPOSE = b"authserver client secret v1"
 
@@ -21,13 +21,8 @@ def new_client_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def _hashing_key() -> bytes:
-    secret_key: str = current_app.config["SECRET_KEY"]
-    return hmac.new(secret_key.encode(), _PURPOSE, hashlib.sha256).digest()
-
-
 def hash_client_secret(secret: str) -> str:
-    return hmac.new(_hashing_key(), secret.encode(), hashlib.sha256).hexdigest()
+    return hmac.new(derived_key(_PURPOSE), secret.encode(), hashlib.sha256).hexdigest()
 
 
 def is_client_secret_valid(secret: str, stored_hash: str | None) -> bool:

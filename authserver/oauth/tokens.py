@@ -58,6 +58,11 @@ class Issue:
     # The refresh token to rotate from (None for a new family) and whether to issue one at all.
     refresh_parent: RefreshToken | None = None
     include_refresh_token: bool = False
+    # The refresh token's value: None for a random one (a new family); on rotation, the
+    # successor derived from the presented token (oauth/refresh_successors.py).
+    refresh_token_value: str | None = None
+    # True when that successor is stored already (a forgiven retry): hand it out, write nothing.
+    refresh_token_stored: bool = False
     # RFC 6749 §6: a rotated refresh token keeps exactly the scope of the one it replaces.
     refresh_scopes: tuple[str, ...] | None = None
     # RFC 8707: the API the access token is for (None: the issuer) and the scopes it carries
@@ -107,6 +112,9 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
     }
     if issue.grant_id is not None:
         detail["grant_id"] = issue.grant_id
+    if issue.refresh_token_stored:
+        # A retry after a lost answer, forgiven once (oauth/refresh_rotation.py).
+        detail["refresh_token_repeated"] = True
     if issue.api is not None:
         detail["resource"] = issue.api.identifier
     if issue.user is None:
@@ -198,7 +206,9 @@ def token_hash_claim(token: str, alg: str) -> str:
 
 def _refresh_token(issue: Issue) -> str:
     assert issue.user is not None and issue.authentication is not None
-    token = secrets.token_urlsafe(32)  # 256 bits
+    token = issue.refresh_token_value or secrets.token_urlsafe(32)  # 256 bits
+    if issue.refresh_token_stored:
+        return token
     parent = issue.refresh_parent
     absolute_end = (
         parent.expires_at

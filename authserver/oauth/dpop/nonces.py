@@ -15,7 +15,7 @@ import hashlib
 import hmac
 from datetime import datetime
 
-from flask import current_app
+from authserver.security.derived_keys import derived_key
 
 NONCE_WINDOW_SECONDS = 300
 _PURPOSE = b"authserver dpop nonce v1"
@@ -40,10 +40,5 @@ def _window(now: datetime) -> int:
 
 
 def _nonce_for(window: int) -> str:
-    mac = hmac.new(_nonce_key(), window.to_bytes(8, "big", signed=True), hashlib.sha256)
+    mac = hmac.new(derived_key(_PURPOSE), window.to_bytes(8, "big", signed=True), hashlib.sha256)
     return base64.urlsafe_b64encode(mac.digest()).decode().rstrip("=")
-
-
-def _nonce_key() -> bytes:
-    secret_key: str = current_app.config["SECRET_KEY"]
-    return hmac.new(secret_key.encode(), _PURPOSE, hashlib.sha256).digest()

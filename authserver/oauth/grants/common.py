@@ -9,6 +9,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, TokenMixin
 from authserver.models.tokens import AuthorizationCode, RefreshToken
 from authserver.models.users import User
 from authserver.oauth.client_adapter import AuthlibClient
+from authserver.oauth.refresh_rotation import Rotation
 from authserver.oauth.tokens import Authentication
 
 CONFIDENTIAL_AUTH_METHODS = ["client_secret_basic", "client_secret_post", "private_key_jwt"]
@@ -43,9 +44,11 @@ class RedeemedCode(AuthorizationCodeMixin):  # type: ignore[misc]  # Authlib shi
 
 
 class RotatedRefreshToken(TokenMixin):  # type: ignore[misc]
-    def __init__(self, row: RefreshToken, user: User) -> None:
-        self.row = row
-        self.user = user
+    def __init__(self, rotation: Rotation) -> None:
+        self.row: RefreshToken = rotation.row
+        self.user: User = rotation.user
+        self.successor = rotation.successor
+        self.repeated = rotation.repeated
 
     def check_client(self, client: AuthlibClient) -> bool:
         return bool(client.model.id == self.row.client_pk)

@@ -22,8 +22,10 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
 
     def authenticate_refresh_token(self, refresh_token: str) -> RotatedRefreshToken | None:
         client: AuthlibClient = self.request.client
-        rotated = rotate_refresh_token(refresh_token, client.model, now=utcnow())
-        return RotatedRefreshToken(*rotated) if rotated is not None else None
+        rotation = rotate_refresh_token(
+            refresh_token, client.model, now=utcnow(), jkt=token_request_jkt()
+        )
+        return RotatedRefreshToken(rotation) if rotation is not None else None
 
     def authenticate_user(self, refresh_token: RotatedRefreshToken) -> User | None:
         return refresh_token.user  # read with the token, in the same statement
@@ -54,6 +56,8 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
                 grant_id=parent.row.family_id,
                 refresh_parent=parent.row,
                 include_refresh_token=True,
+                refresh_token_value=parent.successor,
+                refresh_token_stored=parent.repeated,
                 refresh_scopes=_still_allowed(parent.row.scope, client),
                 api=target.api,
                 access_scopes=target.scopes,
