@@ -1,6 +1,6 @@
 """refresh reuse grace: refresh_tokens.reuse_forgiven_at
 
-Revision ID: 0020_refresh_reuse_grace
+Revision ID: 0016_refresh_reuse_grace
 Revises: 0015_dpop
 Create Date: 2026-12-07
 """
@@ -8,7 +8,7 @@ Create Date: 2026-12-07
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0020_refresh_reuse_grace"
+revision = "0016_refresh_reuse_grace"
 down_revision = "0015_dpop"
 branch_labels = None
 depends_on = None
