@@ -1,4 +1,4 @@
-"""``authserver client``: the token-exchange grant (RFC 8693) and the audiences a client may ask for."""
+"""``authserver client``: the token-exchange grant (RFC 8693) and the APIs a client may ask for."""
 
 from __future__ import annotations
 
@@ -72,9 +72,9 @@ def test_deleting_an_api_takes_it_from_exchange_policies(
 ) -> None:
     create_api(runner, ORDERS)
     create_api(runner, BILLING)
-    client_id = invoke_json(
-        runner, "client", "create", *EXCHANGER, "--exchange-audience", BILLING
-    )["client_id"]
+    client_id = invoke_json(runner, "client", "create", *EXCHANGER, "--exchange-audience", BILLING)[
+        "client_id"
+    ]
 
     invoke_json(runner, "api", "delete", BILLING)
 

@@ -15,13 +15,14 @@ import pytest
 import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
+from werkzeug.datastructures import MultiDict
 from werkzeug.test import TestResponse
 
 from authserver.accounts.administration import disable_user
 from authserver.extensions import db
 from authserver.models.audit import AuditEvent
 from authserver.models.users import User
-from authserver.oauth.apis import ApiRegistration, register_api
+from authserver.oauth.apis import ApiRegistration, register_api, update_api
 from tests.oauth.test_dpop_token import with_proof
 from tests.oauth.test_resource_indicators import authorize_with
 from tests.support.dpop import ProofKey
@@ -193,8 +194,6 @@ def test_the_scope_may_be_narrowed_to_a_subset(
 ) -> None:
     wide = service("Orders service", ORDERS, (BILLING,))
     shop_scope = "openid orders:read invoices:read invoices:write"
-    from authserver.oauth.apis import update_api
-
     update_api(ORDERS, {"scopes": ["orders:read", "invoices:read", "invoices:write"]})
     token = grant(browser, make_relying_party(name="Shop 2", scope=shop_scope), [ORDERS])
     subject_token = token.json["access_token"]
@@ -208,9 +207,7 @@ def test_the_scope_may_be_narrowed_to_a_subset(
     assert claims(browser, narrowed.json["access_token"], BILLING)["scope"] == "invoices:write"
 
 
-def test_a_client_may_exchange_a_token_issued_to_itself(
-    browser: FlaskClient, apis: None
-) -> None:
+def test_a_client_may_exchange_a_token_issued_to_itself(browser: FlaskClient, apis: None) -> None:
     shop = make_relying_party(
         name="Shop",
         scope=SHOP_SCOPE,
@@ -222,9 +219,7 @@ def test_a_client_may_exchange_a_token_issued_to_itself(
     response = exchange(browser, shop, own_token, resource=BILLING)
 
     assert response.status_code == 200, response.json
-    assert claims(browser, response.json["access_token"], BILLING)["act"] == {
-        "sub": shop.client_id
-    }
+    assert claims(browser, response.json["access_token"], BILLING)["act"] == {"sub": shop.client_id}
 
 
 def test_the_new_token_lives_no_longer_than_the_subject_token(
@@ -236,9 +231,9 @@ def test_the_new_token_lives_no_longer_than_the_subject_token(
 
     with time_machine.travel(datetime.now(UTC) + timedelta(seconds=60), tick=False):
         response = exchange(browser, orders_service, subject_token, resource=BILLING)
+        assert response.status_code == 200, response.json
+        new = claims(browser, response.json["access_token"], BILLING)
 
-    assert response.status_code == 200, response.json
-    new = claims(browser, response.json["access_token"], BILLING)
     assert new["exp"] == subject["exp"]
     assert response.json["expires_in"] == subject["exp"] - new["iat"] <= 61
 
@@ -255,9 +250,7 @@ def test_an_exchange_is_audited_and_introspection_shows_the_actor(
         browser, billing_service, {"token": token}, path="/oauth/introspect"
     ).json
     db.session.expire_all()
-    row = db.session.scalars(
-        select(AuditEvent).where(AuditEvent.event == "token:exchange")
-    ).one()
+    row = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "token:exchange")).one()
 
     assert introspected["active"] is True
     assert introspected["act"] == {"sub": orders_service.client_id}
@@ -283,13 +276,13 @@ def test_a_dpop_proof_binds_the_new_token(
 ) -> None:
     key = ProofKey.es256()
 
-    response = exchange(with_proof(browser, key.proof()), orders_service, user_token, resource=BILLING)
+    response = exchange(
+        with_proof(browser, key.proof()), orders_service, user_token, resource=BILLING
+    )
 
     assert response.status_code == 200, response.json
     assert response.json["token_type"] == "DPoP"
-    assert claims(browser, response.json["access_token"], BILLING)["cnf"] == {
-        "jkt": key.thumbprint
-    }
+    assert claims(browser, response.json["access_token"], BILLING)["cnf"] == {"jkt": key.thumbprint}
 
 
 SUBJECT_REFUSED = "The subject_token is not an active access token meant for this client."
@@ -313,8 +306,7 @@ TARGET_REFUSED = "The audience or resource is unknown or not allowed for this cl
         (
             {"requested_token_type": "urn:ietf:params:oauth:token-type:refresh_token"},
             "invalid_request",
-            "Only requested_token_type urn:ietf:params:oauth:token-type:access_token "
-            "is supported.",
+            "Only requested_token_type urn:ietf:params:oauth:token-type:access_token is supported.",
         ),
         (
             {"actor_token": "anything", "actor_token_type": ACCESS_TOKEN_TYPE},
@@ -325,7 +317,11 @@ TARGET_REFUSED = "The audience or resource is unknown or not allowed for this cl
         ({"resource": "https://unknown.example.com/"}, "invalid_target", TARGET_REFUSED),
         ({"resource": LEDGER}, "invalid_target", TARGET_REFUSED),  # not in its policy
         ({"resource": "not a uri"}, "invalid_target", TARGET_REFUSED),
-        ({"audience": LEDGER}, "invalid_target", "'resource' and 'audience' must name the same API."),
+        (
+            {"audience": LEDGER},
+            "invalid_target",
+            "'resource' and 'audience' must name the same API.",
+        ),
         (
             {"resource": HR},
             "invalid_target",
@@ -370,8 +366,8 @@ def test_two_targets_are_refused(
         "subject_token": user_token,
         "subject_token_type": ACCESS_TOKEN_TYPE,
     }
-    pairs = [*data.items(), ("audience", BILLING), ("audience", HR)]
-    response = browser.post("/oauth/token", data=pairs, headers=orders_service.basic_auth())
+    form = MultiDict([*data.items(), ("audience", BILLING), ("audience", HR)])
+    response = browser.post("/oauth/token", data=form, headers=orders_service.basic_auth())
 
     assert_error(response, "invalid_target", "Ask for one target API per request.")
 
@@ -379,9 +375,7 @@ def test_two_targets_are_refused(
 def test_a_client_without_the_grant_type_is_unauthorized(
     browser: FlaskClient, user_token: str, apis: None
 ) -> None:
-    resource_server = service(
-        "Orders reader", ORDERS, (), grant_types=("client_credentials",)
-    )
+    resource_server = service("Orders reader", ORDERS, (), grant_types=("client_credentials",))
     before = audit_rows()
 
     response = exchange(browser, resource_server, user_token, resource=BILLING)
@@ -456,4 +450,4 @@ def test_discovery_lists_the_grant_type(client: FlaskClient) -> None:
     metadata = client.get("/.well-known/openid-configuration").json
 
     assert TOKEN_EXCHANGE in metadata["grant_types_supported"]
-    assert ISSUER == metadata["issuer"]
+    assert metadata["issuer"] == ISSUER
