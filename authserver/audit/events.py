@@ -32,6 +32,8 @@ class EventTag(StrEnum):
     API_DELETED = "api:delete"
     TOKEN_ISSUED = "token:issue"
     TOKEN_REVOKED = "token:revoke"
+    # RFC 8693: a client exchanged a user's access token for one for another API.
+    TOKEN_EXCHANGED = "token:exchange"
     CODE_REPLAYED = "token:code-replay:failure"
     REFRESH_REUSED = "token:refresh-reuse:failure"
     CONSENT_GIVEN = "consent:give"

@@ -90,6 +90,14 @@ LIFETIME = LifetimeType()
     help="Replaces the APIs whose tokens this client may introspect; repeat for several.",
 )
 @click.option("--clear-introspect-apis", is_flag=True, help="It may introspect no API's tokens.")
+@click.option(
+    "--exchange-audience",
+    "exchange_audiences",
+    multiple=True,
+    metavar="URI",
+    help="Replaces the APIs this client may exchange a user's token for; repeat for several.",
+)
+@click.option("--clear-exchange-audiences", is_flag=True, help="It may exchange tokens for no API.")
 @json_option
 @with_appcontext
 def update_command(client_id: str, **options: Any) -> None:
@@ -123,6 +131,7 @@ _LIFETIMES = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
 _CLEARED_LISTS = {
     "clear_post_logout_redirect_uris": ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
     "clear_introspect_apis": ("introspect_apis", "--introspect-api"),
+    "clear_exchange_audiences": ("exchange_audiences", "--exchange-audience"),
 }
 
 

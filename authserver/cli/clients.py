@@ -89,6 +89,14 @@ def client_group() -> None:
     help="This client is that API's resource server: it may introspect the API's tokens. "
     "Repeat for several.",
 )
+@click.option(
+    "--exchange-audience",
+    "exchange_audiences",
+    multiple=True,
+    metavar="URI",
+    help="With the token-exchange grant: an API this client may exchange a user's token for "
+    "(RFC 8693). Repeat for several.",
+)
 @json_option
 @with_appcontext
 def create(
@@ -109,6 +117,7 @@ def create(
     id_token_ttl: int | None,
     refresh_token_ttl: int | None,
     introspect_apis: tuple[str, ...],
+    exchange_audiences: tuple[str, ...],
     as_json: bool,
 ) -> None:
     """Register a client; prints its client_id and, once, its client_secret."""
@@ -133,6 +142,7 @@ def create(
         id_token_ttl=id_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
         introspect_apis=introspect_apis,
+        exchange_audiences=exchange_audiences,
     )
     try:
         client, secret = register_client(registration, via="cli")

@@ -43,6 +43,9 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     # RFC 7662 §4: the APIs (by identifier) whose access tokens this client may introspect,
     # as their resource server. A JSON list, read with the client on every introspection.
     introspect_apis: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # RFC 8693 §2.1: the APIs (by identifier) this client may ask for as `audience` or
+    # `resource` when it exchanges a user's token (the token-exchange grant).
+    exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -1,5 +1,5 @@
 """The OAuth 2.0 authorization server: authorize, token, introspection and revocation, APIs
-(RFC 8707) and DPoP (RFC 9449)."""
+(RFC 8707), DPoP (RFC 9449) and token exchange (RFC 8693)."""
 
 from __future__ import annotations
 

@@ -149,14 +149,26 @@ def delete_api(identifier: str, *, via: str | None = None) -> list[str]:
     """
     api = get_api(identifier)
     released = []
+    # A later API with the same identifier must not inherit who may exchange tokens for it.
+    exchange_removed = []
     for client in db.session.scalars(select(Client)):
         if identifier in client.introspect_apis:
             client.introspect_apis = [each for each in client.introspect_apis if each != identifier]
             released.append(client.client_id)
+        if identifier in client.exchange_audiences:
+            client.exchange_audiences = [
+                each for each in client.exchange_audiences if each != identifier
+            ]
+            exchange_removed.append(client.client_id)
     db.session.delete(api)
     record_event(
         EventTag.API_DELETED,
-        detail={"identifier": identifier, "introspection_removed_from": released, **_origin(via)},
+        detail={
+            "identifier": identifier,
+            "introspection_removed_from": released,
+            "exchange_removed_from": exchange_removed,
+            **_origin(via),
+        },
     )
     db.session.commit()
     return released

@@ -60,6 +60,7 @@ def current_registration(client: Client) -> ClientRegistration:
         id_token_ttl=client.id_token_ttl,
         refresh_token_ttl=client.refresh_token_ttl,
         introspect_apis=tuple(client.introspect_apis),
+        exchange_audiences=tuple(client.exchange_audiences),
     )
 
 
@@ -108,7 +109,14 @@ def update_client(
 def _normalised(changes: dict[str, Any]) -> dict[str, Any]:
     """The stored forms, so that "no real change" compares equal (as register_client stores)."""
     normal = dict(changes)
-    for name in ("redirect_uris", "post_logout_redirect_uris", "grant_types", "introspect_apis"):
+    lists = (
+        "redirect_uris",
+        "post_logout_redirect_uris",
+        "grant_types",
+        "introspect_apis",
+        "exchange_audiences",
+    )
+    for name in lists:
         if name in normal:
             normal[name] = tuple(dict.fromkeys(normal[name]))
     if "name" in normal:
@@ -147,6 +155,7 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.id_token_ttl = after.id_token_ttl
     client.refresh_token_ttl = after.refresh_token_ttl
     client.introspect_apis = list(after.introspect_apis)
+    client.exchange_audiences = list(after.exchange_audiences)
     return secret
 
 

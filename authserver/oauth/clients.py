@@ -20,7 +20,9 @@ from authserver.oauth.errors import ClientRegistrationError, UnknownClient
 from authserver.oauth.redirect_uris import registration_problem
 from authserver.oauth.scopes import format_scope, is_valid_scope_string, parse_scope
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+# RFC 8693 §2.1: the token-exchange grant (oauth/token_exchange.py).
+TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "private_key_jwt", PUBLIC_CLIENT_AUTH_METHOD)
 SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")
@@ -62,6 +64,8 @@ class ClientRegistration:
     refresh_token_ttl: int | None = None
     # RFC 7662 §4: identifiers of the APIs whose tokens this client may introspect.
     introspect_apis: Sequence[str] = ()
+    # RFC 8693: identifiers of the APIs this client may exchange a user's token for.
+    exchange_audiences: Sequence[str] = ()
 
 
 def registration_problems(request: ClientRegistration) -> list[str]:
@@ -95,7 +99,12 @@ def registration_problems(request: ClientRegistration) -> list[str]:
     for alg in (request.id_token_signed_response_alg, request.access_token_signed_response_alg):
         if alg not in SIGNING_ALGORITHMS:
             problems.append(f"signing algorithm {alg!r}: use {', '.join(SIGNING_ALGORITHMS)}")
-    return problems + _lifetime_problems(request) + _introspection_problems(request)
+    return (
+        problems
+        + _lifetime_problems(request)
+        + _introspection_problems(request)
+        + _exchange_problems(request)
+    )
 
 
 def _introspection_problems(request: ClientRegistration) -> list[str]:
@@ -108,6 +117,25 @@ def _introspection_problems(request: ClientRegistration) -> list[str]:
     return [
         f"introspect API {identifier!r}: no such API (see `authserver api list`)"
         for identifier in request.introspect_apis
+        if find_api(identifier) is None
+    ]
+
+
+def _exchange_problems(request: ClientRegistration) -> list[str]:
+    problems: list[str] = []
+    is_exchanger = TOKEN_EXCHANGE in request.grant_types
+    if is_exchanger and request.token_endpoint_auth_method == PUBLIC_CLIENT_AUTH_METHOD:
+        # A token exchange turns a user's token into one for another API: only a client that
+        # proves who it is may do that, so its policy (exchange_audiences) means something.
+        problems.append(f"{TOKEN_EXCHANGE}: only for confidential clients")
+    if request.exchange_audiences and not is_exchanger:
+        problems.append(f"exchange_audiences: only with the {TOKEN_EXCHANGE} grant type")
+    # Imported here: oauth/apis.py reads this module's limits.
+    from authserver.oauth.apis import find_api
+
+    return problems + [
+        f"exchange audience {identifier!r}: no such API (see `authserver api list`)"
+        for identifier in request.exchange_audiences
         if find_api(identifier) is None
     ]
 
@@ -157,6 +185,7 @@ def register_client(
         id_token_ttl=request.id_token_ttl,
         refresh_token_ttl=request.refresh_token_ttl,
         introspect_apis=list(dict.fromkeys(request.introspect_apis)),
+        exchange_audiences=list(dict.fromkeys(request.exchange_audiences)),
     )
     db.session.add(client)
     record_event(EventTag.CLIENT_CREATED, client_id=client.client_id, detail=_origin(via))
@@ -285,5 +314,6 @@ def describe_client(client: Client) -> dict[str, Any]:  # Any: JSON-ready values
         "id_token_ttl": client.id_token_ttl,
         "refresh_token_ttl": client.refresh_token_ttl,
         "introspect_apis": list(client.introspect_apis),
+        "exchange_audiences": list(client.exchange_audiences),
         "created_at": client.created_at.isoformat(),
     }

@@ -83,6 +83,7 @@ def _access_fields(found: FoundAccessToken) -> dict[str, Any]:
     claims = found.token.claims
     names = (
         "scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "acr", "cnf",
+        "act",  # RFC 8693 §4.1: who acts for the subject, for an exchanged token
     )  # fmt: skip
     return {name: claims[name] for name in names if name in claims}
 

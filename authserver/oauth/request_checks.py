@@ -18,8 +18,9 @@ from authserver.oauth.client_auth_checks import client_authentication_problem
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
 MAX_VALUE_LENGTH = 16 * 1024  # a JWT client assertion or token is a few KB at most
 # RFC 6749 §5.2 / §4.1.2.1: error_description may hold only %x20-21 / %x23-5B / %x5D-7E.
-# RFC 8707 §2: `resource` may be given several times (the grants decide what that means).
-REPEATABLE_PARAMETERS = frozenset({"resource"})
+# RFC 8707 §2 and RFC 8693 §2.1: `resource` and `audience` may be given several times (the
+# grants decide what that means).
+REPEATABLE_PARAMETERS = frozenset({"resource", "audience"})
 _DESCRIBABLE_NAME = re.compile(r"[\x20\x21\x23-\x5b\x5d-\x7e]{1,64}")
 
 

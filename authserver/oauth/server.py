@@ -19,6 +19,7 @@ from authserver.oauth.grants.authorization_code import (
 )
 from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
 from authserver.oauth.grants.refresh_token import RefreshTokenGrant
+from authserver.oauth.grants.token_exchange import TokenExchangeGrant
 from authserver.observability.request_log import note_request_party
 
 SERVER_EXTENSION = "authserver.oauth_server"
@@ -50,6 +51,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange(), DPoPBinding()])
     server.register_grant(RefreshTokenGrant, [DPoPBinding()])
     server.register_grant(ClientCredentialsGrant, [DPoPBinding()])
+    server.register_grant(TokenExchangeGrant, [DPoPBinding()])
     return server
 
 

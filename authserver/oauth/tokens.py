@@ -31,6 +31,7 @@ from authserver.observability.metrics import count_token_issued
 ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 §2.1
 ID_TOKEN_TYPE = "JWT"
 GRANT_ID_CLAIM = "gid"  # ties an access token to its grant, so one deny-list row revokes all
+ACTOR_CLAIM = "act"  # RFC 8693 §4.1
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,16 @@ class Authentication:
     acr: str
     amr: tuple[str, ...]
     session_id: str | None
+
+
+@dataclass(frozen=True)
+class Delegation:
+    """What a token made by a token exchange (RFC 8693) says beyond an ordinary one."""
+
+    # RFC 8693 §4.1: the `act` claim: the exchanging client, with earlier actors nested.
+    act: dict[str, Any]  # Any: JSON, nested `act` members
+    subject_client_id: str  # the client the exchanged (subject) token was issued to
+    expires_at_most: int  # the subject token's `exp`: the new token ends no later
 
 
 @dataclass(frozen=True)
@@ -73,6 +84,8 @@ class Issue:
     resources: tuple[str, ...] = ()
     # RFC 9449: the thumbprint of the DPoP key the request proved; its tokens are bound to it.
     dpop_jkt: str | None = None
+    # RFC 8693: set when the token is made by a token exchange, on behalf of ``user``.
+    delegation: Delegation | None = None
 
     @property
     def access_token_scopes(self) -> tuple[str, ...]:
@@ -117,6 +130,11 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
         detail["refresh_token_repeated"] = True
     if issue.api is not None:
         detail["resource"] = issue.api.identifier
+    tag = EventTag.TOKEN_ISSUED
+    if issue.delegation is not None:
+        tag = EventTag.TOKEN_EXCHANGED
+        detail["subject_client_id"] = issue.delegation.subject_client_id
+        detail["actors"] = actor_chain(issue.delegation.act)
     if issue.user is None:
         # Client-credentials tokens are machine traffic (hundreds a minute per client) whose
         # issue otherwise writes nothing (DESIGN.md "Tokens": no database write per access
@@ -125,7 +143,7 @@ def _record_issue(issue: Issue, response: dict[str, Any]) -> None:  # Any: the t
         log_event(EventTag.TOKEN_ISSUED, client_id=issue.client.client_id, detail=detail)
         return
     record_event(
-        EventTag.TOKEN_ISSUED,
+        tag,
         user_subject=issue.user.subject,
         client_id=issue.client.client_id,
         detail=detail,
@@ -141,6 +159,10 @@ def _access_token(issue: Issue) -> tuple[str, int]:
         or settings.access_token_ttl
     )
     iat = int(issue.now.timestamp())
+    if issue.delegation is not None:
+        # RFC 8693 §2.2 leaves the lifetime to us: never past the subject token's end, or an
+        # exchange (or a chain of them) would outlive the user's delegation.
+        lifetime = min(lifetime, issue.delegation.expires_at_most - iat)
     claims: dict[str, Any] = {
         "iss": settings.issuer,
         # RFC 9068 §2.2: for client credentials, `sub` is the client itself.
@@ -161,12 +183,24 @@ def _access_token(issue: Issue) -> tuple[str, int]:
         claims[GRANT_ID_CLAIM] = issue.grant_id
     if issue.dpop_jkt is not None:
         claims["cnf"] = {"jkt": issue.dpop_jkt}  # RFC 9449 §6.1
+    if issue.delegation is not None:
+        claims[ACTOR_CLAIM] = issue.delegation.act
     if issue.user is not None:
         # RFC 9068 §2.2.3.1: `roles` (SCIM's attribute) may describe the user to the resource
         # server; released only when the client was granted the `roles` scope.
         claims.update(roles_claim(issue.user, issue.scopes))
     alg = issue.client.access_token_signed_response_alg
     return sign_jwt(claims, alg=alg, typ=ACCESS_TOKEN_TYPE), lifetime
+
+
+def actor_chain(act: dict[str, Any]) -> list[str]:  # Any: JSON, nested `act` members
+    """The actors' `sub`s, the current one first (RFC 8693 §4.1: outermost is current)."""
+    chain: list[str] = []
+    current: object = act
+    while isinstance(current, dict) and isinstance(current.get("sub"), str):
+        chain.append(current["sub"])
+        current = current.get(ACTOR_CLAIM)
+    return chain
 
 
 def _id_token(issue: Issue, access_token: str) -> str:

@@ -32,7 +32,12 @@ UNMATCHED_ENDPOINT = "unmatched"  # 404s and 405s: no route, so no endpoint name
 OTHER = "other"  # any label value outside its known set
 KNOWN_OUTCOMES = frozenset({"success", "failure"})
 # The grants we register (oauth/server.py); other values cannot reach a token response.
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    "urn:ietf:params:oauth:grant-type:token-exchange",  # RFC 8693
+)
 # Seconds. The token and JWKS endpoints answer in milliseconds; sign-ins take argon2's ~0.2 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 _STATUS_CLASSES = {hundred: f"{hundred}xx" for hundred in range(1, 6)}

@@ -256,6 +256,7 @@ def test_counts_after_a_run_of_flows_are_exact(app: Flask, make_app: AppFactory)
         frozenset({("grant_type", "authorization_code")}): 1,
         frozenset({("grant_type", "refresh_token")}): 2,
         frozenset({("grant_type", "client_credentials")}): 5,
+        frozenset({("grant_type", "urn:ietf:params:oauth:grant-type:token-exchange")}): 0,
     }
     assert metrics.series("authserver_rate_limited_requests_total") == {
         frozenset({("group", group)}): 1 if group == "token" else 0 for group in GROUPS
@@ -302,7 +303,12 @@ def test_label_values_come_from_fixed_sets_only(app: Flask, make_app: AppFactory
     grant_types = {
         dict(labels)["grant_type"] for labels in metrics.series("authserver_tokens_issued_total")
     }
-    assert grant_types == {"authorization_code", "refresh_token", "client_credentials"}
+    assert grant_types == {
+        "authorization_code",
+        "refresh_token",
+        "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
+    }
 
 
 def test_an_unhandled_error_counts_as_5xx_under_its_endpoint(

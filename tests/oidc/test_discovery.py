@@ -23,6 +23,7 @@ def test_metadata_advertises_exactly_what_is_implemented(client: FlaskClient, pa
         "authorization_code",
         "refresh_token",
         "client_credentials",
+        "urn:ietf:params:oauth:grant-type:token-exchange",
     }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
