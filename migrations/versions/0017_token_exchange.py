@@ -1,15 +1,15 @@
 """token exchange: clients.exchange_audiences (RFC 8693)
 
-Revision ID: 0019_token_exchange
-Revises: 0015_dpop
+Revision ID: 0017_token_exchange
+Revises: 0016_refresh_reuse_grace
 Create Date: 2026-12-07
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0019_token_exchange"
-down_revision = "0015_dpop"
+revision = "0017_token_exchange"
+down_revision = "0016_refresh_reuse_grace"
 branch_labels = None
 depends_on = None
 
