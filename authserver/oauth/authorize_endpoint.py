@@ -147,7 +147,12 @@ def _redirect_error(error: RedirectableError, *, now: datetime) -> ResponseRetur
 def _request_params() -> Params:
     # OIDC Core §3.1.2.1: GET with a query string, or POST with a form body.
     source = request.form if request.method == "POST" else request.args
-    return {name: source.getlist(name) for name in source}
+    params = {name: source.getlist(name) for name in source}
+    if is_pushed_request_uri(params):
+        # RFC 9126 §4: beside a pushed request's reference every parameter is ignored, so none
+        # is carried on to the sign-in page, the consent form or the resumed request either.
+        return {name: params[name] for name in ("client_id", "request_uri") if name in params}
+    return params
 
 
 def _error_page(error: UntrustedRedirect) -> ResponseReturnValue:

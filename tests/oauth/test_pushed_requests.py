@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
+import jwt
 import pytest
+from cryptography.hazmat.primitives.asymmetric import rsa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -350,3 +354,56 @@ def test_discovery_names_the_par_endpoint_and_requires_nothing_by_default(
 
     assert metadata["pushed_authorization_request_endpoint"] == ISSUER + "/oauth/par"
     assert "require_pushed_authorization_requests" not in metadata
+
+
+@pytest.mark.parametrize("audience", [ISSUER + "/oauth/par", ISSUER, ISSUER + "/oauth/token"])
+def test_a_private_key_jwt_client_pushes_with_an_assertion(
+    client: FlaskClient, rp: RelyingParty, audience: str
+) -> None:
+    """RFC 9126 §2: the issuer, the token endpoint and the PAR endpoint are all our audience;
+    the body's client_id may be left out, the assertion names the client."""
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    public = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
+    public.update(kid="rp-key-1", alg="RS256", use="sig")
+    signed = make_relying_party(
+        token_endpoint_auth_method="private_key_jwt", jwks={"keys": [public]}
+    )
+    now = int(time.time())
+    claims = {"iss": signed.client_id, "sub": signed.client_id, "aud": audience}
+    assertion = jwt.encode(
+        {**claims, "iat": now, "exp": now + 60, "jti": str(uuid.uuid4())},
+        key,
+        algorithm="RS256",
+        headers={"kid": "rp-key-1"},
+    )
+    params = authorization_params(signed, Pkce())
+    del params["client_id"]
+    body = {
+        **params,
+        "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+        "client_assertion": assertion,
+    }
+
+    pushed = client.post("/oauth/par", data=body)
+    replayed = client.post("/oauth/par", data=body)
+
+    assert pushed.status_code == 201, pushed.json
+    # RFC 7523 §3: each assertion once; answered as the token endpoint answers a replay.
+    assert replayed.status_code in (400, 401)
+    assert replayed.json["error"] == "invalid_client"
+    sign_in(client)
+    page = open_request_uri(client, signed, pushed.json["request_uri"])
+    assert "code" in redirect_params(consent(client, page))
+
+
+def test_the_sign_in_page_of_a_pushed_request_may_return_to_the_client(
+    client: FlaskClient, rp: RelyingParty
+) -> None:
+    """The sign-in form's CSP form-action must allow the redirect its POST ends in."""
+    request_uri = pushed_uri(client, rp, Pkce())
+    to_sign_in = open_request_uri(client, rp, request_uri)
+
+    page = client.get(to_sign_in.headers["Location"])
+
+    policy = page.headers["Content-Security-Policy"]
+    assert "form-action 'self' https://rp.example.com" in policy
