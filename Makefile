@@ -12,7 +12,7 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium apache
+.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium apache interop
 
 run: $(VENV)/.installed-main
 	$(BIN)/authserver init
@@ -21,7 +21,7 @@ run: $(VENV)/.installed-main
 init: $(VENV)/.installed-main
 	$(BIN)/authserver init
 
-test: $(VENV)/.installed-test chromium apache lint typecheck
+test: $(VENV)/.installed-test chromium apache interop lint typecheck
 	$(BIN)/pytest
 
 # The tests that use PostgreSQL or Redis (.ci/run starts them when they are down): their
@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test chromium apache lint typecheck
 # as in `make test`, so it is deselected (--services-only, tests/conftest.py); `make test` then
 # `make test-services` runs every test once. For the whole suite with the services, set the two
 # variables and run .venv/bin/pytest.
-test-services: $(VENV)/.installed-test chromium
+test-services: $(VENV)/.installed-test chromium interop
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest --services-only
 
@@ -115,6 +115,19 @@ apache:
 	trap 'if [ -n "$$made" ]; then rm -f $(POLICY_RC_D); fi' EXIT; \
 	set -x; apt-get update && apt-get install -y apache2 libapache2-mod-auth-openidc
 
+# The interoperability tests (tests/e2e/test_par_interop.py) drive openid-client, a Node
+# relying party we did not write, through tests/interop/client.mjs. `npm ci` installs exactly
+# the committed lock file (its entries carry integrity hashes and no download addresses: npm
+# takes the packages from the registry it is configured with). Node 20 or newer; Debian's
+# nodejs and npm packages are installed when node is missing.
+INTEROP := tests/interop
+interop: $(INTEROP)/node_modules/.installed
+
+$(INTEROP)/node_modules/.installed: $(INTEROP)/package.json $(INTEROP)/package-lock.json
+	command -v npm >/dev/null || (apt-get update && apt-get install -y nodejs npm)
+	cd $(INTEROP) && npm ci --no-audit --no-fund
+	touch $@
+
 $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
@@ -167,4 +180,5 @@ check-locks:
 	done
 
 clean:
-	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info verifier/src/*.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(AUDIT_VENV) *.egg-info verifier/src/*.egg-info .pytest_cache .mypy_cache .ruff_cache \
+		$(INTEROP)/node_modules

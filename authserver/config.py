@@ -141,6 +141,11 @@ class Settings:
         parse_bool,
         "DPoP proofs at the token endpoint and userinfo must carry a server nonce (RFC 9449 §8)",
     )
+    require_par: bool = setting(
+        False,
+        parse_bool,
+        "Every client must push its authorization requests first (RFC 9126 PAR)",
+    )
     key_rotation_interval: int = setting(
         90 * 86400, parse_seconds, "Age after which a signing key is replaced (seconds)"
     )

@@ -76,6 +76,11 @@ LIFETIME = LifetimeType()
 @click.option(
     "--require-dpop/--no-require-dpop", default=None, help="Refuse token requests without DPoP."
 )
+@click.option(
+    "--require-par/--no-require-par",
+    default=None,
+    help="Refuse authorization requests that were not pushed first (RFC 9126).",
+)
 @click.option("--jwks-file", type=click.Path(path_type=Path), help="JWK Set for private_key_jwt.")
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS))
 @click.option("--access-token-alg", type=click.Choice(SIGNING_ALGORITHMS))

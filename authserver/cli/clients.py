@@ -58,6 +58,11 @@ def client_group() -> None:
     default=False,
     help="Refuse token requests without a DPoP proof (RFC 9449), so every token is key-bound.",
 )
+@click.option(
+    "--require-par/--no-require-par",
+    default=False,
+    help="Refuse authorization requests that were not pushed first (RFC 9126 PAR).",
+)
 @click.option("--jwks-file", type=click.Path(path_type=Path), help="JWK Set for private_key_jwt.")
 @click.option("--id-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
 @click.option("--access-token-alg", type=click.Choice(SIGNING_ALGORITHMS), default="RS256")
@@ -110,6 +115,7 @@ def create(
     skip_consent: bool,
     require_mfa: bool,
     require_dpop: bool,
+    require_par: bool,
     jwks_file: Path | None,
     id_token_alg: str,
     access_token_alg: str,
@@ -135,6 +141,7 @@ def create(
         skip_consent=skip_consent,
         require_mfa=require_mfa,
         require_dpop=require_dpop,
+        require_par=require_par,
         jwks=load_jwks(jwks_file),
         id_token_signed_response_alg=id_token_alg,
         access_token_signed_response_alg=access_token_alg,

@@ -7,6 +7,7 @@ from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
 from authserver.models.mfa import RecoveryCode, TotpCredential
+from authserver.models.pushed_requests import PushedAuthorizationRequest
 from authserver.models.roles import UserRole
 from authserver.models.sessions import BrowserSessionRecord
 from authserver.models.tokens import (
@@ -33,6 +34,7 @@ __all__ = [
     "KeyState",
     "LoginDevice",
     "PasswordResetToken",
+    "PushedAuthorizationRequest",
     "RecoveryCode",
     "RefreshFamily",
     "RefreshToken",

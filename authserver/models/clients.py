@@ -34,6 +34,9 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     # RFC 9449 §5.2 (`dpop_bound_access_tokens`): token requests without a DPoP proof are
     # refused, so every token this client holds is bound to a key it keeps.
     require_dpop: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # RFC 9126 §6 (`require_pushed_authorization_requests`): authorization requests must come
+    # through a pushed request (request_uri); parameters in the browser's URL are refused.
+    require_par: Mapped[bool] = mapped_column(default=False, server_default=false())
     id_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     access_token_signed_response_alg: Mapped[str] = mapped_column(String(16), default="RS256")
     # Per-client lifetimes; None means the server-wide setting.

@@ -22,6 +22,7 @@ from authserver.database_faults import database_unavailability
 from authserver.extensions import db
 from authserver.models.tokens import AuthorizationCode, Consent
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
+from authserver.oauth.pushed_requests import RequestUriRefused, spend_pushed_request
 from authserver.oauth.scopes import OFFLINE_ACCESS, format_scope, parse_scope
 from authserver.security.mfa.second_factor import is_enrolled
 from authserver.sessions import ACR_MFA, ACR_PASSWORD, BrowserSession
@@ -97,6 +98,11 @@ def is_someone_else(request: AuthorizationRequest, session: BrowserSession) -> b
 def _needs_fresh_sign_in(
     request: AuthorizationRequest, session: BrowserSession, *, now: datetime
 ) -> bool:
+    if request.pushed is not None and session.auth_time >= request.pushed.claimed_at:
+        # The pushed parameters cannot drop prompt=login or max_age on the way back from the
+        # sign-in page as a front-channel request does (authorize_endpoint._sign_in_location):
+        # a sign-in since this browser brought the request is the one they asked for.
+        return False
     if "login" in request.prompt:
         return True
     if request.max_age is not None:
@@ -154,10 +160,21 @@ def grant_consent(request: AuthorizationRequest, session: BrowserSession, *, now
     return issue_code(request, session, now=now)
 
 
-def deny_consent(request: AuthorizationRequest) -> str:
-    return error_location(
-        RedirectableError("access_denied", "The user denied the request.", request)
+def deny_consent(request: AuthorizationRequest, *, now: datetime) -> str:
+    return final_error_location(
+        RedirectableError("access_denied", "The user denied the request.", request), now=now
     )
+
+
+def final_error_location(error: RedirectableError, *, now: datetime) -> str:
+    """An error that ends the request: a pushed request is spent by it too (commits).
+
+    Raises :class:`RequestUriRefused` when the pushed request had ended already.
+    """
+    if error.request.pushed is not None:
+        spend_pushed_request_of(error.request, now=now)
+        db.session.commit()
+    return error_location(error)
 
 
 def granted_scopes(request: AuthorizationRequest) -> tuple[str, ...]:
@@ -169,6 +186,7 @@ def granted_scopes(request: AuthorizationRequest) -> tuple[str, ...]:
 
 def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
     """Store a new single-use code (hashed) and return the redirect carrying it; commits."""
+    spend_pushed_request_of(request, now=now)
     code = secrets.token_urlsafe(32)  # 256 bits
     db.session.add(
         AuthorizationCode(
@@ -192,6 +210,16 @@ def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: d
     )
     db.session.commit()
     return redirect_location(request.redirect_uri, {"code": code, "state": request.state})
+
+
+def spend_pushed_request_of(request: AuthorizationRequest, *, now: datetime) -> None:
+    """RFC 9126 §4 (single use): one outcome per pushed request, in the caller's transaction.
+
+    Raises :class:`RequestUriRefused` when another tab already ended the flow.
+    """
+    if request.pushed is not None and not spend_pushed_request(request.pushed, now=now):
+        db.session.rollback()
+        raise RequestUriRefused("This request_uri has been used already.")
 
 
 def unexpected_failure(exc: Exception, request: AuthorizationRequest) -> RedirectableError:

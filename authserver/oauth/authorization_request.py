@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from authserver.config import current_settings
 from authserver.models.clients import Client
@@ -49,6 +50,15 @@ class RedirectableError(Exception):
 
 
 @dataclass(frozen=True)
+class PushedRequestClaim:
+    """A pushed request (RFC 9126) that this browser carries: which one, and since when."""
+
+    request_id: int
+    browser_hash: str
+    claimed_at: datetime
+
+
+@dataclass(frozen=True)
 class AuthorizationRequest:
     client: Client
     redirect_uri: str
@@ -66,19 +76,32 @@ class AuthorizationRequest:
     hinted_subject: str | None = None
     # RFC 8707 §2: the APIs (identifiers) the client wants tokens for; () for the issuer.
     resources: tuple[str, ...] = ()
+    # Set when the parameters came from a pushed request (RFC 9126 §4) claimed by this browser.
+    pushed: PushedRequestClaim | None = None
 
     @property
     def is_openid(self) -> bool:
         return OPENID in self.scopes
 
 
-def parse_authorization_request(params: Params) -> AuthorizationRequest:
-    """Validate the request's parameters (every value list as received) in the spec's order."""
+def parse_authorization_request(
+    params: Params, *, pushed: PushedRequestClaim | None = None, is_push: bool = False
+) -> AuthorizationRequest:
+    """Validate the request's parameters (every value list as received) in the spec's order.
+
+    ``pushed``: the parameters are a pushed request's, brought by this browser (RFC 9126 §4).
+    ``is_push``: they are being pushed now, at the PAR endpoint (RFC 9126 §2.1), which
+    validates them exactly as this endpoint would.
+    """
     client = _establish_client(params)
     redirect_uri = _establish_redirect_uri(params, client)
-    base = AuthorizationRequest(client=client, redirect_uri=redirect_uri, state=None)
+    base = AuthorizationRequest(client, redirect_uri, state=None, pushed=pushed)
     state = _single(params, "state", base)
-    base = AuthorizationRequest(client=client, redirect_uri=redirect_uri, state=state)
+    base = AuthorizationRequest(client, redirect_uri, state=state, pushed=pushed)
+    if pushed is None and not is_push:
+        _check_not_required_to_push(base)
+    if is_push:
+        _check_nothing_pushed_by_reference(params, base)
     for check in (_check_parameters_are_single, _check_response_type, _check_unsupported_objects):
         check(params, base)
     scopes = _requested_scopes(params, base)
@@ -96,6 +119,7 @@ def parse_authorization_request(params: Params) -> AuthorizationRequest:
         acr_values=tuple((_single(params, "acr_values", base) or "").split()),
         hinted_subject=_hinted_subject(params, base),
         resources=_resources(params, base, scopes),
+        pushed=pushed,
     )
 
 
@@ -180,6 +204,30 @@ def _check_response_type(params: Params, request: AuthorizationRequest) -> None:
     if response_mode not in (None, "query"):
         raise RedirectableError(
             "invalid_request", "Only response_mode=query is supported.", request
+        )
+
+
+def _check_not_required_to_push(request: AuthorizationRequest) -> None:
+    """RFC 9126 §5-6: a client (or the whole server) that requires PAR sends request_uri only."""
+    if request.client.require_par or current_settings().require_par:
+        raise RedirectableError(
+            "invalid_request",
+            "Authorization requests must be pushed first (PAR, RFC 9126); send request_uri.",
+            request,
+        )
+
+
+def _check_nothing_pushed_by_reference(params: Params, request: AuthorizationRequest) -> None:
+    """RFC 9126 §2.1: request_uri MUST NOT be pushed; request objects (JAR) are not supported."""
+    if "request_uri" in params:
+        raise RedirectableError(
+            "invalid_request", "request_uri must not be sent to the PAR endpoint.", request
+        )
+    if "request" in params:
+        raise RedirectableError(
+            "request_not_supported",
+            "Request objects (JAR) are not supported; push the parameters themselves.",
+            request,
         )
 
 

@@ -19,6 +19,7 @@ from authserver.oauth.authorization import (
     decide,
     deny_consent,
     error_location,
+    final_error_location,
     grant_consent,
     is_second_factor_missing,
     is_someone_else,
@@ -32,10 +33,17 @@ from authserver.oauth.authorization_request import (
     parse_authorization_request,
     verified_redirect_uri,
 )
+from authserver.oauth.pushed_request_cookie import browser_binding_hash, write_browser_binding
+from authserver.oauth.pushed_requests import (
+    claim_pushed_request,
+    is_pushed_request_uri,
+    pushed_parameters,
+)
 from authserver.oauth.scopes import describe_scopes
 from authserver.sessions import current_session
 
 bp = Blueprint("authorize", __name__)
+bp.after_request(write_browser_binding)
 
 AUTHORIZE_PATH = "/oauth/authorize"
 SIGN_IN_PATH = "/login"
@@ -47,16 +55,19 @@ MFA_SETUP_PATH = "/account/mfa"
 @csrf_exempt  # OIDC Core §3.1.2.1: relying parties may POST the request from their own pages
 def authorize() -> ResponseReturnValue:
     params = _request_params()
+    now = datetime.now(UTC)
     try:
-        auth_request = parse_authorization_request(params)
+        auth_request = _parsed(params, now=now)
     except UntrustedRedirect as error:
         return _error_page(error)
     except RedirectableError as error:
-        return redirect(error_location(error), 302)
+        return _redirect_error(error, now=now)
     try:
-        decision = decide(auth_request, current_session(), now=datetime.now(UTC))
+        decision = decide(auth_request, current_session(), now=now)
+    except UntrustedRedirect as error:  # the pushed request was spent meanwhile (another tab)
+        return _error_page(error)
     except RedirectableError as error:
-        return redirect(error_location(error), 302)
+        return _redirect_error(error, now=now)
     except Exception as exc:
         return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
     if isinstance(decision, SignInRequired):
@@ -73,23 +84,26 @@ def authorize() -> ResponseReturnValue:
 def consent_decision() -> ResponseReturnValue:
     """The consent form posts back here (CSRF-protected) with the original request."""
     params: Params = parse_qs(request.form.get("authorization_request", ""), keep_blank_values=True)
+    now = datetime.now(UTC)
     try:
-        auth_request = parse_authorization_request(params)
+        auth_request = _parsed(params, now=now)
     except UntrustedRedirect as error:
         return _error_page(error)
     except RedirectableError as error:
-        return redirect(error_location(error), 302)
+        return _redirect_error(error, now=now)
     session = current_session()
     if session is None:
         return redirect(_sign_in_location(params, auth_request), 302)
-    if request.form.get("decision") != "allow":
-        return redirect(deny_consent(auth_request), 302)
     if is_second_factor_missing(auth_request, session) or is_someone_else(auth_request, session):
         # Consent cannot stand in for the second factor, nor answer for a user the hint does
         # not name: back through the request's checks.
         return redirect(_resume_location(params), 302)
     try:
-        return redirect(grant_consent(auth_request, session, now=datetime.now(UTC)), 302)
+        if request.form.get("decision") != "allow":
+            return redirect(deny_consent(auth_request, now=now), 302)
+        return redirect(grant_consent(auth_request, session, now=now), 302)
+    except UntrustedRedirect as error:
+        return _error_page(error)
     except Exception as exc:
         return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
 
@@ -105,13 +119,40 @@ def client_redirect_uri_after(next_target: str | None) -> str | None:
     parts = urlsplit(next_target)
     if parts.scheme or parts.netloc or parts.path != AUTHORIZE_PATH:
         return None
-    return verified_redirect_uri(parse_qs(parts.query, keep_blank_values=True))
+    params: Params | None = parse_qs(parts.query, keep_blank_values=True)
+    if params is not None and is_pushed_request_uri(params):
+        try:
+            params = pushed_parameters(params)
+        except UntrustedRedirect:
+            return None
+    return verified_redirect_uri(params) if params is not None else None
+
+
+def _parsed(params: Params, *, now: datetime) -> AuthorizationRequest:
+    """The request to act on: the pushed parameters when the browser brings a request_uri
+    (RFC 9126 §4: the other query parameters are then ignored), else the query's own."""
+    if not is_pushed_request_uri(params):
+        return parse_authorization_request(params)
+    pushed = claim_pushed_request(params, browser_binding_hash(), now=now)
+    return parse_authorization_request(pushed.parameters, pushed=pushed.claim)
+
+
+def _redirect_error(error: RedirectableError, *, now: datetime) -> ResponseReturnValue:
+    try:
+        return redirect(final_error_location(error, now=now), 302)
+    except UntrustedRedirect as refused:
+        return _error_page(refused)
 
 
 def _request_params() -> Params:
     # OIDC Core §3.1.2.1: GET with a query string, or POST with a form body.
     source = request.form if request.method == "POST" else request.args
-    return {name: source.getlist(name) for name in source}
+    params = {name: source.getlist(name) for name in source}
+    if is_pushed_request_uri(params):
+        # RFC 9126 §4: beside a pushed request's reference every parameter is ignored, so none
+        # is carried on to the sign-in page, the consent form or the resumed request either.
+        return {name: params[name] for name in ("client_id", "request_uri") if name in params}
+    return params
 
 
 def _error_page(error: UntrustedRedirect) -> ResponseReturnValue:
@@ -127,7 +168,7 @@ def _sign_in_location(params: Params, auth_request: AuthorizationRequest) -> str
     """
     resumed = {name: values for name, values in params.items() if name not in ("prompt", "max_age")}
     remaining_prompt = sorted(auth_request.prompt - {"login"})
-    if remaining_prompt:
+    if remaining_prompt and auth_request.pushed is None:
         resumed["prompt"] = [" ".join(remaining_prompt)]
     next_url = AUTHORIZE_PATH + "?" + urlencode(resumed, doseq=True)
     sign_in: dict[str, str] = {"next": next_url}

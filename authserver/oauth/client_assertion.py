@@ -24,6 +24,7 @@ from authserver.oauth.clients import SIGNING_ALGORITHMS, find_client
 log = logging.getLogger(__name__)
 
 TOKEN_ENDPOINT_PATH = "/oauth/token"
+PAR_ENDPOINT_PATH = "/oauth/par"
 # An assertion without a usable `exp` still blocks its jti this long.
 DEFAULT_JTI_RETENTION = timedelta(hours=1)
 
@@ -33,9 +34,14 @@ class PrivateKeyJwt(JWTBearerClientAssertion):  # type: ignore[misc]  # Authlib 
 
     def get_audiences(self) -> list[str]:
         # RFC 7523 §3: the audience identifies the server; the token endpoint URL (OIDC Core §9)
-        # and the issuer identifier are both accepted, as RFC 7523bis recommends.
+        # and the issuer identifier are both accepted, as RFC 7523bis recommends; RFC 9126 §2
+        # adds the PAR endpoint's URL.
         settings = current_settings()
-        return [settings.issuer + TOKEN_ENDPOINT_PATH, settings.issuer]
+        return [
+            settings.issuer + TOKEN_ENDPOINT_PATH,
+            settings.issuer,
+            settings.issuer + PAR_ENDPOINT_PATH,
+        ]
 
     def resolve_client_public_key(self, client: AuthlibClient) -> KeySet:
         registered: Any = client.model.jwks or {"keys": []}  # Any: validated at registration

@@ -53,6 +53,7 @@ def current_registration(client: Client) -> ClientRegistration:
         skip_consent=client.skip_consent,
         require_mfa=client.require_mfa,
         require_dpop=client.require_dpop,
+        require_par=client.require_par,
         jwks=client.jwks,
         id_token_signed_response_alg=client.id_token_signed_response_alg,
         access_token_signed_response_alg=client.access_token_signed_response_alg,
@@ -149,6 +150,7 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.skip_consent = after.skip_consent
     client.require_mfa = after.require_mfa
     client.require_dpop = after.require_dpop
+    client.require_par = after.require_par
     client.id_token_signed_response_alg = after.id_token_signed_response_alg
     client.access_token_signed_response_alg = after.access_token_signed_response_alg
     client.access_token_ttl = after.access_token_ttl

@@ -55,6 +55,8 @@ class ClientRegistration:
     require_mfa: bool = False
     # RFC 9449 §5.2: token requests without a DPoP proof are refused; every token is bound.
     require_dpop: bool = False
+    # RFC 9126 §6: authorization requests only through a pushed request (request_uri).
+    require_par: bool = False
     jwks: dict[str, Any] | None = field(default=None)  # Any: a JWK Set is free-form JSON
     id_token_signed_response_alg: str = "RS256"
     access_token_signed_response_alg: str = "RS256"
@@ -179,6 +181,7 @@ def register_client(
         skip_consent=request.skip_consent,
         require_mfa=request.require_mfa,
         require_dpop=request.require_dpop,
+        require_par=request.require_par,
         id_token_signed_response_alg=request.id_token_signed_response_alg,
         access_token_signed_response_alg=request.access_token_signed_response_alg,
         access_token_ttl=request.access_token_ttl,
@@ -307,6 +310,7 @@ def describe_client(client: Client) -> dict[str, Any]:  # Any: JSON-ready values
         "skip_consent": client.skip_consent,
         "require_mfa": client.require_mfa,
         "require_dpop": client.require_dpop,
+        "require_par": client.require_par,  # RFC 9126 §6 require_pushed_authorization_requests
         "id_token_signed_response_alg": client.id_token_signed_response_alg,
         "access_token_signed_response_alg": client.access_token_signed_response_alg,
         # None: the server-wide setting applies.

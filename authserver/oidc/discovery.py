@@ -39,8 +39,8 @@ class Document:
     etag: str
 
 
-def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
-    return {
+def provider_metadata(issuer: str, *, require_par: bool = False) -> dict[str, Any]:  # Any: JSON
+    metadata = {
         "issuer": issuer,
         "authorization_endpoint": issuer + "/oauth/authorize",
         "token_endpoint": issuer + "/oauth/token",
@@ -49,6 +49,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         "end_session_endpoint": issuer + "/oauth/logout",
         "introspection_endpoint": issuer + "/oauth/introspect",
         "revocation_endpoint": issuer + "/oauth/revoke",
+        "pushed_authorization_request_endpoint": issuer + "/oauth/par",  # RFC 9126 §5
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
@@ -71,9 +72,15 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         # look for. The APIs themselves are not listed: they are the operator's business.
         "resource_indicators_supported": True,
         "request_parameter_supported": False,
+        # OIDC's request_uri (a request object fetched by reference) is not supported; the
+        # request_uri of a pushed request is, as pushed_authorization_request_endpoint says.
         "request_uri_parameter_supported": False,
         "claims_parameter_supported": False,
     }
+    if require_par:
+        # RFC 9126 §5: the default is false, so it is said only when it is true.
+        metadata["require_pushed_authorization_requests"] = True
+    return metadata
 
 
 def built_body(app: Flask) -> bytes | None:
@@ -86,7 +93,8 @@ def _document() -> Document:
     cached: Document | None = current_app.extensions.get(CACHE_EXTENSION)
     if cached is None:
         settings = current_settings()
-        body = json.dumps(provider_metadata(settings.issuer), separators=(",", ":")).encode()
+        metadata = provider_metadata(settings.issuer, require_par=settings.require_par)
+        body = json.dumps(metadata, separators=(",", ":")).encode()
         cached = Document(body=body, etag=hashlib.sha256(body).hexdigest()[:32])
         current_app.extensions[CACHE_EXTENSION] = cached
     return cached

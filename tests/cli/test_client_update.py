@@ -118,6 +118,23 @@ def test_require_dpop_can_be_switched_off_again(app: Flask, cli: Cli) -> None:
     assert shown(created["client_id"])["require_dpop"] is False
 
 
+def test_require_par_is_switched_on_and_off_by_update(app: Flask, cli: Cli) -> None:
+    created = create()
+    assert shown(created["client_id"])["require_par"] is False
+
+    on = cli.json("client", "update", created["client_id"], "--require-par")
+    assert on["changed"] == ["require_par"]
+    assert shown(created["client_id"])["require_par"] is True
+    off = cli.json("client", "update", created["client_id"], "--no-require-par")
+
+    assert off["changed"] == ["require_par"]
+    assert shown(created["client_id"])["require_par"] is False
+    assert [detail["changed"] for _, _, _, detail in audit_rows("admin:client:update")] == [
+        {"require_par": True},
+        {"require_par": False},
+    ]
+
+
 def test_a_lifetime_goes_back_to_the_server_setting_with_default(app: Flask, cli: Cli) -> None:
     created = create(refresh_token_ttl=3600)
 

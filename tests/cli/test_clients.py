@@ -94,6 +94,7 @@ def test_create_confidential_prints_the_secret_once(app: Flask, runner: FlaskCli
         "--skip-consent",
         "--require-mfa",
         "--require-dpop",
+        "--require-par",
     )
 
     stored = get_client(created["client_id"])
@@ -112,6 +113,7 @@ def test_create_confidential_prints_the_secret_once(app: Flask, runner: FlaskCli
         "skip_consent": True,
         "require_mfa": True,
         "require_dpop": True,
+        "require_par": True,
         "id_token_signed_response_alg": "RS256",
         "access_token_signed_response_alg": "RS256",
         "access_token_ttl": None,

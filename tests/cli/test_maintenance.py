@@ -28,6 +28,7 @@ from authserver.models import (
     ClientAssertionJti,
     DPoPProofJti,
     LoginDevice,
+    PushedAuthorizationRequest,
     RefreshFamily,
     UnlockToken,
     User,
@@ -81,6 +82,14 @@ def direct_rows(user: User, rp: RelyingParty, now: datetime) -> None:
             DPoPProofJti(jkt="k" * 43, jti=secrets.token_urlsafe(8), expires_at=expires_at)
         )
         db.session.add(
+            PushedAuthorizationRequest(
+                request_hash=secrets.token_hex(32),
+                client_pk=rp.client.id,
+                parameters={"client_id": [rp.client_id]},
+                expires_at=expires_at,
+            )
+        )
+        db.session.add(
             UnlockToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
         )
     db.session.add(
@@ -124,6 +133,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "revoked_access_tokens": 1,
         "client_assertion_jtis": 1,
         "dpop_proof_jtis": 1,
+        "pushed_authorization_requests": 1,
         "password_reset_tokens": 1,
         "email_verification_tokens": 1,
         "unlock_tokens": 1,
