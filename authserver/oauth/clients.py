@@ -20,7 +20,9 @@ from authserver.oauth.errors import ClientRegistrationError, UnknownClient
 from authserver.oauth.redirect_uris import registration_problem
 from authserver.oauth.scopes import format_scope, is_valid_scope_string, parse_scope
 
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials")
+# RFC 8628 §7.2: the device authorization grant's registered grant type.
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
+GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", DEVICE_CODE_GRANT_TYPE)
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "private_key_jwt", PUBLIC_CLIENT_AUTH_METHOD)
 SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")

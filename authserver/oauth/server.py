@@ -18,6 +18,7 @@ from authserver.oauth.grants.authorization_code import (
     ProofKeyForCodeExchange,
 )
 from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+from authserver.oauth.grants.device_code import DeviceCodeGrant
 from authserver.oauth.grants.refresh_token import RefreshTokenGrant
 from authserver.observability.request_log import note_request_party
 
@@ -50,6 +51,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_grant(AuthorizationCodeGrant, [ProofKeyForCodeExchange(), DPoPBinding()])
     server.register_grant(RefreshTokenGrant, [DPoPBinding()])
     server.register_grant(ClientCredentialsGrant, [DPoPBinding()])
+    server.register_grant(DeviceCodeGrant, [DPoPBinding()])
     return server
 
 

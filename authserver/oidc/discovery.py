@@ -49,6 +49,7 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         "end_session_endpoint": issuer + "/oauth/logout",
         "introspection_endpoint": issuer + "/oauth/introspect",
         "revocation_endpoint": issuer + "/oauth/revoke",
+        "device_authorization_endpoint": issuer + "/oauth/device_authorization",  # RFC 8628 §4
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],
