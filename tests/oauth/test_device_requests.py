@@ -16,6 +16,7 @@ from authserver.keys.manager import ensure_active_keys
 from authserver.models.audit import AuditEvent
 from authserver.models.device_codes import DeviceCode
 from authserver.oauth.apis import ApiRegistration, register_api
+from authserver.sessions import ACR_MFA
 from tests.conftest import AppFactory
 from tests.support.device import (
     DEVICE_AUTHORIZATION_PATH,
@@ -28,8 +29,10 @@ from tests.support.device import (
     reach_consent,
     start,
 )
+from tests.support.mfa import answer_challenge, enrol, frozen_clock, next_of
 from tests.support.oauth import (
     ISSUER,
+    PASSWORD,
     csrf_token,
     make_relying_party,
     make_user,
@@ -37,6 +40,7 @@ from tests.support.oauth import (
     token_request,
     verify_jwt,
 )
+from tests.support.web import sign_in as web_sign_in
 
 WRONG_CODE = "That code is not valid or has expired."
 
@@ -376,3 +380,32 @@ def test_revoking_the_app_cuts_off_the_device(client: FlaskClient, app: Flask) -
         "/oauth/introspect", data={"token": tokens["access_token"]}, headers=rp.basic_auth()
     )
     assert introspected.json == {"active": False}
+
+
+def test_a_person_with_an_authenticator_passes_the_challenge_and_the_tokens_say_so(
+    client: FlaskClient, app: Flask
+) -> None:
+    with frozen_clock() as clock:
+        make_user()
+        setup = app.test_client()
+        sign_in(setup)
+        authenticator = enrol(setup).authenticator
+        clock.next_step()
+        rp = make_device_client(require_mfa=True)
+        begun = start(client, rp)
+        browser = app.test_client()
+        confirm = enter_code(browser, begun.user_code).headers["Location"]
+        to_sign_in = browser.get(confirm)
+        signed_in = web_sign_in(
+            browser, "ada@example.com", PASSWORD, next_path=next_of(to_sign_in.headers["Location"])
+        )
+        assert urlsplit(signed_in.headers["Location"]).path == "/mfa"
+        resumed = answer_challenge(browser, authenticator.code(), signed_in.headers["Location"])
+        assert resumed.headers["Location"] == confirm
+        answer(browser, browser.get(confirm), "allow")
+
+        tokens = poll(client, rp, begun.device_code).json
+
+        claims = verify_jwt(client, tokens["id_token"], audience=rp.client_id, typ="JWT")
+    assert claims["amr"] == ["pwd", "otp"]
+    assert claims["acr"] == ACR_MFA
