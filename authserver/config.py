@@ -104,6 +104,12 @@ class Settings:
     access_token_ttl: int = setting(600, parse_seconds, "Access token lifetime (seconds)")
     id_token_ttl: int = setting(600, parse_seconds, "ID token lifetime (seconds)")
     auth_code_ttl: int = setting(60, parse_seconds, "Authorization code lifetime (seconds)")
+    device_code_ttl: int = setting(
+        600, parse_seconds, "Device and user code lifetime, RFC 8628 `expires_in` (seconds)"
+    )
+    device_code_interval: int = setting(
+        5, parse_seconds, "Seconds a device waits between polls (RFC 8628 `interval`)"
+    )
     refresh_token_ttl: int = setting(
         30 * 86400, parse_seconds, "Refresh token absolute lifetime (seconds)"
     )
@@ -294,6 +300,11 @@ class Settings:
         "300/minute",
         parse_rate_limit,
         "Token endpoint requests, counted per client (and failed client logins per IP)",
+    )
+    ratelimit_user_code: str = setting(
+        "10/minute;50/hour",
+        parse_rate_limit,
+        "Wrong user codes entered at /device (RFC 8628 §5.1: guessing), counted per IP address",
     )
     ratelimit_csp_report: str = setting(
         "60/minute",

@@ -3,7 +3,7 @@
 What happens, in one transaction:
 
 - every row that belongs to the account is deleted: sessions (either store), refresh tokens and
-  their families, authorization codes, consents, the authenticator and recovery codes,
+  their families, authorization and device codes, consents, the authenticator and recovery codes,
   recognised browsers, unlock, reset and verification links, and the ``users`` row itself;
 - the audit rows about the account are kept but pseudonymised (``audit/privacy.py``):
   a random stand-in for the subject, no IP address or user agent, no identifiers in ``detail``;
@@ -31,6 +31,7 @@ from authserver.models import (
     AuthorizationCode,
     BrowserSessionRecord,
     Consent,
+    DeviceCode,
     EmailVerificationToken,
     LoginDevice,
     PasswordResetToken,
@@ -52,6 +53,7 @@ DELETION_STEP = "account-delete"  # names the step in audit rows of failed re-au
 # Tables whose rows belong to one user (column user_id), children before parents.
 OWNED_TABLES: tuple[Any, ...] = (  # Any: model classes of different types
     AuthorizationCode,
+    DeviceCode,
     RefreshToken,
     RefreshFamily,
     Consent,

@@ -37,6 +37,10 @@ class EventTag(StrEnum):
     CODE_REPLAYED = "token:code-replay:failure"
     REFRESH_REUSED = "token:refresh-reuse:failure"
     CONSENT_GIVEN = "consent:give"
+    # RFC 8628: the person's decision on a device's request, and wrong user codes (§5.1).
+    DEVICE_APPROVED = "device:approve"
+    DEVICE_DENIED = "device:deny"
+    USER_CODE_FAILURE = "device:user-code:failure"
     CONSENT_REVOKED = "consent:revoke"
     LOGOUT = "user:logout"
     PROFILE_UPDATED = "user:profile:update"

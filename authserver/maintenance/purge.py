@@ -8,6 +8,7 @@ on PostgreSQL neither scans whole tables nor holds long locks, and can be stoppe
 Kept on purpose:
 - Authorization codes that were *used* stay for :data:`CODE_REPLAY_WINDOW` after expiry: a
   replayed code revokes what it issued (RFC 6749 §4.1.2), and that needs the row.
+- Device codes (RFC 8628) likewise: expired ones go, a redeemed one a day after its expiry.
 - Refresh tokens stay until their family's absolute end, even once idle-expired, rotated or
   revoked: presenting a rotated one must still be recognised as reuse (RFC 9700 §4.14.2).
   A family row goes when its last token does.
@@ -38,6 +39,7 @@ from authserver.models import (
     AuthorizationCode,
     BrowserSessionRecord,
     ClientAssertionJti,
+    DeviceCode,
     DPoPProofJti,
     EmailVerificationToken,
     LoginDevice,
@@ -70,6 +72,14 @@ def _dead_code(now: datetime, _settings: Settings) -> ColumnElement[bool]:
     )
 
 
+def _dead_device_code(now: datetime, _settings: Settings) -> ColumnElement[bool]:
+    """Like codes: a redeemed device code stays a day, so revoking the app can find its grant."""
+    return and_(
+        DeviceCode.expires_at < now,
+        or_(DeviceCode.used_at.is_(None), DeviceCode.expires_at < now - CODE_REPLAY_WINDOW),
+    )
+
+
 # The purge report's entry for audit rows that lost their IP address and user agent.
 AUDIT_ORIGINS_SCRUBBED = "audit_events_origin_scrubbed"
 
@@ -90,6 +100,7 @@ class Target:
 
 TARGETS = (
     Target(AuthorizationCode, _dead_code),
+    Target(DeviceCode, _dead_device_code),
     Target(RefreshToken, _expired(RefreshToken)),  # and then their empty families
     Target(RevokedAccessToken, _expired(RevokedAccessToken)),
     Target(ClientAssertionJti, _expired(ClientAssertionJti)),

@@ -4,6 +4,7 @@ from authserver.models.account_tokens import EmailVerificationToken, PasswordRes
 from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 from authserver.models.clients import Client, ClientAssertionJti
+from authserver.models.device_codes import DeviceCode
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
 from authserver.models.mfa import RecoveryCode, TotpCredential
@@ -30,6 +31,7 @@ __all__ = [
     "ClientAssertionJti",
     "Consent",
     "DPoPProofJti",
+    "DeviceCode",
     "EmailVerificationToken",
     "KeyState",
     "LoginDevice",

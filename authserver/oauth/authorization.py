@@ -20,10 +20,12 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.database_faults import database_unavailability
 from authserver.extensions import db
+from authserver.models.clients import Client
 from authserver.models.tokens import AuthorizationCode, Consent
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
 from authserver.oauth.pushed_requests import RequestUriRefused, spend_pushed_request
-from authserver.oauth.scopes import OFFLINE_ACCESS, format_scope, parse_scope
+from authserver.oauth.requested_access import granted_scopes
+from authserver.oauth.scopes import format_scope, parse_scope
 from authserver.security.mfa.second_factor import is_enrolled
 from authserver.sessions import ACR_MFA, ACR_PASSWORD, BrowserSession
 
@@ -144,20 +146,31 @@ def _find_consent(user_id: int, client_pk: int) -> Consent | None:
 
 def grant_consent(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
     """The user pressed Allow: remember it (adding to earlier scopes) and issue the code."""
-    consent = _find_consent(session.user_id, request.client.id)
+    remember_consent(session, request.client, request.scopes, now=now)
+    return issue_code(request, session, now=now)
+
+
+def remember_consent(
+    session: BrowserSession, client: Client, scopes: tuple[str, ...], *, now: datetime
+) -> None:
+    """Add ``scopes`` to the user's consent to ``client`` and stage its audit row (uncommitted).
+
+    Shared with the device grant's approval (oauth/device_codes.py): the app then shows among
+    the user's allowed apps, and revoking it there cuts the device off too.
+    """
+    consent = _find_consent(session.user_id, client.id)
     if consent is None:
-        consent = Consent(user_id=session.user_id, client_pk=request.client.id, scope="")
+        consent = Consent(user_id=session.user_id, client_pk=client.id, scope="")
         db.session.add(consent)
     known = parse_scope(consent.scope)
-    consent.scope = format_scope([*known, *(s for s in request.scopes if s not in known)])
+    consent.scope = format_scope([*known, *(s for s in scopes if s not in known)])
     consent.granted_at = now
     record_event(
         EventTag.CONSENT_GIVEN,
         user_subject=session.user_subject,
-        client_id=request.client.client_id,
-        detail={"scope": format_scope(request.scopes)},
+        client_id=client.client_id,
+        detail={"scope": format_scope(scopes)},
     )
-    return issue_code(request, session, now=now)
 
 
 def deny_consent(request: AuthorizationRequest, *, now: datetime) -> str:
@@ -177,13 +190,6 @@ def final_error_location(error: RedirectableError, *, now: datetime) -> str:
     return error_location(error)
 
 
-def granted_scopes(request: AuthorizationRequest) -> tuple[str, ...]:
-    """offline_access only means something to a client allowed to refresh (OIDC Core §11)."""
-    if "refresh_token" in request.client.grant_types:
-        return request.scopes
-    return tuple(scope for scope in request.scopes if scope != OFFLINE_ACCESS)
-
-
 def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
     """Store a new single-use code (hashed) and return the redirect carrying it; commits."""
     spend_pushed_request_of(request, now=now)
@@ -195,7 +201,7 @@ def issue_code(request: AuthorizationRequest, session: BrowserSession, *, now: d
             client_pk=request.client.id,
             user_id=session.user_id,
             redirect_uri=request.redirect_uri,
-            scope=format_scope(granted_scopes(request)),
+            scope=format_scope(granted_scopes(request.client, request.scopes)),
             nonce=request.nonce,
             code_challenge=request.code_challenge,
             code_challenge_method=request.code_challenge_method,

@@ -13,13 +13,16 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from authlib.oauth2.rfc6749.errors import OAuth2Error
+
 from authserver.config import current_settings
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
 from authserver.oauth.redirect_uris import matches_registered, request_problem
 from authserver.oauth.request_checks import quoted_parameter, repeated_parameter_description
-from authserver.oauth.resources import RESOURCE_PARAMETER, InvalidTargetError, requested_apis
-from authserver.oauth.scopes import OPENID, is_valid_scope_string, parse_scope
+from authserver.oauth.requested_access import requested_resources, requested_scopes
+from authserver.oauth.resources import RESOURCE_PARAMETER
+from authserver.oauth.scopes import OPENID, parse_scope
 from authserver.oidc.id_token_hint import InvalidIdTokenHint, verified_id_token_hint
 
 # Every value of every parameter, as received (a repeated parameter has several).
@@ -244,39 +247,19 @@ def _check_unsupported_objects(params: Params, request: AuthorizationRequest) ->
 
 
 def _requested_scopes(params: Params, request: AuthorizationRequest) -> tuple[str, ...]:
-    raw = _single(params, "scope", request)
-    if raw is None:
-        # RFC 6749 §3.3: without a scope, the registered default applies.
-        return tuple(parse_scope(request.client.scope))
-    if not is_valid_scope_string(raw):
-        raise RedirectableError("invalid_scope", "The scope is malformed.", request)
-    requested = parse_scope(raw)
-    unknown = [scope for scope in requested if scope not in request.client.allowed_scopes]
-    if unknown:
-        raise RedirectableError(
-            "invalid_scope", f"Scope not allowed for this client: {' '.join(unknown)}.", request
-        )
-    return tuple(requested)
+    try:
+        return requested_scopes(request.client, _single(params, "scope", request))
+    except OAuth2Error as error:
+        raise RedirectableError(error.error, error.description, request) from None
 
 
 def _resources(
     params: Params, request: AuthorizationRequest, scopes: tuple[str, ...]
 ) -> tuple[str, ...]:
-    values = params.get(RESOURCE_PARAMETER, [])
-    if any(len(value) > MAX_PARAMETER_LENGTH or "\x00" in value for value in values):
-        raise RedirectableError("invalid_request", "Invalid 'resource'.", request)
     try:
-        apis = requested_apis(request.client, values)
-    except InvalidTargetError as error:
-        raise RedirectableError("invalid_target", error.description, request) from None
-    for api in apis:
-        if set(scopes).isdisjoint(api.scopes):
-            # Caught here rather than at the token endpoint: such a grant could never yield a
-            # token for that API, and the person would have consented for nothing.
-            raise RedirectableError(
-                "invalid_target", "None of the requested scopes belongs to the resource.", request
-            )
-    return tuple(api.identifier for api in apis)
+        return requested_resources(request.client, params.get(RESOURCE_PARAMETER, []), scopes)
+    except OAuth2Error as error:
+        raise RedirectableError(error.error, error.description, request) from None
 
 
 def _code_challenge(params: Params, request: AuthorizationRequest) -> str | None:

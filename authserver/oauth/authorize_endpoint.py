@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from urllib.parse import parse_qs, urlencode, urlsplit
 
-from flask import Blueprint, redirect, render_template, request
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
 from authserver.edges.csp import allow_form_redirects
@@ -195,5 +195,6 @@ def _consent_page(auth_request: AuthorizationRequest, params: Params) -> Respons
         client_name=auth_request.client.name,
         scopes=describe_scopes(auth_request.scopes),
         api_names=api_names(auth_request.resources),
-        authorization_request=urlencode(params, doseq=True),
+        form_action=url_for("authorize.consent_decision"),
+        hidden_fields=[("authorization_request", urlencode(params, doseq=True))],
     )

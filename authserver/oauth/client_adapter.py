@@ -10,7 +10,13 @@ from authserver.oauth.redirect_uris import matches_registered
 from authserver.oauth.scopes import format_scope, parse_scope
 
 # Endpoints other than the token endpoint that accept the client's own auth method.
-_ENDPOINTS = ("token", "introspection", "revocation", "pushed_authorization")
+_ENDPOINTS = (
+    "token",
+    "introspection",
+    "revocation",
+    "pushed_authorization",
+    "device_authorization",
+)
 
 
 class AuthlibClient(ClientMixin):  # type: ignore[misc]  # Authlib ships no type hints

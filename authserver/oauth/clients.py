@@ -20,9 +20,17 @@ from authserver.oauth.errors import ClientRegistrationError, UnknownClient
 from authserver.oauth.redirect_uris import registration_problem
 from authserver.oauth.scopes import format_scope, is_valid_scope_string, parse_scope
 
+# RFC 8628 §7.2: the device authorization grant's registered grant type.
+DEVICE_CODE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code"
 # RFC 8693 §2.1: the token-exchange grant (oauth/token_exchange.py).
 TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange"
-GRANT_TYPES = ("authorization_code", "refresh_token", "client_credentials", TOKEN_EXCHANGE)
+GRANT_TYPES = (
+    "authorization_code",
+    "refresh_token",
+    "client_credentials",
+    DEVICE_CODE_GRANT_TYPE,
+    TOKEN_EXCHANGE,
+)
 SECRET_AUTH_METHODS = ("client_secret_basic", "client_secret_post")
 AUTH_METHODS = (*SECRET_AUTH_METHODS, "private_key_jwt", PUBLIC_CLIENT_AUTH_METHOD)
 SIGNING_ALGORITHMS = ("RS256", "ES256", "EdDSA")

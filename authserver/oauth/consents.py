@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 
 from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import User
 from authserver.models.clients import Client
+from authserver.models.device_codes import APPROVED, DENIED, DeviceCode
 from authserver.models.tokens import AuthorizationCode, Consent, RefreshFamily
 from authserver.oauth.deny_list import longest_access_token_lifetime
 from authserver.oauth.errors import UnknownConsent
@@ -73,6 +74,17 @@ def revoke_connected_app(user: User, client_id: str, *, now: datetime) -> None:
             AuthorizationCode.used_at.is_(None),
         )
     )
+    # An approved device request not yet redeemed (RFC 8628) is refused from now on.
+    db.session.execute(
+        update(DeviceCode)
+        .where(
+            DeviceCode.user_id == user.id,
+            DeviceCode.client_pk == consent.client_pk,
+            DeviceCode.status == APPROVED,
+            DeviceCode.used_at.is_(None),
+        )
+        .values(status=DENIED)
+    )
     db.session.delete(consent)
     record_event(
         EventTag.CONSENT_REVOKED,
@@ -87,7 +99,8 @@ def _grants_to_revoke(user_id: int, client_pk: int, *, now: datetime) -> set[str
     """Refresh families still open, and grants whose access tokens may still be alive.
 
     A grant without a refresh token (no offline_access) has no family row; its access tokens
-    are found through the code that started it, if that code is recent enough for them to live.
+    are found through the code that started it (an authorization or a device code), if that
+    code is recent enough for them to live.
     """
     families = db.session.scalars(
         select(RefreshFamily.id).where(
@@ -106,4 +119,11 @@ def _grants_to_revoke(user_id: int, client_pk: int, *, now: datetime) -> set[str
             AuthorizationCode.created_at > now - window,
         )
     )
-    return set(families) | set(recent_codes)
+    recent_devices = db.session.scalars(
+        select(DeviceCode.grant_id).where(
+            DeviceCode.user_id == user_id,
+            DeviceCode.client_pk == client_pk,
+            DeviceCode.used_at > now - timedelta(seconds=longest_access_token_lifetime()),
+        )
+    )
+    return set(families) | set(recent_codes) | set(recent_devices)

@@ -18,6 +18,7 @@ from authserver.oauth.grants.authorization_code import (
     ProofKeyForCodeExchange,
 )
 from authserver.oauth.grants.client_credentials import ClientCredentialsGrant
+from authserver.oauth.grants.device_code import DeviceCodeGrant
 from authserver.oauth.grants.refresh_token import RefreshTokenGrant
 from authserver.oauth.grants.token_exchange import TokenExchangeGrant
 from authserver.observability.request_log import note_request_party
@@ -52,6 +53,7 @@ def build_server(app: Flask) -> AuthorizationServer:
     server.register_grant(RefreshTokenGrant, [DPoPBinding()])
     server.register_grant(ClientCredentialsGrant, [DPoPBinding()])
     server.register_grant(TokenExchangeGrant, [DPoPBinding()])
+    server.register_grant(DeviceCodeGrant, [DPoPBinding()])
     return server
 
 

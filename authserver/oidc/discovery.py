@@ -50,6 +50,7 @@ def provider_metadata(issuer: str, *, require_par: bool = False) -> dict[str, An
         "introspection_endpoint": issuer + "/oauth/introspect",
         "revocation_endpoint": issuer + "/oauth/revoke",
         "pushed_authorization_request_endpoint": issuer + "/oauth/par",  # RFC 9126 §5
+        "device_authorization_endpoint": issuer + "/oauth/device_authorization",  # RFC 8628 §4
         "scopes_supported": list(STANDARD_SCOPES),
         "response_types_supported": ["code"],
         "response_modes_supported": ["query"],

@@ -12,6 +12,7 @@ Each group has one limit string in the settings and decorators to apply it::
     @limit_mfa(account=pending_subject)   # AUTHSERVER_RATELIMIT_MFA; account: () -> str | None
     @limit_reset()                         # AUTHSERVER_RATELIMIT_RESET; account: the form's email
     @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
+    @limit_user_code                       # AUTHSERVER_RATELIMIT_USER_CODE, wrong codes per IP
     @limit_csp_report                      # AUTHSERVER_RATELIMIT_CSP_REPORT, per IP
 
 Only POST requests count. Over a limit, :class:`~authserver.security.errors.RateLimited` (a
@@ -66,7 +67,7 @@ from authserver.security.errors import RateLimited
 log = logging.getLogger(__name__)
 
 EXTENSION = "authserver.rate_limits"
-GROUPS = ("signin", "mfa", "reset", "token", "csp_report")
+GROUPS = ("signin", "mfa", "reset", "token", "user_code", "csp_report")
 MAX_PLAIN_KEY_LENGTH = 128  # our client ids are 24 characters
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -398,6 +399,18 @@ def limit_token(view: View) -> View:
         _Counter("client", _token_client_key, deduct_when=_client_authenticated),
         _Counter("client-auth-failure", client_ip, deduct_when=_client_authentication_failed),
     )(view)
+
+
+def _wrong_user_code(response: Response) -> bool:
+    # The verification page answers a code it cannot use with 400 (web/device.py).
+    return response.status_code == 400
+
+
+def limit_user_code(view: View) -> View:
+    """AUTHSERVER_RATELIMIT_USER_CODE per IP, counting wrong codes only (RFC 8628 §5.1: user
+    codes are short, so guessing must be slow); a person who types theirs right is never
+    held up by somebody else's typos on a shared address."""
+    return _marked("user_code", _Counter("ip", client_ip, deduct_when=_wrong_user_code))(view)
 
 
 def limit_csp_report(view: View) -> View:

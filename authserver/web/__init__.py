@@ -7,6 +7,7 @@ from flask import Flask
 from authserver.web import (
     account,
     account_privacy,
+    device,
     errors,
     home,
     login,
@@ -33,3 +34,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(mfa.bp)
     app.register_blueprint(mfa_setup.bp)
     app.register_blueprint(unlock.bp)
+    app.register_blueprint(device.bp)

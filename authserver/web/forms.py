@@ -7,6 +7,7 @@ from wtforms import BooleanField, EmailField, HiddenField, PasswordField, String
 from wtforms.validators import InputRequired, Length
 
 from authserver.accounts.lifecycle import MAX_EMAIL_LENGTH
+from authserver.oauth.user_codes import MAX_INPUT_LENGTH as MAX_USER_CODE_INPUT
 from authserver.security.passwords import MAX_PASSWORD_LENGTH
 
 
@@ -63,3 +64,9 @@ class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hi
 
     # 32 random bytes in base64url are 43 characters; anything much longer is not ours.
     token = HiddenField(validators=[InputRequired(), Length(max=64)])
+
+
+class DeviceCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """The user code a device shows (RFC 8628 §3.3); read leniently by oauth/user_codes.py."""
+
+    user_code = StringField("Code", validators=[InputRequired(), Length(max=MAX_USER_CODE_INPUT)])

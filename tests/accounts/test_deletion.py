@@ -31,6 +31,7 @@ from authserver.models import (
     AuthorizationCode,
     BrowserSessionRecord,
     Consent,
+    DeviceCode,
     EmailVerificationToken,
     LoginDevice,
     PasswordResetToken,
@@ -66,6 +67,7 @@ from tests.support.web import csrf_token
 
 OWNED_TABLES = (
     AuthorizationCode,
+    DeviceCode,
     RefreshToken,
     RefreshFamily,
     Consent,

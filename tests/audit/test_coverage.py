@@ -31,6 +31,14 @@ from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import read_outbox, signed_in_browser, submit, the_user
 from tests.support.cli import run_authserver
+from tests.support.device import (
+    DeviceStart,
+    answer,
+    enter_code,
+    make_device_client,
+    reach_consent,
+    start,
+)
 from tests.support.mfa import (
     Clock,
     answer_challenge,
@@ -324,6 +332,8 @@ def refresh_reused(world: World) -> tuple[str | None, str | None]:
     tokens = world.tokens_from_code_flow()
     grant = {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]}
     world.keep_tokens(token_request(world.browser(), world.rp, grant))
+    # The first presentation again is forgiven as a lost answer's retry; the next is reuse.
+    assert token_request(world.browser(), world.rp, grant).status_code == 200
     world.watch()
     replayed = token_request(world.browser(), world.rp, grant)
     assert replayed.json["error"] == "invalid_grant"
@@ -406,6 +416,41 @@ def account_deleted(world: World) -> tuple[str | None, str | None]:
     return PSEUDONYM, None
 
 
+def device_request(world: World) -> tuple[RelyingParty, DeviceStart]:
+    rp = make_device_client(name="Living Room TV")
+    begun = start(world.browser(), rp)
+    world.keep(rp.secret, begun.device_code, begun.user_code, begun.user_code.replace("-", ""))
+    return rp, begun
+
+
+def device_decided(world: World, decision: str) -> tuple[str | None, str | None]:
+    rp, begun = device_request(world)
+    browser = world.signed_in()
+    page = reach_consent(browser, begun.user_code, DEFAULT_EMAIL)
+    world.watch()
+    assert answer(browser, page, decision).status_code == 200
+    return world.subject(), rp.client_id
+
+
+def device_approved(world: World) -> tuple[str | None, str | None]:
+    return device_decided(world, "allow")
+
+
+def device_denied(world: World) -> tuple[str | None, str | None]:
+    return device_decided(world, "deny")
+
+
+def user_code_wrong(world: World) -> tuple[str | None, str | None]:
+    _, begun = device_request(world)
+    browser = world.signed_in()
+    world.watch()
+    # One letter off the real code: the row must not carry the code that was tried.
+    wrong = ("C" if begun.user_code[0] != "C" else "B") + begun.user_code[1:]
+    world.keep(wrong, wrong.replace("-", ""))
+    assert enter_code(browser, wrong).status_code == 400
+    return world.subject(), None
+
+
 @dataclass(frozen=True)
 class Case:
     flow: Flow
@@ -434,6 +479,9 @@ CASES = {
     "token issued: refresh_token": Case(refreshed, "token:issue"),
     "refresh reuse detected": Case(refresh_reused, "token:refresh-reuse:failure", "failure"),
     "consent given": Case(consent_given, "consent:give"),
+    "device approved": Case(device_approved, "device:approve"),
+    "device denied": Case(device_denied, "device:deny"),
+    "wrong user code": Case(user_code_wrong, "device:user-code:failure", outcome="failure"),
     "consent revoked": Case(consent_revoked, "consent:revoke"),
     "key rotated automatically": Case(keys_rotate_by_themselves, "key:rotate", origin="request"),
     "key rotated by the operator": Case(keys_rotated_by_operator, "key:rotate", origin="cli"),

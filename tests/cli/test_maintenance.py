@@ -38,6 +38,7 @@ from tests.cli.admin_support import Grant, refresh, run_code_flow
 from tests.factories import make_user
 from tests.support.account import signed_in_browser
 from tests.support.cli import Cli
+from tests.support.device import answer, make_device_client, poll, reach_consent, start
 from tests.support.oauth import Pkce, RelyingParty, make_relying_party, obtain_code
 
 SCOPE = "openid offline_access"
@@ -100,6 +101,25 @@ def direct_rows(user: User, rp: RelyingParty, now: datetime) -> None:
     db.session.commit()
 
 
+def device_requests(app: Flask, now: datetime, email: str) -> None:
+    """RFC 8628 requests: unused and expired (goes), redeemed within the day after expiry
+    (kept), redeemed and older (goes), and one still open (kept)."""
+    rp = make_device_client()
+    for moment, redeem in (
+        (now - timedelta(hours=2), False),
+        (now - timedelta(hours=2), True),
+        (now - timedelta(days=3), True),
+        (now, False),
+    ):
+        with at(moment):
+            device = app.test_client()
+            begun = start(device, rp)
+            if redeem:
+                browser = app.test_client()
+                answer(browser, reach_consent(browser, begun.user_code, email), "allow")
+                assert poll(device, rp, begun.device_code).status_code == 200
+
+
 def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
     now = datetime.now(UTC)
     users = [make_user(f"user{n}@example.org") for n in range(3)]
@@ -118,6 +138,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
     issue_email_verification(users[0], now=now - timedelta(days=2))
     issue_email_verification(users[1], now=now)
     direct_rows(users[0], rp, now)
+    device_requests(app, now, users[2].email)
     old = record_event(EventTag.LOGIN, user_subject=users[0].subject)
     old.occurred_at = now - timedelta(days=400)  # past the default 365-day retention
     aging = record_event(EventTag.LOGIN, user_subject=users[1].subject)
@@ -128,6 +149,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
     before = table_counts()
     expected = {
         "authorization_codes": 3,
+        "device_codes": 2,
         "refresh_tokens": 1,
         "refresh_families": 1,
         "revoked_access_tokens": 1,
@@ -137,7 +159,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "password_reset_tokens": 1,
         "email_verification_tokens": 1,
         "unlock_tokens": 1,
-        "browser_sessions": 2,
+        "browser_sessions": 3,  # two from the code flows, one from device_requests
         "login_devices": 1,
         "audit_events": 1,
         AUDIT_ORIGINS_SCRUBBED: 1,

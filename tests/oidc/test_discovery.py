@@ -24,6 +24,7 @@ def test_metadata_advertises_exactly_what_is_implemented(client: FlaskClient, pa
         "refresh_token",
         "client_credentials",
         "urn:ietf:params:oauth:grant-type:token-exchange",
+        "urn:ietf:params:oauth:grant-type:device_code",  # RFC 8628 §7.2
     }
     assert set(metadata["token_endpoint_auth_methods_supported"]) == {
         "client_secret_basic",
@@ -42,6 +43,8 @@ def test_metadata_advertises_exactly_what_is_implemented(client: FlaskClient, pa
         "revocation_endpoint",
     ):
         assert metadata[endpoint].startswith(ISSUER + "/")
+    # RFC 8628 §4
+    assert metadata["device_authorization_endpoint"] == ISSUER + "/oauth/device_authorization"
 
 
 def test_every_advertised_endpoint_exists(client: FlaskClient) -> None:

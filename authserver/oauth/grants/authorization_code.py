@@ -58,7 +58,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
                 authentication=code.authentication,
                 grant_id=code.row.grant_id,
                 nonce=code.row.nonce,
-                include_refresh_token=_should_issue_refresh_token(client, scopes),
+                include_refresh_token=should_issue_refresh_token(client, scopes),
                 api=target.api,
                 access_scopes=target.scopes,
                 resources=tuple(code.row.resources),
@@ -67,7 +67,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
 
 
-def _should_issue_refresh_token(client: AuthlibClient, scopes: tuple[str, ...]) -> bool:
+def should_issue_refresh_token(client: AuthlibClient, scopes: tuple[str, ...]) -> bool:
     """OIDC Core §11: OpenID requests get a refresh token only with offline_access."""
     if not client.check_grant_type("refresh_token"):
         return False
