@@ -89,6 +89,17 @@ def client_group() -> None:
     help="This client is that API's resource server: it may introspect the API's tokens. "
     "Repeat for several.",
 )
+@click.option(
+    "--backchannel-logout-uri",
+    metavar="URI",
+    help="OIDC Back-Channel Logout: where a logout token is POSTed when a session in which the "
+    "client got an ID token ends.",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="The client needs `sid` in logout tokens (always sent).",
+)
 @json_option
 @with_appcontext
 def create(
@@ -109,6 +120,8 @@ def create(
     id_token_ttl: int | None,
     refresh_token_ttl: int | None,
     introspect_apis: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client; prints its client_id and, once, its client_secret."""
@@ -133,6 +146,8 @@ def create(
         id_token_ttl=id_token_ttl,
         refresh_token_ttl=refresh_token_ttl,
         introspect_apis=introspect_apis,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
     try:
         client, secret = register_client(registration, via="cli")

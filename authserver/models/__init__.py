@@ -3,6 +3,7 @@
 from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
 from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
+from authserver.models.backchannel import LogoutMessage, SessionRelyingParty
 from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
@@ -32,11 +33,13 @@ __all__ = [
     "EmailVerificationToken",
     "KeyState",
     "LoginDevice",
+    "LogoutMessage",
     "PasswordResetToken",
     "RecoveryCode",
     "RefreshFamily",
     "RefreshToken",
     "RevokedAccessToken",
+    "SessionRelyingParty",
     "SigningAlg",
     "SigningKey",
     "TotpCredential",

@@ -43,6 +43,12 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     # RFC 7662 §4: the APIs (by identifier) whose access tokens this client may introspect,
     # as their resource server. A JSON list, read with the client on every introspection.
     introspect_apis: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # OIDC Back-Channel Logout §2.2: where logout tokens are POSTed; None: the client gets none.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    # §2.2 `backchannel_logout_session_required`: the client needs `sid` in logout tokens.
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -60,6 +60,8 @@ def current_registration(client: Client) -> ClientRegistration:
         id_token_ttl=client.id_token_ttl,
         refresh_token_ttl=client.refresh_token_ttl,
         introspect_apis=tuple(client.introspect_apis),
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
     )
 
 
@@ -147,6 +149,8 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.id_token_ttl = after.id_token_ttl
     client.refresh_token_ttl = after.refresh_token_ttl
     client.introspect_apis = list(after.introspect_apis)
+    client.backchannel_logout_uri = after.backchannel_logout_uri
+    client.backchannel_logout_session_required = after.backchannel_logout_session_required
     return secret
 
 

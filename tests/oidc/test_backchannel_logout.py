@@ -9,8 +9,6 @@ every token is checked with PyJWT against the published JWKS.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
-from urllib.parse import urlencode
 
 import pytest
 from flask import Flask
@@ -30,7 +28,6 @@ from tests.support.oauth import (
     obtain_code,
     published_keys,
     sign_in,
-    token_request,
     verify_jwt,
 )
 from tests.support.web import csrf_token

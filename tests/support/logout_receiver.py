@@ -75,9 +75,7 @@ def _handler(receiver: LogoutReceiver) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             body = self.rfile.read(length).decode()
-            status = receiver.record(
-                Received(self.headers.get("Content-Type", ""), parse_qs(body))
-            )
+            status = receiver.record(Received(self.headers.get("Content-Type", ""), parse_qs(body)))
             if receiver.hang:
                 receiver.stopping.wait(30)
                 return
@@ -86,7 +84,7 @@ def _handler(receiver: LogoutReceiver) -> type[BaseHTTPRequestHandler]:
             self.send_header("Cache-Control", "no-store")  # §2.8
             self.end_headers()
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002  (the base's name)
+        def log_message(self, format: str, *args: Any) -> None:
             pass  # quiet: pytest shows the assertions
 
     return Handler
