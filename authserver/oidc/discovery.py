@@ -47,6 +47,9 @@ def provider_metadata(issuer: str) -> dict[str, Any]:  # Any: JSON values
         "userinfo_endpoint": issuer + "/oauth/userinfo",
         "jwks_uri": issuer + JWKS_PATH,
         "end_session_endpoint": issuer + "/oauth/logout",
+        # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` (and `sub`).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "introspection_endpoint": issuer + "/oauth/introspect",
         "revocation_endpoint": issuer + "/oauth/revoke",
         "scopes_supported": list(STANDARD_SCOPES),
