@@ -26,9 +26,12 @@ from authserver.observability.metrics import app_metrics
 from tests.conftest import AppFactory
 from tests.oidc.test_backchannel_logout import id_token_claims, sign_out_button
 from tests.support.logout_receiver import logout_receiver, verify_logout_token
+from tests.support.metrics import METRICS_TOKEN, Scrape, bearer
 from tests.support.oauth import ISSUER, make_relying_party, make_user, published_keys, sign_in
 
 DEADLINE_SECONDS = 15
+PENDING = "authserver_backchannel_logout_pending"
+DELIVERIES = "authserver_backchannel_logout_deliveries_total"
 
 
 def delivering_app(app: Flask, make_app: AppFactory, **settings: object) -> Flask:
@@ -49,6 +52,12 @@ def run_until(done: Callable[[], bool], reports: list[DeliveryReport]) -> None:
         time.sleep(0.1)
 
 
+def scrape(browser: FlaskClient) -> Scrape:
+    response = browser.get("/metrics", headers=bearer())
+    assert response.status_code == 200, response.text
+    return Scrape.parse(response.text)
+
+
 def deliveries(app: Flask, outcome: str) -> float:
     metrics = app_metrics(app)
     assert metrics is not None
@@ -61,7 +70,9 @@ def deliveries(app: Flask, outcome: str) -> float:
 def test_a_failing_receiver_is_retried_and_gets_the_token_once(
     app: Flask, make_app: AppFactory
 ) -> None:
-    delivering = delivering_app(app, make_app, backchannel_logout_backoff=1)
+    delivering = delivering_app(
+        app, make_app, backchannel_logout_backoff=1, metrics_token=METRICS_TOKEN
+    )
     with logout_receiver(statuses=(500, 200)) as receiver, delivering.app_context():
         make_user()
         rp = make_relying_party(backchannel_logout_uri=receiver.uri)
@@ -69,6 +80,7 @@ def test_a_failing_receiver_is_retried_and_gets_the_token_once(
         sign_in(browser)
         id_claims, _ = id_token_claims(browser, rp)
         sign_out_button(browser)
+        assert scrape(browser).value(PENDING) == 1
 
         reports: list[DeliveryReport] = []
         first = deliver_due()
@@ -87,8 +99,11 @@ def test_a_failing_receiver_is_retried_and_gets_the_token_once(
         time.sleep(1.2)
         assert deliver_due() == DeliveryReport(), "nothing left to send"
         assert len(receiver.snapshot()) == 2
-        assert deliveries(delivering, "delivered") == 1
-        assert deliveries(delivering, "failed") == 1
+        after = scrape(browser)
+        assert after.value(PENDING) == 0
+        assert after.value(DELIVERIES, outcome="delivered") == 1
+        assert after.value(DELIVERIES, outcome="failed") == 1
+        assert after.value(DELIVERIES, outcome="given_up") == 0
 
 
 def test_a_receiver_that_never_answers_is_given_up_audited_and_counted(
