@@ -185,3 +185,24 @@ def test_two_workers_racing_over_the_outbox_send_each_message_once(
         )
         assert audiences == Counter({rp.client_id: 1 for rp in rps})
         assert pending() == 0
+
+
+def test_a_redirect_is_a_failed_attempt_and_never_followed(app: Flask) -> None:
+    with (
+        logout_receiver() as elsewhere,
+        logout_receiver(statuses=(307,), location=elsewhere.uri) as receiver,
+    ):
+        make_user()
+        rp = make_relying_party(backchannel_logout_uri=receiver.uri)
+        browser = app.test_client()
+        sign_in(browser)
+        id_token_claims(browser, rp)
+        sign_out_button(browser)
+
+        report = deliver_due()
+
+        assert (report.delivered, report.failed) == (0, 1)
+        assert len(receiver.snapshot()) == 1
+        time.sleep(0.3)
+        assert elsewhere.snapshot() == [], "the redirect was not followed"
+        assert pending() == 1, "kept for a retry"

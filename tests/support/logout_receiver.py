@@ -5,7 +5,8 @@
         rp.wait_for(1)                            # the form bodies received, within a deadline
         rp.tokens()                               # their `logout_token` values
 
-``statuses`` scripts the answers (500, 500, 200 ...; the last one repeats). ``hang=True`` makes
+``statuses`` scripts the answers (500, 500, 200 ...; the last one repeats), ``location`` adds a
+Location header to each (a redirect). ``hang=True`` makes
 every request wait without answering until the receiver stops (a receiver that never answers).
 Each request is recorded before it is answered, with its Content-Type.
 """
@@ -38,6 +39,7 @@ class LogoutReceiver:
     base_url: str
     statuses: Sequence[int]
     hang: bool
+    location: str | None = None  # sent with every answer (a redirect, with a 3xx status)
     received: list[Received] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
@@ -80,6 +82,8 @@ def _handler(receiver: LogoutReceiver) -> type[BaseHTTPRequestHandler]:
                 receiver.stopping.wait(30)
                 return
             self.send_response(status)
+            if receiver.location is not None:
+                self.send_header("Location", receiver.location)
             self.send_header("Content-Length", "0")
             self.send_header("Cache-Control", "no-store")  # §2.8
             self.end_headers()
@@ -92,10 +96,12 @@ def _handler(receiver: LogoutReceiver) -> type[BaseHTTPRequestHandler]:
 
 @contextmanager
 def logout_receiver(
-    statuses: Sequence[int] = (200,), *, hang: bool = False
+    statuses: Sequence[int] = (200,), *, hang: bool = False, location: str | None = None
 ) -> Iterator[LogoutReceiver]:
     server = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
-    receiver = LogoutReceiver(f"http://127.0.0.1:{server.server_address[1]}", statuses, hang)
+    receiver = LogoutReceiver(
+        f"http://127.0.0.1:{server.server_address[1]}", statuses, hang, location
+    )
     server.RequestHandlerClass = _handler(receiver)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
