@@ -338,6 +338,22 @@ class Settings:
         parse_positive_int,
         "Largest request body accepted (bytes); a larger one gets 413",
     )
+    backchannel_logout_timeout: int = setting(
+        5,
+        parse_seconds,
+        "Connect and read timeout of one back-channel logout POST to a relying party (seconds)",
+    )
+    backchannel_logout_retry_seconds: int = setting(
+        3600,
+        parse_seconds,
+        "How long an undelivered logout token keeps being retried before it is given up (seconds)",
+    )
+    backchannel_logout_backoff: int = setting(
+        2,
+        parse_seconds,
+        "Wait before the first retry of a failed logout delivery; it doubles each time, up to "
+        "5 minutes (seconds)",
+    )
 
     # Not settings: how the values came about, for check-config and warnings.
     warnings: tuple[str, ...] = field(default=(), compare=False)

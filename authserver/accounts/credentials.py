@@ -12,6 +12,7 @@ from datetime import datetime
 
 from sqlalchemy import update
 
+from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.extensions import db
 from authserver.models.tokens import RefreshFamily, RefreshToken
 from authserver.models.users import User
@@ -30,3 +31,5 @@ def end_all_credentials(user: User, *, now: datetime) -> None:
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    # Every session begun before now has ended with this (sessions/service.py's is_live).
+    announce_ended_sessions(user.id, now=now)

@@ -26,6 +26,7 @@ from sqlalchemy import CursorResult, Executable, delete
 
 from authserver.audit.events import EventTag, record_event
 from authserver.audit.privacy import new_pseudonym, pseudonymise_audit_rows
+from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.extensions import db
 from authserver.models import (
     AuthorizationCode,
@@ -110,6 +111,8 @@ def delete_account(user: User, *, now: datetime, via: str) -> DeletionReport:
     committed at the end, so a failure before it leaves everything as it was.
     """
     subject, email, user_id = user.subject, user.email, user.id
+    # Before anything is deleted: the records of who got ID tokens go with the sessions.
+    announce_ended_sessions(user_id, now=now, all_sessions=True)
     sessions = session_store().list_all_for_user(user_id)
     removed = {model.__tablename__: _delete_rows_of(model, user_id) for model in OWNED_TABLES}
     db.session.execute(delete(User).where(User.id == user_id))

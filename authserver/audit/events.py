@@ -27,6 +27,8 @@ class EventTag(StrEnum):
     CLIENT_CREATED = "client:create"
     CLIENT_DELETED = "client:delete"
     CLIENT_SECRET_ROTATED = "client:rotate-secret"
+    # A back-channel logout token the client's endpoint never accepted within the retry bound.
+    LOGOUT_TOKEN_GIVEN_UP = "client:logout-token:failure"
     API_CREATED = "api:create"
     API_UPDATED = "api:update"
     API_DELETED = "api:delete"

@@ -103,6 +103,17 @@ LIFETIME = LifetimeType()
     help="Replaces the APIs this client may exchange a user's token for; repeat for several.",
 )
 @click.option("--clear-exchange-audiences", is_flag=True, help="It may exchange tokens for no API.")
+@click.option("--backchannel-logout-uri", metavar="URI", help="Where logout tokens are POSTed.")
+@click.option(
+    "--backchannel-logout-session-required/--no-backchannel-logout-session-required",
+    default=None,
+    help="The client needs `sid` in logout tokens (always sent).",
+)
+@click.option(
+    "--clear-backchannel-logout-uri",
+    is_flag=True,
+    help="Send this client no logout tokens (clears the session-required flag too).",
+)
 @json_option
 @with_appcontext
 def update_command(client_id: str, **options: Any) -> None:
@@ -132,6 +143,9 @@ _FIELD_NAMES = {
 _LIFETIMES = ("access_token_ttl", "id_token_ttl", "refresh_token_ttl")
 
 
+# Stands for "set to None" where None means "not given" (`--clear-backchannel-logout-uri`).
+_CLEARED = object()
+
 # A `--clear-...` flag -> the list option it empties.
 _CLEARED_LISTS = {
     "clear_post_logout_redirect_uris": ("post_logout_redirect_uris", "--post-logout-redirect-uri"),
@@ -149,12 +163,24 @@ def _changes(options: dict[str, Any]) -> dict[str, Any]:
         if options[field]:
             fail(f"--{flag.replace('_', '-')} and {option} contradict")
         cleared.append(field)
+    if options.pop("clear_backchannel_logout_uri"):
+        if options["backchannel_logout_uri"] is not None:
+            fail("--clear-backchannel-logout-uri and --backchannel-logout-uri contradict")
+        if options["backchannel_logout_session_required"]:
+            fail(
+                "--clear-backchannel-logout-uri and --backchannel-logout-session-required "
+                "contradict"
+            )
+        options["backchannel_logout_uri"] = _CLEARED
+        options["backchannel_logout_session_required"] = False
     jwks_file: Path | None = options.pop("jwks_file")
     changes: dict[str, Any] = {}
     for option, value in options.items():
         if value is None or value == ():
             continue  # not given (a multiple option not given is an empty tuple)
         if option in _LIFETIMES and value == SERVER_DEFAULT:
+            value = None
+        if value is _CLEARED:
             value = None
         changes[_FIELD_NAMES.get(option, option)] = value
     for field in cleared:

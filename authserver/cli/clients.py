@@ -102,6 +102,17 @@ def client_group() -> None:
     help="With the token-exchange grant: an API this client may exchange a user's token for "
     "(RFC 8693). Repeat for several.",
 )
+@click.option(
+    "--backchannel-logout-uri",
+    metavar="URI",
+    help="OIDC Back-Channel Logout: where a logout token is POSTed when a session in which the "
+    "client got an ID token ends.",
+)
+@click.option(
+    "--backchannel-logout-session-required",
+    is_flag=True,
+    help="The client needs `sid` in logout tokens (always sent).",
+)
 @json_option
 @with_appcontext
 def create(
@@ -124,6 +135,8 @@ def create(
     refresh_token_ttl: int | None,
     introspect_apis: tuple[str, ...],
     exchange_audiences: tuple[str, ...],
+    backchannel_logout_uri: str | None,
+    backchannel_logout_session_required: bool,
     as_json: bool,
 ) -> None:
     """Register a client; prints its client_id and, once, its client_secret."""
@@ -150,6 +163,8 @@ def create(
         refresh_token_ttl=refresh_token_ttl,
         introspect_apis=introspect_apis,
         exchange_audiences=exchange_audiences,
+        backchannel_logout_uri=backchannel_logout_uri,
+        backchannel_logout_session_required=backchannel_logout_session_required,
     )
     try:
         client, secret = register_client(registration, via="cli")

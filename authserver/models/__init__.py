@@ -3,6 +3,7 @@
 from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
 from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
+from authserver.models.backchannel import LogoutMessage, SessionRelyingParty
 from authserver.models.clients import Client, ClientAssertionJti
 from authserver.models.device_codes import DeviceCode
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
@@ -35,12 +36,14 @@ __all__ = [
     "EmailVerificationToken",
     "KeyState",
     "LoginDevice",
+    "LogoutMessage",
     "PasswordResetToken",
     "PushedAuthorizationRequest",
     "RecoveryCode",
     "RefreshFamily",
     "RefreshToken",
     "RevokedAccessToken",
+    "SessionRelyingParty",
     "SigningAlg",
     "SigningKey",
     "TotpCredential",

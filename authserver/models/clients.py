@@ -49,6 +49,12 @@ class Client(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's
     # RFC 8693 §2.1: the APIs (by identifier) this client may ask for as `audience` or
     # `resource` when it exchanges a user's token (the token-exchange grant).
     exchange_audiences: Mapped[list[str]] = mapped_column(JSON, default=list, server_default="[]")
+    # OIDC Back-Channel Logout §2.2: where logout tokens are POSTed; None: the client gets none.
+    backchannel_logout_uri: Mapped[str | None] = mapped_column(String(2000))
+    # §2.2 `backchannel_logout_session_required`: the client needs `sid` in logout tokens.
+    backchannel_logout_session_required: Mapped[bool] = mapped_column(
+        default=False, server_default=false()
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -62,6 +62,8 @@ def current_registration(client: Client) -> ClientRegistration:
         refresh_token_ttl=client.refresh_token_ttl,
         introspect_apis=tuple(client.introspect_apis),
         exchange_audiences=tuple(client.exchange_audiences),
+        backchannel_logout_uri=client.backchannel_logout_uri,
+        backchannel_logout_session_required=client.backchannel_logout_session_required,
     )
 
 
@@ -158,6 +160,8 @@ def _apply(client: Client, after: ClientRegistration) -> str | None:
     client.refresh_token_ttl = after.refresh_token_ttl
     client.introspect_apis = list(after.introspect_apis)
     client.exchange_audiences = list(after.exchange_audiences)
+    client.backchannel_logout_uri = after.backchannel_logout_uri
+    client.backchannel_logout_session_required = after.backchannel_logout_session_required
     return secret
 
 

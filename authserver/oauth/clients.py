@@ -11,6 +11,8 @@ from flask import current_app
 from sqlalchemy import bindparam, select
 
 from authserver.audit.events import EventTag, record_event
+from authserver.backchannel.sending import logout_uri_problem
+from authserver.config import current_settings
 from authserver.database_reads import read_rows
 from authserver.extensions import db
 from authserver.models.clients import PUBLIC_CLIENT_AUTH_METHOD, Client
@@ -76,6 +78,10 @@ class ClientRegistration:
     introspect_apis: Sequence[str] = ()
     # RFC 8693: identifiers of the APIs this client may exchange a user's token for.
     exchange_audiences: Sequence[str] = ()
+    # OIDC Back-Channel Logout §2.2: where logout tokens go (None: none are sent), and whether
+    # the client needs `sid` in them (we always send it; the flag is kept and shown).
+    backchannel_logout_uri: str | None = None
+    backchannel_logout_session_required: bool = False
 
 
 def registration_problems(request: ClientRegistration) -> list[str]:
@@ -114,7 +120,18 @@ def registration_problems(request: ClientRegistration) -> list[str]:
         + _lifetime_problems(request)
         + _introspection_problems(request)
         + _exchange_problems(request)
+        + _backchannel_problems(request)
     )
+
+
+def _backchannel_problems(request: ClientRegistration) -> list[str]:
+    uri = request.backchannel_logout_uri
+    if uri is None:
+        if request.backchannel_logout_session_required:
+            return ["backchannel_logout_session_required: needs a back-channel logout URI"]
+        return []
+    problem = logout_uri_problem(uri, is_production=current_settings().is_production)
+    return [] if problem is None else [f"back-channel logout URI {uri!r}: {problem}"]
 
 
 def _introspection_problems(request: ClientRegistration) -> list[str]:
@@ -197,6 +214,8 @@ def register_client(
         refresh_token_ttl=request.refresh_token_ttl,
         introspect_apis=list(dict.fromkeys(request.introspect_apis)),
         exchange_audiences=list(dict.fromkeys(request.exchange_audiences)),
+        backchannel_logout_uri=request.backchannel_logout_uri,
+        backchannel_logout_session_required=request.backchannel_logout_session_required,
     )
     db.session.add(client)
     record_event(EventTag.CLIENT_CREATED, client_id=client.client_id, detail=_origin(via))
@@ -327,5 +346,7 @@ def describe_client(client: Client) -> dict[str, Any]:  # Any: JSON-ready values
         "refresh_token_ttl": client.refresh_token_ttl,
         "introspect_apis": list(client.introspect_apis),
         "exchange_audiences": list(client.exchange_audiences),
+        "backchannel_logout_uri": client.backchannel_logout_uri,
+        "backchannel_logout_session_required": client.backchannel_logout_session_required,
         "created_at": client.created_at.isoformat(),
     }

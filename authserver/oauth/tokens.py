@@ -17,6 +17,7 @@ from typing import Any
 
 from authserver.accounts.roles import roles_claim
 from authserver.audit.events import EventTag, log_event, record_event
+from authserver.backchannel.recipients import remember_id_token_recipient
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.keys.signing import sign_jwt
@@ -107,6 +108,11 @@ def issue_token_response(issue: Issue) -> dict[str, Any]:  # Any: the JSON token
     }
     if issue.user is not None and issue.authentication is not None and OPENID in issue.scopes:
         response["id_token"] = _id_token(issue, access_token)
+        if issue.authentication.session_id is not None:
+            # Back-Channel Logout §2.1: this client is told when that session ends.
+            remember_id_token_recipient(
+                client_pk=issue.client.id, sid=issue.authentication.session_id, now=issue.now
+            )
     if issue.include_refresh_token and issue.user is not None and issue.authentication:
         response["refresh_token"] = _refresh_token(issue)
     count_token_issued(issue.grant_type)

@@ -40,6 +40,7 @@ GRANT_TYPES = (
 )
 # Seconds. The token and JWKS endpoints answer in milliseconds; sign-ins take argon2's ~0.2 s.
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+LOGOUT_DELIVERY_OUTCOMES = ("delivered", "failed", "given_up")
 _STATUS_CLASSES = {hundred: f"{hundred}xx" for hundred in range(1, 6)}
 
 
@@ -85,6 +86,13 @@ class Metrics:
             "Times a process lost its rate-limit storage (Redis) and counted in memory instead",
             registry=self.registry,
         )
+        self.logout_deliveries = Counter(
+            f"{PREFIX}_backchannel_logout_deliveries",
+            "Back-channel logout token attempts, by outcome: delivered, failed (an attempt that "
+            "will be retried or given up) and given_up (no more attempts)",
+            ["outcome"],
+            registry=self.registry,
+        )
         self._request_children: dict[tuple[str, int], Counter] = {}
         self._latency_children: dict[str, Histogram] = {}
 
@@ -97,6 +105,8 @@ class Metrics:
             self.tokens_issued.labels(grant_type)
         for group in limit_groups:
             self.rate_limited.labels(group)
+        for outcome in LOGOUT_DELIVERY_OUTCOMES:
+            self.logout_deliveries.labels(outcome)
 
     def observe_request(self, endpoint: str, status: int, seconds: float | None) -> None:
         counter = self._request_children.get((endpoint, status))
@@ -146,6 +156,15 @@ def count_limiter_fallback(app: Flask | None = None) -> None:
     metrics = app_metrics(app)
     if metrics is not None:
         metrics.limiter_fallbacks.inc()
+
+
+def count_logout_delivery(outcome: str) -> None:
+    """Called by the back-channel logout worker, in its own app context (no request)."""
+    metrics = app_metrics()
+    if metrics is not None:
+        metrics.logout_deliveries.labels(
+            outcome if outcome in LOGOUT_DELIVERY_OUTCOMES else OTHER
+        ).inc()
 
 
 # --- the per-request hook ------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from authserver.config import Settings, app_settings
 from authserver.observability.key_metrics import SigningKeyAgeCollector
 from authserver.observability.metrics import Metrics, app_metrics
+from authserver.observability.outbox_metrics import LogoutOutboxCollector
 
 bp = Blueprint("metrics", __name__)
 
@@ -109,6 +110,7 @@ def _scrape_registry(metrics: Metrics, settings: Settings) -> CollectorRegistry:
     else:
         registry = metrics.registry
     registry.register(SigningKeyAgeCollector(settings.key_rotation_interval))
+    registry.register(LogoutOutboxCollector())
     return registry
 
 

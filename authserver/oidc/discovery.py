@@ -47,6 +47,9 @@ def provider_metadata(issuer: str, *, require_par: bool = False) -> dict[str, An
         "userinfo_endpoint": issuer + "/oauth/userinfo",
         "jwks_uri": issuer + JWKS_PATH,
         "end_session_endpoint": issuer + "/oauth/logout",
+        # OIDC Back-Channel Logout 1.0 §2.1: logout tokens carry `sid` (and `sub`).
+        "backchannel_logout_supported": True,
+        "backchannel_logout_session_supported": True,
         "introspection_endpoint": issuer + "/oauth/introspect",
         "revocation_endpoint": issuer + "/oauth/revoke",
         "pushed_authorization_request_endpoint": issuer + "/oauth/par",  # RFC 9126 §5

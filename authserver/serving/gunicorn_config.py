@@ -45,4 +45,7 @@ globals().update(_load())
 
 # gunicorn server hooks, found by name like the settings above: mark a dead worker's metric
 # files and remove the shared folder at exit (authserver/serving/gunicorn_metrics.py).
+# In each worker: start and stop the back-channel logout delivery loop
+# (authserver/serving/background_work.py).
+from authserver.serving.background_work import post_worker_init, worker_exit  # noqa: E402, F401
 from authserver.serving.gunicorn_metrics import child_exit, on_exit  # noqa: E402, F401

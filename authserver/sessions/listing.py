@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.models import User
 from authserver.sessions.errors import UnknownSession
 from authserver.sessions.service import is_live, session_store
@@ -56,10 +57,13 @@ def revoke_session(user: User, sid: str, *, now: datetime) -> None:
     for token_hash, stored in session_store().list_for_user(user.id, now=now):
         if stored.public_id == sid and is_live(stored, user, now=now):
             session_store().revoke(token_hash, revoked_at=now)
+            announce_ended_sessions(user.id, now=now)
             return
     raise UnknownSession("no live session with this id")
 
 
 def revoke_all_sessions(user: User, *, now: datetime) -> int:
     """End every session of the user; returns how many were still open. The caller commits."""
-    return session_store().revoke_all_for_user(user.id, revoked_at=now)
+    ended = session_store().revoke_all_for_user(user.id, revoked_at=now)
+    announce_ended_sessions(user.id, now=now)
+    return ended

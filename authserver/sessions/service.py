@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 
 from flask import current_app, g, request
 
+from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models import User
@@ -104,7 +105,10 @@ def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None
     store = session_store()
     previous_token = read_session_token()
     if previous_token is not None:
+        previous = store.find(hash_token(previous_token))
         store.revoke(hash_token(previous_token), revoked_at=now)
+        if previous is not None:
+            announce_ended_sessions(previous.user_id, now=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     stored = _new_stored_session(user, tuple(amr), now)
     store.add(hash_token(token), stored)
@@ -123,7 +127,11 @@ def end_current_session(*, now: datetime | None = None) -> BrowserSession | None
         return None
     now = now or utcnow()
     live = _find_live(hash_token(token), now)
+    stored = session_store().find(hash_token(token))
     session_store().revoke(hash_token(token), revoked_at=now)
+    if stored is not None:
+        # In the revocation's transaction: the logout is announced exactly when it happens.
+        announce_ended_sessions(stored.user_id, now=now)
     db.session.commit()
     clear_session_cookie()
     setattr(g, _CURRENT, _Current(None))

@@ -121,6 +121,8 @@ def test_create_confidential_prints_the_secret_once(app: Flask, runner: FlaskCli
         "refresh_token_ttl": None,
         "introspect_apis": [],
         "exchange_audiences": [],
+        "backchannel_logout_uri": None,
+        "backchannel_logout_session_required": False,
         "created_at": stored.created_at.isoformat(),
     }
     assert audit_events() == [("client:create", stored.client_id, {"via": "cli"})]

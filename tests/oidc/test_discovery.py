@@ -33,6 +33,9 @@ def test_metadata_advertises_exactly_what_is_implemented(client: FlaskClient, pa
         "none",
     }
     assert metadata["authorization_response_iss_parameter_supported"] is True
+    # OIDC Back-Channel Logout 1.0 §2.1 (tests/oidc/test_backchannel_logout.py shows it works).
+    assert metadata["backchannel_logout_supported"] is True
+    assert metadata["backchannel_logout_session_supported"] is True
     for endpoint in (
         "authorization_endpoint",
         "token_endpoint",
