@@ -1,6 +1,10 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
-from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
+from authserver.models.account_tokens import (
+    EmailVerificationToken,
+    NotMeToken,
+    PasswordResetToken,
+)
 from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 from authserver.models.clients import Client, ClientAssertionJti
@@ -32,6 +36,7 @@ __all__ = [
     "EmailVerificationToken",
     "KeyState",
     "LoginDevice",
+    "NotMeToken",
     "PasswordResetToken",
     "RecoveryCode",
     "RefreshFamily",

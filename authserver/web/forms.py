@@ -63,3 +63,9 @@ class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hi
 
     # 32 random bytes in base64url are 43 characters; anything much longer is not ours.
     token = HiddenField(validators=[InputRequired(), Length(max=64)])
+
+
+class NotMeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """Confirms a "This wasn't me" link; like the unlock form, the token travels in the body."""
+
+    token = HiddenField(validators=[InputRequired(), Length(max=64)])

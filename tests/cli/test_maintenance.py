@@ -28,6 +28,7 @@ from authserver.models import (
     ClientAssertionJti,
     DPoPProofJti,
     LoginDevice,
+    NotMeToken,
     RefreshFamily,
     UnlockToken,
     User,
@@ -83,6 +84,9 @@ def direct_rows(user: User, rp: RelyingParty, now: datetime) -> None:
         db.session.add(
             UnlockToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
         )
+        db.session.add(
+            NotMeToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
+        )
     db.session.add(
         LoginDevice(
             device_id=secrets.token_urlsafe(16), user_id=user.id, expires_at=now - timedelta(days=1)
@@ -127,6 +131,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "password_reset_tokens": 1,
         "email_verification_tokens": 1,
         "unlock_tokens": 1,
+        "not_me_tokens": 1,
         "browser_sessions": 2,
         "login_devices": 1,
         "audit_events": 1,
