@@ -46,12 +46,26 @@ def upgrade() -> None:
     # in: NULL, and its next sign-in counts as the first.
     op.execute(
         """
-        UPDATE users SET first_sign_in_at = COALESCE(
-            (SELECT MIN(login_devices.created_at) FROM login_devices
-              WHERE login_devices.user_id = users.id),
-            (SELECT MIN(audit_events.occurred_at) FROM audit_events
-              WHERE audit_events.user_subject = users.subject
-                AND audit_events.event = 'user:login' AND audit_events.outcome = 'success')
+        UPDATE users SET first_sign_in_at = (
+            SELECT MIN(audit_events.occurred_at) FROM audit_events
+             WHERE audit_events.user_subject = users.subject
+               AND audit_events.event = 'user:login' AND audit_events.outcome = 'success'
+        )
+        """
+    )
+    # The older of the two when both speak (both columns hold the same type: on SQLite the
+    # same text format, which sorts in time order).
+    op.execute(
+        """
+        UPDATE users SET first_sign_in_at = (
+            SELECT MIN(login_devices.created_at) FROM login_devices
+             WHERE login_devices.user_id = users.id
+        )
+         WHERE EXISTS (
+            SELECT 1 FROM login_devices
+             WHERE login_devices.user_id = users.id
+               AND (users.first_sign_in_at IS NULL
+                    OR login_devices.created_at < users.first_sign_in_at)
         )
         """
     )
