@@ -274,6 +274,12 @@ class Settings:
     lockout_max_seconds: int = setting(
         86400, parse_seconds, "Longest a lock can grow to; locks always end (seconds)"
     )
+    new_device_alerts: bool = setting(
+        True,
+        parse_bool,
+        "Mail the owner after a sign-in from a browser new to the account, with a link that "
+        "ends every session and starts a password reset",
+    )
     audit_ip_retention_days: int = setting(
         90,
         parse_positive_int,

@@ -1,4 +1,4 @@
-"""Single-use links sent by mail: password reset, email verification and unlock.
+"""Single-use links sent by mail: password reset, email verification, unlock and "not me".
 
 One home for what the three have in common, so that a rule fixed here holds for all of them:
 
@@ -46,14 +46,17 @@ class LinkPurpose(StrEnum):
     PASSWORD_RESET = "password-reset"
     EMAIL_VERIFICATION = "email-verification"
     UNLOCK = "unlock"
+    NOT_ME = "not-me"
 
 
-# Where each link points (+ the token); the routes are web/reset.py's, web/verify_email.py's and
-# web/unlock.py's, and observability/redaction.py keeps every token under them out of the logs.
+# Where each link points (+ the token); the routes are web/reset.py's, web/verify_email.py's,
+# web/unlock.py's and web/not_me.py's, and observability/redaction.py keeps every token under
+# them out of the logs.
 LINK_PATHS = {
     LinkPurpose.PASSWORD_RESET: "/reset/",
     LinkPurpose.EMAIL_VERIFICATION: "/verify-email/",
     LinkPurpose.UNLOCK: "/unlock/",
+    LinkPurpose.NOT_ME: "/not-me/",
 }
 
 

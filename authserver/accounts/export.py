@@ -77,6 +77,7 @@ def _account(user: User) -> Document:
         "name": user.name,
         "created_at": _iso(user.created_at),
         "updated_at": _iso(user.updated_at),
+        "first_signed_in_at": _iso(user.first_sign_in_at),
         "disabled": user.is_disabled,
         "locked_until": _iso(user.locked_until),
         "roles": list_roles(user.id),

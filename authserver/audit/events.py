@@ -70,6 +70,11 @@ class EventTag(StrEnum):
     LOCKOUT = "user:lockout"
     # The owner was mailed: the right password, then a wrong second factor (ASVS V6.3.5).
     PARTIAL_SIGN_IN_NOTICE = "user:login:partial-notice"
+    # The owner was mailed: a sign-in from a browser new to the account (not its first).
+    NEW_DEVICE_NOTICE = "user:login:new-device-notice"
+    # The owner used that notice's "This wasn't me" link (or a refused one: outcome failure).
+    NOT_ME = "user:login:not-me"
+    NOT_ME_FAILED = "user:login:not-me:failure"
     UNLOCK = "user:unlock"
     DATA_EXPORTED = "user:data-export"
     ACCOUNT_DELETED = "user:delete"

@@ -1,6 +1,10 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
-from authserver.models.account_tokens import EmailVerificationToken, PasswordResetToken
+from authserver.models.account_tokens import (
+    EmailVerificationToken,
+    NotMeToken,
+    PasswordResetToken,
+)
 from authserver.models.apis import Api
 from authserver.models.audit import AuditEvent, AuditMaintenanceFlag
 from authserver.models.backchannel import LogoutMessage, SessionRelyingParty
@@ -37,6 +41,7 @@ __all__ = [
     "KeyState",
     "LoginDevice",
     "LogoutMessage",
+    "NotMeToken",
     "PasswordResetToken",
     "PushedAuthorizationRequest",
     "RecoveryCode",

@@ -1,4 +1,4 @@
-"""Single-use tokens mailed to account owners: password reset and email verification.
+"""Single-use tokens mailed to account owners: password reset, email verification, "not me".
 
 Each purpose has its own table, and its own hash prefix (accounts/emailed_links.py), so a
 token of one kind can never be looked up, let alone used, as the other. Only SHA-256 hashes are
@@ -36,6 +36,20 @@ class EmailVerificationToken(db.Model):  # type: ignore[name-defined,misc]
     # The address the link was sent to: it verifies that address only, even if the account's
     # address has changed since.
     email: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class NotMeToken(db.Model):  # type: ignore[name-defined,misc]
+    """The "This wasn't me" link of a new-device sign-in notice (security/new_device_alerts.py):
+    using it ends every session and token of the account and mails a password reset link."""
+
+    __tablename__ = "not_me_tokens"
+
+    id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

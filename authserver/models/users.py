@@ -41,6 +41,10 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     # The last notice of a sign-in whose password was right and second factor wrong
     # (security/sign_in_notices.py): at most one an hour, on every instance together.
     partial_sign_in_notified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The account's first completed sign-in; None until then. Claimed by a conditional UPDATE
+    # (security/new_device_alerts.py), so exactly one sign-in is the first: that one mails no
+    # new-device notice (the owner has just been given the account), every later one may.
+    first_sign_in_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     # When the owner proved they receive mail at `email`; None until then. Whatever changes
     # `email` must set this back to None: the proof was for the old address.

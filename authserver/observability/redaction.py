@@ -124,15 +124,16 @@ _SCHEME_CREDENTIALS = re.compile(r"(?i)\b(bearer|basic|dpop)([ \t]+)([A-Za-z0-9\
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_\-]*(?:\.[A-Za-z0-9_\-]*){2,4}")
 # scheme://user:password@host
 _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@")
-# The token in an emailed link's path (web/reset.py, web/unlock.py, web/verify_email.py). Told
-# by where it is, not by its shape: a path mangled on its way (a stray character before the
-# token, the token cut or padded, the request line a server could not parse) still holds the
-# token. What follows the prefix goes up to whitespace, a quote or an angle bracket (and a few
-# stray characters right after the prefix, when a token follows them), in any letter case and
-# with the slash percent-encoded too; only the static pages beside the links (/reset/done) stay.
+# The token in an emailed link's path (web/reset.py, web/unlock.py, web/verify_email.py,
+# web/not_me.py). Told by where it is, not by its shape: a path mangled on its way (a stray
+# character before the token, the token cut or padded, the request line a server could not
+# parse) still holds the token. What follows the prefix goes up to whitespace, a quote or an
+# angle bracket (and a few stray characters right after the prefix, when a token follows them),
+# in any letter case and with the slash percent-encoded too; only the static pages beside the
+# links (/reset/done, /not-me/done) stay.
 # The paths of accounts/emailed_links.py's LINK_PATHS, written out: this module is imported by
 # gunicorn's logger before the app (tests/accounts/test_emailed_links.py keeps the two equal).
-LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/")
+LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/", "/not-me/")
 LINK_PATH_PAGES = frozenset({"", "done"})
 _LINK_PREFIX = (
     "(?i)(/(?:"

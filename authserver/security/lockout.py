@@ -47,6 +47,7 @@ from authserver.config import Settings, current_settings
 from authserver.extensions import db
 from authserver.models import LoginDevice, UnlockToken, User
 from authserver.security.devices import find_device, remember_device
+from authserver.security.new_device_alerts import note_completed_sign_in
 from authserver.security.sign_in_notices import mail_lock_notice
 
 log = logging.getLogger(__name__)
@@ -194,7 +195,8 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
     """The sign-in is complete (every factor passed): the counters and the doubling restart.
 
     In a request, the browser gets a fresh device id for this account (the one it presented is
-    replaced). Audits the sign-in; the caller commits, together with the session it starts, so
+    replaced), and a browser new to the account mails the owner (security/new_device_alerts.py).
+    Audits the sign-in; the caller commits, together with the session it starts, so
     that a sign-in cut off before its commit leaves no trace of having happened.
     """
     db.session.execute(
@@ -213,6 +215,8 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
         user_subject=user.subject,
         detail={"device": "new" if known is None else "recognised"},
     )
+    # A browser new to the account tells the owner (unless it is the account's first sign-in).
+    note_completed_sign_in(user, now=now, recognised=known is not None)
 
 
 def release_attempt(attempt: Attempt, *, now: datetime) -> None:

@@ -13,6 +13,7 @@ from authserver.web import (
     login,
     mfa,
     mfa_setup,
+    not_me,
     reset,
     static_files,
     unavailable,
@@ -35,3 +36,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(mfa_setup.bp)
     app.register_blueprint(unlock.bp)
     app.register_blueprint(device.bp)
+    app.register_blueprint(not_me.bp)

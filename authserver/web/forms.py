@@ -70,3 +70,9 @@ class DeviceCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no typ
     """The user code a device shows (RFC 8628 §3.3); read leniently by oauth/user_codes.py."""
 
     user_code = StringField("Code", validators=[InputRequired(), Length(max=MAX_USER_CODE_INPUT)])
+
+
+class NotMeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """Confirms a "This wasn't me" link; like the unlock form, the token travels in the body."""
+
+    token = HiddenField(validators=[InputRequired(), Length(max=64)])

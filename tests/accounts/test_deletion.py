@@ -34,6 +34,7 @@ from authserver.models import (
     DeviceCode,
     EmailVerificationToken,
     LoginDevice,
+    NotMeToken,
     PasswordResetToken,
     RecoveryCode,
     RefreshFamily,
@@ -75,6 +76,7 @@ OWNED_TABLES = (
     TotpCredential,
     LoginDevice,
     UnlockToken,
+    NotMeToken,
     PasswordResetToken,
     EmailVerificationToken,
     UserRole,
@@ -189,8 +191,14 @@ def assert_audit_rows_name_nobody(subject: str) -> None:
     pseudonym = deletion.user_subject
     assert pseudonym is not None and re.fullmatch(r"deleted:[0-9a-f]{32}", pseudonym)
     theirs = [row for row in rows if row.user_subject == pseudonym]
-    # The history stays: signed in twice, gave consent, got tokens, ... and was deleted.
-    assert [row.event for row in theirs][:3] == ["user:login", "user:login", "consent:give"]
+    # The history stays: signed in twice (the second browser was new: a notice), gave consent,
+    # got tokens, ... and was deleted.
+    assert [row.event for row in theirs][:4] == [
+        "user:login",
+        "user:login",
+        "user:login:new-device-notice",
+        "consent:give",
+    ]
     assert theirs[-1] is deletion
     assert all(row.ip is None and row.user_agent is None for row in theirs)
     assert deletion.outcome == "success"
@@ -344,12 +352,12 @@ def test_the_cli_deletes_the_same_way(site: Flask, tmp_path: Path) -> None:
         "sessions_ended": 2,
         "refresh_tokens_deleted": 1,
         "consents_deleted": 1,
-        "audit_rows_pseudonymised": 6,
+        "audit_rows_pseudonymised": 7,
     }
     assert not is_signed_in(account.laptop)
     assert_everything_is_gone(site, account)
     [deletion] = db.session.scalars(select(AuditEvent).where(AuditEvent.event == "user:delete"))
-    assert deletion.detail == {"via": "cli", "audit_rows_pseudonymised": 6}
+    assert deletion.detail == {"via": "cli", "audit_rows_pseudonymised": 7}
     assert deletion.request_id is None  # no request: an operator's command
 
 

@@ -16,7 +16,12 @@ from authserver.accounts.emailed_links import (
     store_new_link,
 )
 from authserver.extensions import db
-from authserver.models import EmailVerificationToken, PasswordResetToken, UnlockToken
+from authserver.models import (
+    EmailVerificationToken,
+    NotMeToken,
+    PasswordResetToken,
+    UnlockToken,
+)
 from authserver.observability.redaction import LINK_PATH_PREFIXES
 from tests.factories import make_user
 
@@ -25,6 +30,7 @@ TABLES = {
     LinkPurpose.PASSWORD_RESET: PasswordResetToken,
     LinkPurpose.EMAIL_VERIFICATION: EmailVerificationToken,
     LinkPurpose.UNLOCK: UnlockToken,
+    LinkPurpose.NOT_ME: NotMeToken,
 }
 
 

@@ -120,6 +120,7 @@ def test_the_download_holds_exactly_what_we_keep(site: Flask) -> None:
             "name": "Alice",
             "created_at": iso(T0),
             "updated_at": iso(T0),
+            "first_signed_in_at": iso(T0),
             "disabled": False,
             "locked_until": None,
             "roles": [],

@@ -63,6 +63,7 @@ WRONG_PASSWORD = "definitely not the password"
 NEW_PASSWORD = "a completely different passphrase"
 IP = "127.0.0.1"  # the test client's address
 PSEUDONYM = "a pseudonym"  # expected subject of the deletion's row: checked by its shape
+NEW_DEVICE_SUBJECT = "New sign-in to your account"
 
 
 @dataclass
@@ -172,6 +173,38 @@ def owner_unlocks(world: World) -> tuple[str | None, str | None]:
     world.watch()
     done = owner.post("/unlock", data={"csrf_token": csrf_token(page.text), "token": token})
     assert done.status_code == 200, done.text
+    return world.subject(), None
+
+
+def second_browser_signs_in(world: World, *, watch_from_then: bool = False) -> str:
+    """The account's first sign-in, then one from another browser; the notice's link token."""
+    world.signed_in()
+    if watch_from_then:
+        world.watch()
+    response = sign_in(world.browser(), DEFAULT_EMAIL, DEFAULT_PASSWORD)
+    response.close()  # the notice is mailed once the response is closed
+    assert response.status_code == 303
+    [notice] = [m for m in read_outbox(world.outbox) if m["Subject"] == NEW_DEVICE_SUBJECT]
+    body = notice.get_payload(decode=True)
+    assert isinstance(body, bytes)
+    match = re.search(r"https?://\S+/not-me/(\S+)", body.decode())
+    assert match, body
+    world.keep(match.group(1))
+    return match.group(1)
+
+
+def new_device_notice(world: World) -> tuple[str | None, str | None]:
+    second_browser_signs_in(world, watch_from_then=True)
+    return world.subject(), None
+
+
+def not_me(world: World) -> tuple[str | None, str | None]:
+    token = second_browser_signs_in(world)
+    owner = world.browser()
+    page = owner.get(f"/not-me/{token}")
+    world.watch()
+    done = owner.post("/not-me", data={"csrf_token": csrf_token(page.text), "token": token})
+    assert done.status_code == 303, done.text
     return world.subject(), None
 
 
@@ -466,6 +499,8 @@ CASES = {
     "sign-in failure": Case(sign_in_fails, "user:login:failure", "failure"),
     "lockout": Case(account_locks, "user:lockout"),
     "unlock": Case(owner_unlocks, "user:unlock"),
+    "new-device notice": Case(new_device_notice, "user:login:new-device-notice"),
+    "this wasn't me": Case(not_me, "user:login:not-me"),
     "mfa enrol": Case(mfa_enrols, "user:mfa:enrol"),
     "mfa failure": Case(mfa_code_wrong, "user:mfa:failure", "failure"),
     "partial sign-in notice": Case(mfa_code_wrong, "user:login:partial-notice"),

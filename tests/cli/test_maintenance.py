@@ -28,6 +28,7 @@ from authserver.models import (
     ClientAssertionJti,
     DPoPProofJti,
     LoginDevice,
+    NotMeToken,
     PushedAuthorizationRequest,
     RefreshFamily,
     UnlockToken,
@@ -92,6 +93,9 @@ def direct_rows(user: User, rp: RelyingParty, now: datetime) -> None:
         )
         db.session.add(
             UnlockToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
+        )
+        db.session.add(
+            NotMeToken(token_hash=secrets.token_hex(32), user_id=user.id, expires_at=expires_at)
         )
     db.session.add(
         LoginDevice(
@@ -159,6 +163,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "password_reset_tokens": 1,
         "email_verification_tokens": 1,
         "unlock_tokens": 1,
+        "not_me_tokens": 2,  # one expired row, and the new-device notice of the 3-day-old sign-in
         "browser_sessions": 3,  # two from the code flows, one from device_requests
         "login_devices": 1,
         "audit_events": 1,

@@ -390,6 +390,20 @@ def lockout_and_unlock_link(scan: Scan, email: str, password: str) -> None:
         assert urlsplit(sign_in(owner, scan, email, password).url).path == "/"
 
 
+def new_device_and_not_me_link(scan: Scan, email: str, password: str) -> None:
+    with scan.browser() as owner, scan.browser() as stranger:
+        assert urlsplit(sign_in(owner, scan, email, password).url).path == "/"  # the first
+        assert urlsplit(sign_in(stranger, scan, email, password).url).path == "/"  # a new one
+        body = text_of(scan.mail(email, "New sign-in to your account"))
+        [link] = re.findall(r"http://\S+/not-me/\S+", body)
+        scan.secrets.add("not-me link token", link.rsplit("/", 1)[1])
+        done = owner.submit(owner.open(link))
+        assert urlsplit(done.url).path == "/not-me/done"
+        reset = link_in(scan.mail(email, "Reset your password"), scan.server.url("/reset/"))
+        scan.secrets.add("reset link token", reset.rsplit("/", 1)[1])
+        assert owner.open(link).status_code == 404  # spent
+
+
 def requests_gunicorn_refuses(scan: Scan) -> None:
     """Malformed and oversized request lines never reach the app; gunicorn logs them."""
     token = secrets.token_urlsafe(32)
@@ -420,6 +434,7 @@ def test_no_secret_of_any_flow_reaches_the_server_log(
     private_key_jwt(scan, tmp_path)
     password_reset(scan, create_account(scan)[0])
     lockout_and_unlock_link(scan, *create_account(scan))
+    new_device_and_not_me_link(scan, *create_account(scan))
     requests_gunicorn_refuses(scan)
     with scan.watch(requests.Session()) as http:
         tagged = http.get(
@@ -445,7 +460,12 @@ def test_no_secret_of_any_flow_reaches_the_server_log(
     assert tagged.headers["X-Request-ID"] in request_lines
     # Links were logged with their tokens replaced; gunicorn's messages are ours, JSON.
     paths = {line["path"] for lines in request_lines.values() for line in lines}
-    assert {"/reset/[redacted]", "/verify-email/[redacted]", "/unlock/[redacted]"} <= paths
+    assert {
+        "/reset/[redacted]",
+        "/verify-email/[redacted]",
+        "/unlock/[redacted]",
+        "/not-me/[redacted]",
+    } <= paths
     gunicorn = [record for record in records if record["logger"].startswith("gunicorn")]
     assert any(record["message"].startswith("Starting gunicorn") for record in gunicorn)
     refused = [record for record in gunicorn if "Invalid request from ip=" in record["message"]]
