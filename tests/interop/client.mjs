@@ -11,8 +11,8 @@
 //
 // Every command gets "client": {"issuer", "client_id", "client_secret"?, "auth_method"?}.
 // Each run is a fresh process, so what a flow must remember between steps (PKCE verifier,
-// state, nonce) is handed back to the caller and passed in again. New commands (the device
-// flow, token exchange, ...) are one more entry in COMMANDS.
+// state, nonce, the device authorization) is handed back to the caller and passed in again.
+// New commands are one more entry in COMMANDS.
 
 import * as oidc from 'openid-client';
 
@@ -75,6 +75,31 @@ const COMMANDS = {
       idTokenExpected: true,
     });
     return { tokens: { ...tokens }, id_token_claims: tokens.claims() };
+  },
+
+  // RFC 8628 §3.1: start the device flow; the answer is what a device shows its user.
+  async device_start({ client, parameters = {} }) {
+    const config = await configure(client);
+    return { device: await oidc.initiateDeviceAuthorization(config, parameters) };
+  },
+
+  // RFC 8628 §3.4/§3.5: poll as openid-client does (waiting `interval`, slowing down when
+  // told, until the user answers or the code expires); an ID token is checked when present.
+  async device_poll({ client, device }) {
+    const config = await configure(client);
+    const tokens = await oidc.pollDeviceAuthorizationGrant(config, device);
+    return { tokens: { ...tokens }, id_token_claims: tokens.claims() ?? null };
+  },
+
+  // RFC 8693 §2.1: exchange a subject token at the token endpoint.
+  async token_exchange({ client, parameters }) {
+    const config = await configure(client);
+    const tokens = await oidc.genericGrantRequest(
+      config,
+      'urn:ietf:params:oauth:grant-type:token-exchange',
+      parameters,
+    );
+    return { tokens: { ...tokens } };
   },
 };
 
