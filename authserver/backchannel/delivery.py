@@ -28,6 +28,7 @@ from authserver.extensions import db
 from authserver.models.backchannel import LogoutMessage
 from authserver.models.clients import Client
 from authserver.models.types import utcnow
+from authserver.models.users import User
 from authserver.observability.metrics import count_logout_delivery
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ def _record_failure(
     record_event(
         EventTag.LOGOUT_TOKEN_GIVEN_UP,
         outcome="failure",
-        user_subject=failure.user_subject,
+        user_subject=_subject_if_kept(failure.user_subject),
         client_id=failure.client_id,
         detail={"attempts": failure.attempts, "reason": reason},
         include_origin=False,  # a background worker: no request, no address
@@ -153,6 +154,14 @@ def _record_failure(
         failure.attempts,
         reason,
     )
+
+
+def _subject_if_kept(subject: str) -> str | None:
+    """The subject for the audit row, unless its account has been deleted meanwhile: deletion
+    pseudonymises the account's audit rows, and a row written afterwards must not bring the
+    real subject back (the message itself was queued by the deletion)."""
+    exists = db.session.scalar(select(User.id).where(User.subject == subject))
+    return subject if exists is not None else None
 
 
 def _backoff(attempts: int, settings: Settings) -> timedelta:

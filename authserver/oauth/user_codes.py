@@ -12,14 +12,14 @@ import hashlib
 import hmac
 import secrets
 
-from flask import current_app
+from authserver.security.derived_keys import derived_key
 
 ALPHABET = "BCDFGHJKLMNPQRSTVWXZ"
 LENGTH = 8
 GROUP = 4
 # Whatever is longer than this is not a typed user code (a few extra spaces or dashes at most).
 MAX_INPUT_LENGTH = 32
-_HASH_PREFIX = b"authserver.user-code:"
+_PURPOSE = b"authserver device user code v1"
 
 
 def new_user_code() -> str:
@@ -46,7 +46,7 @@ def normalise(entered: str) -> str | None:
 
 
 def hash_user_code(code: str) -> str:
-    """HMAC-SHA-256 under the secret key: with ~34 bits a code is too small for a plain hash
-    (a stolen table could be searched in hours); the key keeps the search impossible."""
-    key = current_app.config["SECRET_KEY"].encode()
-    return hmac.new(key, _HASH_PREFIX + code.encode(), hashlib.sha256).hexdigest()
+    """HMAC-SHA-256 under a key of its own derived from the secret key: with ~34 bits a code is
+    too small for a plain hash (a stolen table could be searched in hours); the key keeps the
+    search impossible."""
+    return hmac.new(derived_key(_PURPOSE), code.encode(), hashlib.sha256).hexdigest()

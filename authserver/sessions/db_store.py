@@ -31,6 +31,27 @@ class DatabaseSessionStore:
         )
         db.session.flush()
 
+    def renew(self, token_hash: str, new_token_hash: str, session: StoredSession) -> None:
+        # The same row: its id is what session_relying_parties (back-channel logout) refer to.
+        db.session.execute(
+            update(BrowserSessionRecord)
+            .where(
+                BrowserSessionRecord.token_hash == token_hash,
+                BrowserSessionRecord.revoked_at.is_(None),
+            )
+            .values(
+                token_hash=new_token_hash,
+                auth_time=session.auth_time,
+                amr=list(session.amr),
+                acr=session.acr,
+                created_at=session.created_at,
+                last_seen_at=session.last_seen_at,
+                expires_at=session.expires_at,
+                ip=session.ip,
+                user_agent=session.user_agent,
+            )
+        )
+
     def find(self, token_hash: str) -> StoredSession | None:
         record = db.session.scalars(
             select(BrowserSessionRecord).where(BrowserSessionRecord.token_hash == token_hash)

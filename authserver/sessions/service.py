@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from flask import current_app, g, request
@@ -93,25 +93,33 @@ def current_session(*, now: datetime | None = None) -> BrowserSession | None:
 
 
 def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None) -> BrowserSession:
-    """Sign ``user`` in on this browser; whatever session it had before is revoked.
+    """Sign ``user`` in on this browser; whatever session it had before is revoked, unless it
+    is the same person's live session, which goes on under the new token.
 
-    A new id at every sign-in means an id planted in the browser beforehand (session fixation)
-    is worth nothing afterwards.
+    A new token at every sign-in means an id planted in the browser beforehand (session
+    fixation) is worth nothing afterwards.
     """
     if isinstance(amr, str) or not amr:
         # A bare string is a Sequence[str] too, and would become ("p", "w", "d").
         raise ValueError("amr must be a non-empty list of method names, e.g. ['pwd']")
     now = now or utcnow()
     store = session_store()
-    previous_token = read_session_token()
-    if previous_token is not None:
-        previous = store.find(hash_token(previous_token))
-        store.revoke(hash_token(previous_token), revoked_at=now)
-        if previous is not None:
-            announce_ended_sessions(previous.user_id, now=now)
     token = secrets.token_urlsafe(TOKEN_BYTES)
     stored = _new_stored_session(user, tuple(amr), now)
-    store.add(hash_token(token), stored)
+    previous_token = read_session_token()
+    previous = None if previous_token is None else store.find(hash_token(previous_token))
+    if previous_token is not None and previous is not None and _continues(previous, user, now):
+        # The same person authenticating again here (a step-up to a second factor, setting
+        # one up, prompt=login): not a sign-out, so relying parties are not told of one. The
+        # session keeps its public id, the `sid` their ID tokens and refresh tokens name.
+        stored = replace(stored, public_id=previous.public_id)
+        store.renew(hash_token(previous_token), hash_token(token), stored)
+    else:
+        if previous_token is not None:
+            store.revoke(hash_token(previous_token), revoked_at=now)
+        if previous is not None:
+            announce_ended_sessions(previous.user_id, now=now)
+        store.add(hash_token(token), stored)
     db.session.commit()
     set_session_cookie(token)
     session = _public_view(stored, user)
@@ -195,6 +203,10 @@ def _is_within_limits(stored: StoredSession, now: datetime) -> bool:
         and now < stored.expires_at
         and now < stored.last_seen_at + idle_limit
     )
+
+
+def _continues(previous: StoredSession, user: User, now: datetime) -> bool:
+    return previous.user_id == user.id and is_live(previous, user, now=now)
 
 
 def _new_stored_session(user: User, amr: tuple[str, ...], now: datetime) -> StoredSession:

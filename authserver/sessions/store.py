@@ -41,6 +41,11 @@ class SessionStore(Protocol):
     def add(self, token_hash: str, session: StoredSession) -> None:
         """Keep a new session under ``token_hash``."""
 
+    def renew(self, token_hash: str, new_token_hash: str, session: StoredSession) -> None:
+        """Move the live session kept under ``token_hash`` to ``new_token_hash``, with the
+        times and methods of ``session`` (its public id unchanged); a revoked one stays as it
+        is. What relying parties were told about the session stays attached to it."""
+
     def find(self, token_hash: str) -> StoredSession | None:
         """The session kept under ``token_hash``, revoked ones included.
 

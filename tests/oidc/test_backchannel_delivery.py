@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 
 from authserver.backchannel.delivery import DeliveryReport, deliver_due
 from authserver.backchannel.worker import DeliveryWorker
+from authserver.cli import main
 from authserver.config import app_settings
 from authserver.extensions import db
 from authserver.models import AuditEvent, LogoutMessage
@@ -138,9 +139,50 @@ def test_a_receiver_that_never_answers_is_given_up_audited_and_counted(
         ).one()
         assert event.outcome == "failure"
         assert event.client_id == rp.client_id
+        assert event.user_subject is not None  # the account is still there
         assert event.detail == {"attempts": attempts, "reason": "TimeoutError"}
         assert deliveries(delivering, "given_up") == 1
         assert deliveries(delivering, "failed") == attempts
+
+
+def test_giving_up_after_an_account_deletion_does_not_bring_its_subject_back(
+    app: Flask, make_app: AppFactory
+) -> None:
+    """Deletion pseudonymises the account's audit rows and queues the logout of its sessions;
+    the row written when that delivery is given up, later, names no one."""
+    delivering = delivering_app(
+        app,
+        make_app,
+        backchannel_logout_timeout=1,
+        backchannel_logout_backoff=1,
+        backchannel_logout_retry_seconds=2,
+    )
+    with logout_receiver(hang=True) as receiver, delivering.app_context():
+        user = make_user()
+        subject = user.subject
+        rp = make_relying_party(backchannel_logout_uri=receiver.uri)
+        browser = delivering.test_client()
+        sign_in(browser)
+        id_token_claims(browser, rp)
+        deleted = delivering.test_cli_runner().invoke(
+            main, ["user", "delete", "ada@example.com", "--yes"]
+        )
+        assert deleted.exit_code == 0, deleted.output
+
+        run_until(lambda: pending() == 0, [])
+
+        event = db.session.scalars(
+            select(AuditEvent).where(AuditEvent.event == "client:logout-token:failure")
+        ).one()
+        assert event.user_subject is None
+        assert (
+            db.session.scalar(
+                select(func.count())
+                .select_from(AuditEvent)
+                .where(AuditEvent.user_subject == subject)
+            )
+            == 0
+        )
 
 
 def test_two_workers_racing_over_the_outbox_send_each_message_once(

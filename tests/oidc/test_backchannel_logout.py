@@ -21,10 +21,12 @@ from authserver.cli import main
 from authserver.config import app_settings
 from authserver.extensions import db
 from authserver.models.types import utcnow
+from authserver.sessions.cookies import COOKIE_NAME
 from tests.conftest import AppFactory
 from tests.support.account import read_outbox, submit
 from tests.support.logout_receiver import LogoutReceiver, logout_receiver, verify_logout_token
 from tests.support.mailbox import link_in
+from tests.support.mfa import enrol
 from tests.support.oauth import (
     ISSUER,
     Pkce,
@@ -252,10 +254,11 @@ def test_a_session_that_ended_is_announced_once(app: Flask, receiver: LogoutRece
     assert len(received_claims(browser, receiver, rp)) == 1
 
 
-def test_an_id_token_from_a_refresh_names_the_session_and_signing_in_again_ends_it(
+def test_an_id_token_from_a_refresh_names_the_session_and_another_sign_in_ends_it(
     app: Flask, receiver: LogoutReceiver
 ) -> None:
     make_user()
+    make_user("grace@example.com", name="Grace Hopper")
     rp = make_relying_party(backchannel_logout_uri=receiver.uri)
     browser = app.test_client()
     sign_in(browser)
@@ -267,8 +270,39 @@ def test_an_id_token_from_a_refresh_names_the_session_and_signing_in_again_ends_
     claims = verify_jwt(browser, refreshed["id_token"], audience=rp.client_id, typ="JWT")
     assert claims["sid"] == first["sid"]
 
-    sign_in(browser)  # a new sign-in on this browser replaces (ends) its session
+    sign_in(browser, "grace@example.com")  # another person on this browser ends Ada's session
     deliver()
 
+    [logout] = received_claims(browser, receiver, rp)
+    assert logout["sid"] == first["sid"]
+
+
+def test_authenticating_again_while_signed_in_is_not_a_logout(
+    app: Flask, receiver: LogoutReceiver
+) -> None:
+    """Signing in again as the same person, or setting up a second factor (which steps the
+    session up), renews the session's cookie but keeps its `sid`; relying parties signed in
+    through it hear nothing, and its ID tokens still name it."""
+    make_user()
+    rp = make_relying_party(backchannel_logout_uri=receiver.uri)
+    browser = app.test_client()
+    sign_in(browser)
+    first, _ = id_token_claims(browser, rp)
+    cookie_before = browser.get_cookie(COOKIE_NAME)
+
+    sign_in(browser)
+    enrol(browser)
+    deliver()
+
+    assert receiver.snapshot() == []
+    assert browser.get("/account").status_code == 200
+    after = browser.get_cookie(COOKIE_NAME)
+    assert after is not None and cookie_before is not None
+    assert after.value != cookie_before.value, "a new token at every authentication"
+    again, _ = id_token_claims(browser, rp)
+    assert again["sid"] == first["sid"]
+    assert again["amr"] == ["pwd", "otp"]  # the step-up shows in the same session
+    sign_out_button(browser)
+    deliver()
     [logout] = received_claims(browser, receiver, rp)
     assert logout["sid"] == first["sid"]

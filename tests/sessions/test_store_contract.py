@@ -101,6 +101,32 @@ def test_revoking_keeps_the_first_revocation_time(app: Flask) -> None:
     assert session_store().find(token_hash) == replace(session, revoked_at=first)
 
 
+def test_renewing_moves_a_live_session_to_its_new_token(app: Flask) -> None:
+    token_hash, session = keep(make_user(), amr=("pwd",))
+    later = START + timedelta(minutes=5)
+    renewed = replace(
+        session, amr=("pwd", "otp", "mfa"), auth_time=later, created_at=later, last_seen_at=later
+    )
+    new_token_hash = new_hash()
+
+    session_store().renew(token_hash, new_token_hash, renewed)
+    db.session.commit()
+
+    assert session_store().find(token_hash) is None
+    assert session_store().find(new_token_hash) == renewed
+
+
+def test_a_revoked_session_is_not_renewed(app: Flask) -> None:
+    token_hash, session = keep(make_user(), revoked_at=START)
+    new_token_hash = new_hash()
+
+    session_store().renew(token_hash, new_token_hash, replace(session, revoked_at=None))
+    db.session.commit()
+
+    assert session_store().find(token_hash) == session
+    assert session_store().find(new_token_hash) is None
+
+
 def test_touching_or_revoking_an_unknown_session_creates_nothing(app: Flask) -> None:
     user = make_user()
     token_hash = new_hash()

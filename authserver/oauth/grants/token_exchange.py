@@ -30,11 +30,14 @@ class TokenExchangeGrant(BaseGrant, TokenEndpointMixin):  # type: ignore[misc]  
                 f"The client is not authorized to use 'grant_type={self.GRANT_TYPE}'"
             )
         self.request.client = client
-        self.exchange: Exchange = check_exchange(client.model, self.request.form, now=utcnow())
+        # One clock for the checks and the issue: the new token's life is capped by the
+        # subject token's, and a second read could find that life already over.
+        self.now = utcnow()
+        self.exchange: Exchange = check_exchange(client.model, self.request.form, now=self.now)
 
     @hooked  # type: ignore[untyped-decorator]  # Authlib's decorator has no hints
     def create_token_response(self) -> tuple[int, dict[str, Any], list[tuple[str, str]]]:
         # The DPoP binding's checks (server.py) run as this method's "before" hook.
-        token = issue_exchanged_token(self.exchange, now=utcnow(), dpop_jkt=token_request_jkt())
+        token = issue_exchanged_token(self.exchange, now=self.now, dpop_jkt=token_request_jkt())
         self.save_token(token)
         return 200, token, self.TOKEN_RESPONSE_HEADER
