@@ -137,8 +137,9 @@ BAD_PROOFS: dict[str, tuple[dict[str, Any], str]] = {
         {"htu": "https://attacker.example/oauth/token"},
         "The proof's htu is not this endpoint's URL.",
     ),
-    "stale iat": ({"iat": time.time() - 120}, "The proof's iat is not recent."),
-    "iat from the future": ({"iat": time.time() + 120}, "The proof's iat is not recent."),
+    # Seconds from the time the proof is made (the table is built when tests are collected).
+    "stale iat": ({"iat_offset": -120}, "The proof's iat is not recent."),
+    "iat from the future": ({"iat_offset": 120}, "The proof's iat is not recent."),
     "no jti": (
         {"claims": {"jti": None}},
         "The proof needs a jti (at most 255 characters) and an iat.",
@@ -187,6 +188,8 @@ def test_an_invalid_proof_is_invalid_dpop_proof(client: FlaskClient, case: str) 
         header["jwk"] = {**key.public_jwk, "crv": ["P-256"]}
     if options.pop("signer", None) == "other":
         options["signer"] = _other_signer()
+    if "iat_offset" in options:
+        options["iat"] = time.time() + options.pop("iat_offset")
     proof = key.proof(header=header, **options)
     rp = make_relying_party(redirect_uris=(), grant_types=("client_credentials",), scope="api")
 
