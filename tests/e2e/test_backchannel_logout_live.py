@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from contextlib import ExitStack
 
 import jwt
 import pytest
@@ -24,9 +23,9 @@ from tests.e2e.test_oidc_flow import (
     unique,
     verify_jwt,
 )
-from tests.support.databases import backends, fresh_postgres_database
+from tests.support.databases import backends
 from tests.support.live_browser import Browser, only_form
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server_on
 from tests.support.logout_receiver import logout_receiver, verify_logout_token
 
 pytestmark = pytest.mark.e2e
@@ -41,13 +40,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp(f"bcl-{request.param}")
-    with ExitStack() as stack:
-        settings: dict[str, str] = {}
-        if request.param == "postgresql":
-            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        running = stack.enter_context(live_server(workdir, **settings))
+    with live_server_on(request.param, workdir) as running:
         yield running
-    assert running.error_lines() == [], running.log()
 
 
 @pytest.fixture(scope="module")

@@ -14,17 +14,16 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import ExitStack
 from typing import Any
 from urllib.parse import urlsplit
 
 import jwt
 import pytest
 
-from tests.support.databases import backends, fresh_postgres_database
+from tests.support.databases import backends
 from tests.support.interop import run_client
 from tests.support.live_browser import Browser, redirect_target
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server_on
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +43,8 @@ def server(
 ) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp(f"interop-{request.param}")
     # A one-second polling interval keeps openid-client's waits short.
-    settings = {"AUTHSERVER_DEVICE_CODE_INTERVAL": "1"}
-    with ExitStack() as stack:
-        if request.param == "postgresql":
-            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        running = stack.enter_context(live_server(workdir, **settings))
+    with live_server_on(request.param, workdir, AUTHSERVER_DEVICE_CODE_INTERVAL="1") as running:
         yield running
-    assert running.error_lines() == [], running.log()
 
 
 @pytest.fixture(scope="module")

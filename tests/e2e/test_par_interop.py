@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from contextlib import ExitStack
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
 
-from tests.support.databases import backends, fresh_postgres_database
+from tests.support.databases import backends
 from tests.support.interop import run_client
 from tests.support.live_browser import Browser, only_form, redirect_target
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer, live_server_on
 
 pytestmark = pytest.mark.e2e
 
@@ -34,13 +33,8 @@ def server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[LiveServer]:
     workdir = tmp_path_factory.mktemp(f"par-{request.param}")
-    with ExitStack() as stack:
-        settings: dict[str, str] = {}
-        if request.param == "postgresql":
-            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
-        running = stack.enter_context(live_server(workdir, **settings))
+    with live_server_on(request.param, workdir) as running:
         yield running
-    assert running.error_lines() == [], running.log()
 
 
 @pytest.fixture(scope="module")

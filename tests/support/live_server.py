@@ -20,13 +20,15 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+
+from tests.support.databases import fresh_postgres_database
 
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
 STARTUP_DEADLINE_SECONDS = 30
@@ -166,6 +168,19 @@ def live_server(
         yield server
     finally:
         stop(process)
+
+
+@contextmanager
+def live_server_on(backend: str, workdir: Path, **settings: str) -> Iterator[LiveServer]:
+    """A live server on `backend` (``backends()``: "sqlite", or "postgresql" on a database of
+    its own, dropped afterwards). When the block ends without an exception, the server's log
+    must hold no error: every failure a client saw was asserted on, anything logged was not."""
+    with ExitStack() as stack:
+        if backend == "postgresql":
+            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        running = stack.enter_context(live_server(workdir, **settings))
+        yield running
+    assert running.error_lines() == [], running.log()
 
 
 @contextmanager
