@@ -115,7 +115,7 @@ apache:
 	trap 'if [ -n "$$made" ]; then rm -f $(POLICY_RC_D); fi' EXIT; \
 	set -x; apt-get update && apt-get install -y apache2 libapache2-mod-auth-openidc
 
-# The interoperability tests (tests/e2e/test_par_interop.py) drive openid-client, a Node
+# The interoperability tests (tests/e2e/test_*_interop.py) drive openid-client, a Node
 # relying party we did not write, through tests/interop/client.mjs. `npm ci` installs exactly
 # the committed lock file (its entries carry integrity hashes and no download addresses: npm
 # takes the packages from the registry it is configured with). Node 20 or newer; Debian's
