@@ -60,6 +60,10 @@ def server_environment(workdir: Path, **settings: str) -> dict[str, str]:
         "AUTHSERVER_RATELIMIT_SIGNIN": "1000/minute",
         "AUTHSERVER_RATELIMIT_MFA": "1000/minute",
         "AUTHSERVER_RATELIMIT_RESET": "1000/minute",
+        # Mail (a new-device notice at a module's second browser, say) goes to files under the
+        # instance: the console backend would print it into the server log, which tests read
+        # as JSON lines. Tests that read the mail pass their own backend.
+        "AUTHSERVER_MAIL_BACKEND": "file",
         **settings,
     }
 
