@@ -38,7 +38,10 @@ TIMEOUT_SECONDS = 10
 MAIL_DEADLINE_SECONDS = 10
 PASSWORD = "correct horse battery staple"
 WRONG = "not the right password"
-GENERIC_FAILURE = "The email address or password is incorrect."
+GENERIC_FAILURE = (
+    "The email address or password is incorrect, or sign-in to this account is paused after "
+    "repeated attempts. If it is paused, we have sent an e-mail with a way to unlock it."
+)
 TRIES = 20
 
 
