@@ -21,6 +21,7 @@ from tests.support.oauth import (
     make_relying_party,
     make_user,
     sign_in,
+    token_request,
 )
 
 WRONG = "not the right password"
@@ -134,6 +135,32 @@ def test_not_you_signs_out_and_comes_back_to_the_same_request(client: FlaskClien
     assert login.path == "/login"
     assert parse_qs(login.query)["next"] == [url]
     assert "Sign in to continue to" in client.get(to_login.headers["Location"]).text
+
+
+def test_not_you_works_for_a_pushed_request_too(client: FlaskClient) -> None:
+    """RFC 9126: the sign-in page finds the client through the pushed request, and "Not you?"
+    resumes the same request_uri, which this browser may still use."""
+    make_user()
+    make_user("grace@example.com", name="Grace Hopper")
+    rp = make_relying_party(name="Orders Portal")
+    pushed = token_request(client, rp, authorization_params(rp, Pkce()), path="/oauth/par")
+    assert pushed.status_code == 201, pushed.json
+    url = "/oauth/authorize?" + urlencode(
+        {"client_id": rp.client_id, "request_uri": pushed.json["request_uri"]}
+    )
+    login = client.get(client.get(url).headers["Location"])
+    assert "Sign in to continue to <strong>Orders Portal</strong>" in login.text
+    sign_in(client)
+    page = client.get(url)
+    assert "Signed in as <strong>ada@example.com</strong>" in page.text
+
+    client.post(
+        "/logout", data={"csrf_token": csrf_token(page), "next": hidden_value(page, "next")}
+    )
+    again = client.get(client.get(url).headers["Location"])
+    assert "Sign in to continue to <strong>Orders Portal</strong>" in again.text
+    sign_in(client, "grace@example.com")
+    assert "Signed in as <strong>grace@example.com</strong>" in client.get(url).text
 
 
 def test_sign_out_ignores_a_next_off_this_site(client: FlaskClient) -> None:
