@@ -8,6 +8,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.lifecycle import get_user
 from authserver.edges.csp import allow_form_redirects
 from authserver.extensions import csrf_exempt
 from authserver.oauth.apis import api_names
@@ -33,6 +34,7 @@ from authserver.oauth.authorization_request import (
     parse_authorization_request,
     verified_redirect_uri,
 )
+from authserver.oauth.clients import find_client
 from authserver.oauth.pushed_request_cookie import browser_binding_hash, write_browser_binding
 from authserver.oauth.pushed_requests import (
     claim_pushed_request,
@@ -40,7 +42,7 @@ from authserver.oauth.pushed_requests import (
     pushed_parameters,
 )
 from authserver.oauth.scopes import describe_scopes
-from authserver.sessions import current_session
+from authserver.sessions import BrowserSession, current_session
 
 bp = Blueprint("authorize", __name__)
 bp.after_request(write_browser_binding)
@@ -75,7 +77,7 @@ def authorize() -> ResponseReturnValue:
     if isinstance(decision, SecondFactorRequired):
         return redirect(_second_factor_location(params, decision), 302)
     if isinstance(decision, ConsentRequired):
-        return _consent_page(auth_request, params)
+        return _consent_page(auth_request, params, current_session())
     assert isinstance(decision, CodeIssued)
     return redirect(decision.location, 302)
 
@@ -108,24 +110,41 @@ def consent_decision() -> ResponseReturnValue:
         return redirect(error_location(unexpected_failure(exc, auth_request)), 302)
 
 
+def requesting_client_name(next_target: str | None) -> str | None:
+    """The registered name of the client whose request ``next`` continues, for "Sign in to
+    continue to ...". Only a name from the client table, found by a valid client_id and
+    redirect URI: never text from the URL, which anyone can write."""
+    params = _pending_params(next_target)
+    if params is None or verified_redirect_uri(params) is None:
+        return None
+    client = find_client(params["client_id"][0])
+    return client.name if client is not None else None
+
+
 def client_redirect_uri_after(next_target: str | None) -> str | None:
     """Where a page's form may end up when its ``next`` continues an authorization request.
 
     Sign-in and the second factor redirect to ``next``; when that is this endpoint, it
     redirects on to the client's redirect URI, and the page's CSP form-action must allow it.
     """
+    params = _pending_params(next_target)
+    return verified_redirect_uri(params) if params is not None else None
+
+
+def _pending_params(next_target: str | None) -> Params | None:
+    """The parameters of the authorization request a local ``next`` URL resumes, if any."""
     if not next_target:
         return None
     parts = urlsplit(next_target)
     if parts.scheme or parts.netloc or parts.path != AUTHORIZE_PATH:
         return None
-    params: Params | None = parse_qs(parts.query, keep_blank_values=True)
-    if params is not None and is_pushed_request_uri(params):
+    params: Params = parse_qs(parts.query, keep_blank_values=True)
+    if is_pushed_request_uri(params):
         try:
-            params = pushed_parameters(params)
+            return pushed_parameters(params)
         except UntrustedRedirect:
             return None
-    return verified_redirect_uri(params) if params is not None else None
+    return params
 
 
 def _parsed(params: Params, *, now: datetime) -> AuthorizationRequest:
@@ -187,11 +206,16 @@ def _second_factor_location(params: Params, decision: SecondFactorRequired) -> s
     return page + "?" + urlencode({"next": _resume_location(params)})
 
 
-def _consent_page(auth_request: AuthorizationRequest, params: Params) -> ResponseReturnValue:
+def _consent_page(
+    auth_request: AuthorizationRequest, params: Params, session: BrowserSession | None
+) -> ResponseReturnValue:
     # Allow and Deny both end in a redirect to the client.
     allow_form_redirects(auth_request.redirect_uri)
     return render_template(
         "consent.html",
+        # "Not you?" signs out and resumes this same request, which then asks for a sign-in.
+        account_email=get_user(session.user_id).email if session is not None else None,
+        not_you_next=_resume_location(params),
         client_name=auth_request.client.name,
         scopes=describe_scopes(auth_request.scopes),
         api_names=api_names(auth_request.resources),

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 
+from authserver.accounts.lifecycle import get_user
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.models.device_codes import DeviceCode
@@ -94,6 +95,9 @@ def confirm_page(session: BrowserSession) -> ResponseReturnValue:
         form_action=url_for("device.decision"),
         hidden_fields=[("request", ticket)],
         for_device=True,
+        # "Not you?" signs out and comes back to this page, which asks for a sign-in first.
+        account_email=get_user(session.user_id).email,
+        not_you_next=current_path(),
     )
 
 

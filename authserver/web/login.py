@@ -8,7 +8,7 @@ from flask_wtf.csrf import CSRFError
 
 from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
-from authserver.oauth.authorize_endpoint import client_redirect_uri_after
+from authserver.oauth.authorize_endpoint import client_redirect_uri_after, requesting_client_name
 from authserver.ratelimit.limits import limit_signin
 from authserver.security.errors import InvalidCredentials, RateLimited
 from authserver.security.redirects import safe_redirect_target
@@ -20,16 +20,29 @@ from authserver.web.mfa import redirect_to_challenge
 
 bp = Blueprint("login", __name__)
 
-# One message for every failure (unknown address, wrong password, locked account, too many
-# attempts), so the page never tells which e-mail addresses have accounts.
-GENERIC_LOGIN_FAILURE = "The email address or password is incorrect."
+# One message for every failure (unknown address, wrong password, disabled or locked account),
+# so the page never tells which e-mail addresses have accounts. It names the lock too, so a
+# person whose account is paused is not left retrying a password that is right.
+GENERIC_LOGIN_FAILURE = (
+    "The email address or password is incorrect, or sign-in to this account is paused after "
+    "repeated attempts. If it is paused, we have sent an e-mail with a way to unlock it."
+)
 EXPIRED_FORM = "The sign-in form expired. Please try again."
 DEFAULT_NEXT = "/"
 
 
 def render_login(form: LoginForm, *, error: str | None = None) -> str:
     allow_form_redirects(client_redirect_uri_after(form.next.data))
-    return render_template("login.html", form=form, error=error)
+    client_name = requesting_client_name(form.next.data)
+    return render_template("login.html", form=form, error=error, client_name=client_name)
+
+
+def wait_in_words(seconds: int) -> str:
+    """Retry-After as a person reads it: whole minutes, rounded up, or seconds under one."""
+    if seconds < 60:
+        return "1 second" if seconds <= 1 else f"{seconds} seconds"
+    minutes = -(-seconds // 60)
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
 @bp.get("/login")
@@ -60,6 +73,11 @@ def login_submit() -> ResponseReturnValue:
 def logout() -> ResponseReturnValue:
     # The CSRF token is checked before any view runs (CSRFProtect); a bad one never gets here.
     end_current_session()
+    # "Not you?" on the consent page sends the authorization request along, so the person
+    # comes back to it and signs in as someone else; anything not on this site is ignored.
+    resume = safe_redirect_target(request.form.get("next"), default="")
+    if resume:
+        return redirect(resume, 303)
     return redirect(url_for("login.login_page"), 303)
 
 
@@ -68,10 +86,13 @@ def too_many_attempts(error: RateLimited) -> ResponseReturnValue:
     """Too many sign-ins from this address or for this account: the usual failure, as a 429.
 
     The per-account limit counts addresses with no account too, so this says nothing about
-    which accounts exist; the status and Retry-After tell a well-behaved client to wait.
+    which accounts exist; the status and Retry-After tell a well-behaved client to wait, and
+    the page tells the person the same wait in words.
     """
     headers = {"Retry-After": str(error.retry_after_seconds), "Cache-Control": "no-store"}
-    return render_login(LoginForm(), error=GENERIC_LOGIN_FAILURE), 429, headers
+    wait = wait_in_words(error.retry_after_seconds)
+    message = f"Too many sign-in attempts. Please wait {wait} and try again."
+    return render_login(LoginForm(), error=message), 429, headers
 
 
 @bp.errorhandler(CSRFError)

@@ -166,7 +166,7 @@ def test_authenticator_set_up_then_sign_in_with_it_and_allow_an_app(
 
     tab.arrive("/oauth/authorize", f"Allow {APP_NAME}?")
     expect(page.get_by_text(APP_NAME, exact=True)).to_be_visible()
-    expect(page.locator(".scopes code")).to_have_text(SCOPES)
+    expect(page.locator("details code")).to_have_text(SCOPES)
     page.get_by_role("button", name="Allow").click()
 
     tab.arrive(CALLBACK_PATH, CALLBACK_HEADING, origin=relying_party.origin)

@@ -20,7 +20,10 @@ from tests.support.smtp import Inbox
 pytestmark = pytest.mark.e2e
 
 NEW_PASSWORD = "a new passphrase nobody has guessed"
-GENERIC_FAILURE = "The email address or password is incorrect."
+GENERIC_FAILURE = (
+    "The email address or password is incorrect, or sign-in to this account is paused after "
+    "repeated attempts. If it is paused, we have sent an e-mail with a way to unlock it."
+)
 
 
 def test_forgotten_password_is_replaced_through_the_mailed_link(

@@ -103,6 +103,13 @@ def without_varying_values(html: str) -> str:
     return re.sub(r'(name="email"[^>]*value=")[^"]*', r"\1", html)
 
 
+def waits_in(html: str) -> int:
+    """The wait the sign-in page tells a person, in seconds."""
+    match = re.search(r"Please wait (\d+) (second|minute)s? and try again\.", html)
+    assert match, html
+    return int(match.group(1)) * (60 if match.group(2) == "minute" else 1)
+
+
 def retry_after(response: TestResponse) -> int:
     value = int(response.headers["Retry-After"])
     assert 1 <= value <= 60
@@ -119,11 +126,12 @@ def test_sign_in_is_limited_per_address(limited: AppFactory) -> None:
     answers = [attempt(client, f"person{n}@example.org") for n in range(4)]
 
     assert [answer.status_code for answer in answers] == [401, 401, 401, 429]
-    retry_after(answers[-1])
+    wait = retry_after(answers[-1])
     assert answers[-1].headers["Cache-Control"] == "no-store"
-    # The same page and message as a wrong password: a limit is no hint about accounts.
-    assert GENERIC_LOGIN_FAILURE in answers[-1].text
-    assert without_varying_values(answers[-1].text) == without_varying_values(answers[0].text)
+    # The page says when to try again, from the same Retry-After the limiter computed.
+    told = waits_in(answers[-1].text)
+    assert told == wait if wait < 60 else told == 60 * -(-wait // 60)  # minutes, rounded up
+    assert GENERIC_LOGIN_FAILURE in answers[0].text
     assert attempt(browser(app, "198.51.100.2"), "other@example.org").status_code == 401
 
 
@@ -132,9 +140,15 @@ def test_sign_in_is_limited_per_account_whether_or_not_it_exists(limited: AppFac
     with app.app_context():
         make_user()
 
+    limited_pages = []
     for email in (DEFAULT_EMAIL, "nobody@example.org"):
         answers = [attempt(browser(app, f"203.0.113.{n}"), email) for n in range(4)]
         assert [answer.status_code for answer in answers] == [401, 401, 401, 429], email
+        limited_pages.append(answers[-1])
+
+    # The limited page for an account and for an address with none differ only in the wait.
+    known, unknown = (re.sub(r"wait \d+ \w+", "wait", page.text) for page in limited_pages)
+    assert without_varying_values(known) == without_varying_values(unknown)
 
     assert attempt(browser(app, "203.0.113.99"), "someone.else@example.org").status_code == 401
 

@@ -12,7 +12,14 @@ def test_unknown_page_is_a_plain_html_page(client: FlaskClient) -> None:
 
     assert response.status_code == 404
     assert response.mimetype == "text/html"
-    assert "<h1>Not Found</h1>" in response.text
+    assert "<h1>Page not found</h1>" in response.text
+    assert "There is no page at this address." in response.text
+    # The way on, and the request id small (for support, not the first thing people read).
+    assert '<a href="/">Go to the start page</a>' in response.text
+    assert '<a href="/account">Your account</a>' in response.text
+    request_id = response.headers["X-Request-Id"]
+    assert '<p class="request-id small">' in response.text
+    assert f"<code>{request_id}</code>" in response.text
 
 
 def test_unknown_protocol_path_is_json(client: FlaskClient) -> None:
