@@ -25,7 +25,7 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session, OAuthError
 
 from tests.support.databases import backends, fresh_postgres_database
-from tests.support.live_browser import Browser, only_form, redirect_target
+from tests.support.live_browser import Browser, form_for, redirect_target
 from tests.support.live_server import LiveServer, live_server
 
 pytestmark = pytest.mark.e2e
@@ -192,7 +192,8 @@ def sign_in_and_allow(browser: Browser, authorization_url: str, person: Person) 
     assert urlsplit(sign_in_page.url).path == "/login", sign_in_page.url
     consent_page = browser.submit(sign_in_page, email=person.email, password=person.password)
     assert consent_page.status_code == 200, consent_page.text
-    assert set(only_form(consent_page).fields) == {"csrf_token", "authorization_request"}
+    decision = form_for(consent_page, press=("decision", "allow"))
+    assert set(decision.fields) == {"csrf_token", "authorization_request"}
     return redirect_target(browser.submit(consent_page, press=("decision", "allow")))
 
 

@@ -18,7 +18,7 @@ import requests
 
 from tests.support.databases import backends
 from tests.support.interop import run_client
-from tests.support.live_browser import Browser, only_form, redirect_target
+from tests.support.live_browser import Browser, form_for, redirect_target
 from tests.support.live_server import LiveServer, live_server_on
 
 pytestmark = pytest.mark.e2e
@@ -65,7 +65,8 @@ def sign_in_and_allow(server: LiveServer, authorization_url: str, email: str) ->
         assert urlsplit(sign_in_page.url).path == "/login", sign_in_page.url
         consent_page = browser.submit(sign_in_page, email=email, password=PASSWORD)
         assert consent_page.status_code == 200, consent_page.text
-        assert set(only_form(consent_page).fields) == {"csrf_token", "authorization_request"}
+        decision = form_for(consent_page, press=("decision", "allow"))
+        assert set(decision.fields) == {"csrf_token", "authorization_request"}
         return redirect_target(browser.submit(consent_page, press=("decision", "allow")))
 
 

@@ -57,6 +57,21 @@ def only_form(page: requests.Response) -> Form:
     return forms[0]
 
 
+def form_for(
+    page: requests.Response, *, press: tuple[str, str] | None = None, fields: set[str] = frozenset()
+) -> Form:
+    """The one form on the page with the button `press` (name, value), or else with all of
+    `fields`: a page may hold a second, small form (the consent page's "Not you?")."""
+    forms = forms_of(page.text)
+    if press is not None:
+        name, value = press
+        matching = [form for form in forms if value in form.buttons.get(name, [])]
+    else:
+        matching = [form for form in forms if fields <= set(form.fields)]
+    assert len(matching) == 1, f"expected one such form on {page.url}, found {len(matching)}"
+    return matching[0]
+
+
 class Browser:
     """A requests.Session standing in for the user's browser on one server."""
 
@@ -88,7 +103,7 @@ class Browser:
         **values: str,
     ) -> requests.Response:
         """Fill in the page's form with `values`, press a named button, and follow the result."""
-        form = only_form(page)
+        form = form_for(page, press=press, fields=set(values))
         assert form.method == "post", form
         unknown = set(values) - set(form.fields)
         assert not unknown, f"the form has no fields {sorted(unknown)}: {form}"
