@@ -53,3 +53,22 @@ class NotMeToken(db.Model):  # type: ignore[name-defined,misc]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class Invitation(db.Model):  # type: ignore[name-defined,misc]
+    """A single-use link an operator mailed (``user invite``) to an address with no account yet;
+    using it creates the account, address already verified (accounts/invitations.py)."""
+
+    __tablename__ = "invitations"
+
+    id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    email: Mapped[str] = mapped_column(String(320), index=True)
+    name: Mapped[str | None] = mapped_column(String(200))
+    # The account the invitation created; None until it is used.
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -10,6 +10,7 @@ from authserver.web import (
     device,
     errors,
     home,
+    invitation,
     login,
     mfa,
     mfa_setup,
@@ -37,3 +38,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(unlock.bp)
     app.register_blueprint(device.bp)
     app.register_blueprint(not_me.bp)
+    app.register_blueprint(invitation.bp)

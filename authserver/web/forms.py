@@ -35,6 +35,14 @@ class NewPasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no ty
     )
 
 
+class ChoosePasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """The password of a new account (an invitation); the policy is the service's business."""
+
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
 class ConfirmForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """No fields: a button and the CSRF token (e.g. "this address is mine")."""
 
