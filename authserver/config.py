@@ -312,6 +312,12 @@ class Settings:
         parse_rate_limit,
         "Password-reset requests and submissions, counted per IP address and per account",
     )
+    ratelimit_signup: str = setting(
+        "5/minute;20/hour",
+        parse_rate_limit,
+        "Sign-up form submissions (AUTHSERVER_REGISTRATION=open), counted per IP address and "
+        "per address asked for",
+    )
     ratelimit_token: str = setting(
         "300/minute",
         parse_rate_limit,

@@ -15,6 +15,7 @@ from authserver.accounts.email_addresses import (
     mixed_script_part,
     normalise_email,
 )
+from authserver.accounts.registration import SIGN_UP
 from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import User
@@ -174,7 +175,13 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
     def check() -> bool | str:
         if not verify_password(user.password_hash, password):
             return False
-        return "disabled" if user.is_disabled else True
+        if user.is_disabled:
+            return "disabled"
+        # A signed-up account proves its address before it is used (accounts/sign_up.py).
+        # Accounts operators made (`user create`) keep signing in unverified, as before.
+        if user.created_via == SIGN_UP and not user.is_email_verified:
+            return "unverified"
+        return True
 
     try:
         # Locked: the same cost (a stand-in hash) and the same answer as a wrong password; the

@@ -79,6 +79,9 @@ class EventTag(StrEnum):
     # Registration (accounts/invitations.py, accounts/sign_up.py).
     INVITATION_ACCEPTED = "user:invitation:accept"
     INVITATION_FAILED = "user:invitation:failure"
+    SIGN_UP = "user:sign-up"
+    # Nothing made: the address has an account (its owner was mailed) or is refused.
+    SIGN_UP_FAILED = "user:sign-up:failure"
     DATA_EXPORTED = "user:data-export"
     ACCOUNT_DELETED = "user:delete"
     KEY_ROTATED = "key:rotate"  # any change of the signing-key set: rotate, promote, remove

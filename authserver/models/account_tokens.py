@@ -36,6 +36,9 @@ class EmailVerificationToken(db.Model):  # type: ignore[name-defined,misc]
     # The address the link was sent to: it verifies that address only, even if the account's
     # address has changed since.
     email: Mapped[str] = mapped_column(String(320))
+    # A path on this site to continue at once verified (a sign-up from within an OAuth flow:
+    # the authorize URL); checked when stored and again when used (security/redirects.py).
+    next_target: Mapped[str | None] = mapped_column(String(2048))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -16,6 +16,7 @@ from authserver.web import (
     mfa_setup,
     not_me,
     reset,
+    sign_up,
     static_files,
     unavailable,
     unlock,
@@ -39,3 +40,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(device.bp)
     app.register_blueprint(not_me.bp)
     app.register_blueprint(invitation.bp)
+    app.register_blueprint(sign_up.bp)

@@ -20,6 +20,16 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hin
     next = HiddenField()
 
 
+class SignUpForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """A new account (accounts/sign_up.py); the policy is the service's business."""
+
+    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    next = HiddenField()
+
+
 class SignOutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """No fields: only the CSRF token, so another site cannot sign people out."""
 

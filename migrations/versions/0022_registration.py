@@ -21,6 +21,10 @@ def upgrade() -> None:
             sa.Column("created_via", sa.String(length=16), nullable=False, server_default="cli")
         )
 
+    # Where a person who signed up in the middle of an OAuth flow goes back to once verified.
+    with op.batch_alter_table("email_verification_tokens") as batch_op:
+        batch_op.add_column(sa.Column("next_target", sa.String(length=2048), nullable=True))
+
     op.create_table(
         "invitations",
         sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
@@ -52,6 +56,9 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f("ix_invitations_user_id"))
         batch_op.drop_index(batch_op.f("ix_invitations_email"))
     op.drop_table("invitations")
+
+    with op.batch_alter_table("email_verification_tokens") as batch_op:
+        batch_op.drop_column("next_target")
 
     with op.batch_alter_table("users") as batch_op:
         batch_op.drop_column("created_via")
