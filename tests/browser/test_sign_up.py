@@ -57,9 +57,10 @@ def test_sign_up_with_the_keyboard_then_verify_and_sign_in(
     tab.arrive("/signup", "Create account", status=400, name="refused")
     expect(page.get_by_role("alert")).to_contain_text("Password must be at least 12 characters.")
     expect(page.get_by_label("Password")).to_have_attribute("aria-invalid", "true")
+    expect(page.get_by_label("Password")).to_be_focused()  # the field to correct
 
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_label("Password").press("Enter")
+    page.keyboard.type(PASSWORD)
+    page.keyboard.press("Enter")
     tab.arrive("/signup", "Check your mail")
 
     message = wait_for_mail(inbox, to=EMAIL, subject="Confirm your email address")
