@@ -39,6 +39,7 @@ from authserver.config_fields import (
     parse_optional_str,
     parse_positive_int,
     parse_rate_limit,
+    parse_registration,
     parse_seconds,
     parse_str,
     parse_totp_issuer,
@@ -131,6 +132,15 @@ class Settings:
     )
     email_verification_ttl: int = setting(
         86400, parse_seconds, "Email-verification link lifetime (seconds)"
+    )
+    invitation_ttl: int = setting(
+        7 * 86400, parse_seconds, "Invitation link (`user invite`) lifetime (seconds)"
+    )
+    registration: str = setting(
+        "closed",
+        parse_registration,
+        "Who may make an account: closed (operators only), invite (`user invite` links) or "
+        "open (a sign-up form too)",
     )
     audit_retention_days: int = setting(
         365,
@@ -301,6 +311,12 @@ class Settings:
         "5/minute;20/hour",
         parse_rate_limit,
         "Password-reset requests and submissions, counted per IP address and per account",
+    )
+    ratelimit_signup: str = setting(
+        "5/minute;20/hour",
+        parse_rate_limit,
+        "Sign-up form submissions (AUTHSERVER_REGISTRATION=open), counted per IP address and "
+        "per address asked for",
     )
     ratelimit_token: str = setting(
         "300/minute",

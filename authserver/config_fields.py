@@ -22,6 +22,8 @@ LOG_FORMATS = ("json", "text")
 # time) and gthread (threads). All run the app unchanged; it is thread- and greenlet-safe.
 WORKER_CLASSES = ("gevent", "sync", "gthread")
 MAIL_BACKENDS = ("smtp", "console", "file")
+# Who may make an account besides operators: nobody, people with an invitation, anybody.
+REGISTRATION_MODES = ("closed", "invite", "open")
 
 
 class InvalidValue(ValueError):
@@ -137,6 +139,10 @@ def parse_worker_class(raw: str) -> str:
 
 def parse_mail_backend(raw: str) -> str:
     return _parse_choice(raw, MAIL_BACKENDS)
+
+
+def parse_registration(raw: str) -> str:
+    return _parse_choice(raw, REGISTRATION_MODES)
 
 
 def parse_totp_issuer(raw: str) -> str:

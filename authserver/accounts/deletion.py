@@ -34,6 +34,7 @@ from authserver.models import (
     Consent,
     DeviceCode,
     EmailVerificationToken,
+    Invitation,
     LoginDevice,
     NotMeToken,
     PasswordResetToken,
@@ -66,6 +67,7 @@ OWNED_TABLES: tuple[Any, ...] = (  # Any: model classes of different types
     NotMeToken,
     PasswordResetToken,
     EmailVerificationToken,
+    Invitation,  # the one that made the account: it holds the address
     UserRole,
     BrowserSessionRecord,  # rows the database store kept, whichever store is in use now
 )

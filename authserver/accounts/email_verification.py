@@ -8,6 +8,7 @@ scanners that fetch every link in a message must not verify anything by doing so
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from authserver.accounts.emailed_links import (
@@ -24,15 +25,27 @@ from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
 from authserver.models import EmailVerificationToken, User
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
+from authserver.security.redirects import is_local_path
+
+# Longer targets are not ours to carry (a pushed request's authorize URL is short).
+MAX_NEXT_TARGET_LENGTH = 2048
 
 PURPOSE = LinkPurpose.EMAIL_VERIFICATION
 FAILED = EventTag.EMAIL_VERIFICATION_FAILED
 
 
-def issue_email_verification(user: User, *, now: datetime) -> Mail:
+@dataclass(frozen=True)
+class Verified:
+    user: User
+    next_target: str | None  # a path on this site to continue at, or None
+
+
+def issue_email_verification(user: User, *, now: datetime, next_target: str | None = None) -> Mail:
     """Mint a verification link for the account's current address; return the message.
 
-    Earlier links of the account stop working. Raises :class:`EmailAlreadyVerified`.
+    ``next_target`` (a sign-up's OAuth flow) is kept with the link when it is a path on this
+    site, and dropped otherwise. Earlier links of the account stop working. Raises
+    :class:`EmailAlreadyVerified`.
     """
     if user.is_email_verified:
         raise EmailAlreadyVerified(f"{user.email} is already verified")
@@ -45,6 +58,7 @@ def issue_email_verification(user: User, *, now: datetime) -> Mail:
         expires_at=now + timedelta(seconds=ttl),
         replace_earlier=True,
         email=user.email,
+        next_target=_local_or_none(next_target),
     )
     record_event(EventTag.EMAIL_VERIFICATION_REQUESTED, user_subject=user.subject)
     db.session.commit()
@@ -69,7 +83,7 @@ def check_verification_link(token: str, *, now: datetime) -> None:
     _find_usable(token, now=now)
 
 
-def verify_email(token: str, *, now: datetime) -> User:
+def verify_email(token: str, *, now: datetime) -> Verified:
     """Mark the address the link was sent to as verified; raise :class:`InvalidLink`."""
     row, user = _find_usable(token, now=now)
     if not claim_link(EmailVerificationToken, row.id, now=now):
@@ -78,7 +92,15 @@ def verify_email(token: str, *, now: datetime) -> User:
     user.updated_at = now
     record_event(EventTag.EMAIL_VERIFIED, user_subject=user.subject)
     db.session.commit()
-    return user
+    return Verified(user=user, next_target=_local_or_none(row.next_target))
+
+
+def _local_or_none(target: str | None) -> str | None:
+    """``target`` if it is a path on this site (checked on the way in and again on the way out,
+    as every ``next`` is), else None."""
+    if target and len(target) <= MAX_NEXT_TARGET_LENGTH and is_local_path(target):
+        return target
+    return None
 
 
 def _find_usable(token: str, *, now: datetime) -> tuple[EmailVerificationToken, User]:

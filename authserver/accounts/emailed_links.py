@@ -47,6 +47,7 @@ class LinkPurpose(StrEnum):
     EMAIL_VERIFICATION = "email-verification"
     UNLOCK = "unlock"
     NOT_ME = "not-me"
+    INVITATION = "invitation"
 
 
 # Where each link points (+ the token); the routes are web/reset.py's, web/verify_email.py's,
@@ -57,6 +58,7 @@ LINK_PATHS = {
     LinkPurpose.EMAIL_VERIFICATION: "/verify-email/",
     LinkPurpose.UNLOCK: "/unlock/",
     LinkPurpose.NOT_ME: "/not-me/",
+    LinkPurpose.INVITATION: "/invitation/",
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import select
@@ -14,6 +15,7 @@ from authserver.accounts.email_addresses import (
     mixed_script_part,
     normalise_email,
 )
+from authserver.accounts.registration import SIGN_UP
 from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import User
@@ -76,11 +78,17 @@ def create_user(
     *,
     name: str | None = None,
     email_verified_at: datetime | None = None,
+    created_via: str = "cli",
+    before_commit: Callable[[User], None] | None = None,
 ) -> User:
     """Register an account; raise InvalidEmail, PasswordPolicyError or EmailAlreadyRegistered.
 
     ``email_verified_at`` is for operators who know the address is right (``user create
-    --verified``); everyone else proves it with a verification link (security/email_verification).
+    --verified``) and for invitations (the link was mailed to it); everyone else proves it with a
+    verification link (accounts/email_verification.py). ``created_via`` says how the account
+    came to be (``user list`` shows it). ``before_commit`` runs with the new row (id and subject
+    set) inside the same transaction: the caller's audit row and links commit with the account
+    or not at all.
     """
     email = normalise_email(email)
     check_email_shape(email)
@@ -94,9 +102,13 @@ def create_user(
         name=name,
         password_hash=hash_password(password),
         email_verified_at=email_verified_at,
+        created_via=created_via,
     )
     db.session.add(user)
     try:
+        db.session.flush()
+        if before_commit is not None:
+            before_commit(user)
         db.session.commit()
     except IntegrityError:
         # Two registrations raced past the check above; the unique constraint decides.
@@ -163,7 +175,13 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
     def check() -> bool | str:
         if not verify_password(user.password_hash, password):
             return False
-        return "disabled" if user.is_disabled else True
+        if user.is_disabled:
+            return "disabled"
+        # A signed-up account proves its address before it is used (accounts/sign_up.py).
+        # Accounts operators made (`user create`) keep signing in unverified, as before.
+        if user.created_via == SIGN_UP and not user.is_email_verified:
+            return "unverified"
+        return True
 
     try:
         # Locked: the same cost (a stand-in hash) and the same answer as a wrong password; the

@@ -106,6 +106,11 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
         raise refuse(InvalidLink("used", user_subject=user.subject), audit_as=FAILED)
     user.password_hash = password_hash
     user.updated_at = now
+    if user.email_verified_at is None:
+        # The link reached the account's address: as good a proof as a verification link. It
+        # also ends a sign-up someone else made with this address (accounts/sign_up.py): their
+        # password is gone, and the owner's account is usable.
+        user.email_verified_at = now
     _end_what_the_old_password_held(user, now=now)
     record_event(EventTag.PASSWORD_RESET, user_subject=user.subject)
     db.session.commit()

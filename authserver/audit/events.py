@@ -76,12 +76,19 @@ class EventTag(StrEnum):
     NOT_ME = "user:login:not-me"
     NOT_ME_FAILED = "user:login:not-me:failure"
     UNLOCK = "user:unlock"
+    # Registration (accounts/invitations.py, accounts/sign_up.py).
+    INVITATION_ACCEPTED = "user:invitation:accept"
+    INVITATION_FAILED = "user:invitation:failure"
+    SIGN_UP = "user:sign-up"
+    # Nothing made: the address has an account (its owner was mailed) or is refused.
+    SIGN_UP_FAILED = "user:sign-up:failure"
     DATA_EXPORTED = "user:data-export"
     ACCOUNT_DELETED = "user:delete"
     KEY_ROTATED = "key:rotate"  # any change of the signing-key set: rotate, promote, remove
     # Administrators' actions (the CLI); `detail` says what changed, never a secret.
     ADMIN_USER_DISABLED = "admin:user:disable"
     ADMIN_USER_ENABLED = "admin:user:enable"
+    ADMIN_USER_INVITED = "admin:user:invite"
     ADMIN_PASSWORD_SET = "admin:user:set-password"
     ADMIN_SESSIONS_REVOKED = "admin:user:revoke-sessions"
     ADMIN_ROLE_ADDED = "admin:user:role-add"

@@ -12,12 +12,13 @@ import click
 from flask.cli import with_appcontext
 
 from authserver.accounts.email_verification import send_email_verification
+from authserver.accounts.invitations import invite
 from authserver.accounts.lifecycle import create_user, find_user_by_email, list_users
 from authserver.accounts.roles import list_roles
 from authserver.cli import user_access, user_roles
 from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password
-from authserver.mail import MailDeliveryError
+from authserver.mail import MailDeliveryError, send
 from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.security.errors import (
@@ -27,6 +28,7 @@ from authserver.security.errors import (
     InvalidName,
     MfaNotEnrolled,
     PasswordPolicyError,
+    RegistrationClosed,
 )
 from authserver.security.lockout import unlock
 from authserver.security.mfa.second_factor import is_enrolled, reset_mfa
@@ -43,6 +45,8 @@ def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
         "mfa_enabled": is_enrolled(user.id),
         "roles": list_roles(user.id),
         "created_at": user.created_at.isoformat(),
+        # cli, invitation or sign-up (accounts/registration.py).
+        "created_via": user.created_via,
         # When sign-in from unrecognised browsers is locked until; a past time means unlocked.
         "locked_until": None if user.locked_until is None else user.locked_until.isoformat(),
         "is_locked": user.locked_until is not None and user.locked_until > utcnow(),
@@ -106,6 +110,45 @@ def _send_verification_or_warn(user: User) -> bool:
     return True
 
 
+@user_group.command("invite")
+@click.argument("email")
+@click.option("--name", help="Display name for the account.")
+@json_option
+@with_appcontext
+def invite_command(email: str, name: str | None, as_json: bool) -> None:
+    """Mail EMAIL a single-use link to create an account (its address then verified).
+
+    The link works for AUTHSERVER_INVITATION_TTL (7 days by default); a new invitation to the
+    same address replaces the earlier one. --json prints the link too, to pass on another way.
+    """
+    try:
+        issued = invite(email, name=name, now=utcnow())
+    except (RegistrationClosed, InvalidEmail, InvalidName, EmailAlreadyRegistered) as error:
+        fail(str(error))
+    # The invitation exists from here on: a mail failure is a warning, and --json still gives
+    # the operator the link to send another way.
+    try:
+        send(issued.mail)
+        mailed = True
+    except MailDeliveryError:
+        mailed = False
+        warn(f"invited {issued.email}, but the invitation mail could not be sent")
+    if as_json:
+        emit_json(
+            {
+                "email": issued.email,
+                "link": issued.link,
+                "expires_at": issued.expires_at.isoformat(),
+                "mailed": mailed,
+            }
+        )
+        return
+    if mailed:
+        click.echo(
+            f"invitation sent to {issued.email}, valid until {issued.expires_at:%Y-%m-%d %H:%M} UTC"
+        )
+
+
 @user_group.command("send-verification")
 @click.argument("email")
 @with_appcontext
@@ -141,7 +184,8 @@ def list_command(disabled: bool | None, limit: int | None, as_json: bool) -> Non
         return
     for user in users:
         status = "disabled" if user["is_disabled"] else "active"
-        click.echo(f"{user['subject']}  {user['email']}  {status}  {user['name'] or ''}".rstrip())
+        line = f"{user['subject']}  {user['email']}  {status}  {user['created_via']}"
+        click.echo(f"{line}  {user['name'] or ''}".rstrip())
 
 
 @user_group.command("show")

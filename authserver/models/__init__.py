@@ -2,6 +2,7 @@
 
 from authserver.models.account_tokens import (
     EmailVerificationToken,
+    Invitation,
     NotMeToken,
     PasswordResetToken,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "DPoPProofJti",
     "DeviceCode",
     "EmailVerificationToken",
+    "Invitation",
     "KeyState",
     "LoginDevice",
     "LogoutMessage",

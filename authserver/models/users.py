@@ -49,6 +49,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     # When the owner proved they receive mail at `email`; None until then. Whatever changes
     # `email` must set this back to None: the proof was for the old address.
     email_verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # How the account came to be (accounts/registration.py's ORIGINS): "cli" (`user create`,
+    # and every account older than registration), "invitation" or "sign-up".
+    created_via: Mapped[str] = mapped_column(String(16), default="cli", server_default="cli")
 
     @property
     def is_email_verified(self) -> bool:

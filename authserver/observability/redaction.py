@@ -133,7 +133,7 @@ _URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://[^:/@\s]*):([^@/\s]+)@"
 # links (/reset/done, /not-me/done) stay.
 # The paths of accounts/emailed_links.py's LINK_PATHS, written out: this module is imported by
 # gunicorn's logger before the app (tests/accounts/test_emailed_links.py keeps the two equal).
-LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/", "/not-me/")
+LINK_PATH_PREFIXES = ("/reset/", "/unlock/", "/verify-email/", "/not-me/", "/invitation/")
 LINK_PATH_PAGES = frozenset({"", "done"})
 _LINK_PREFIX = (
     "(?i)(/(?:"

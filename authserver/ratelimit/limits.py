@@ -11,6 +11,7 @@ Each group has one limit string in the settings and decorators to apply it::
 
     @limit_mfa(account=pending_subject)   # AUTHSERVER_RATELIMIT_MFA; account: () -> str | None
     @limit_reset()                         # AUTHSERVER_RATELIMIT_RESET; account: the form's email
+    @limit_signup                          # AUTHSERVER_RATELIMIT_SIGNUP; account: the form's email
     @limit_token                           # AUTHSERVER_RATELIMIT_TOKEN, per client
     @limit_user_code                       # AUTHSERVER_RATELIMIT_USER_CODE, wrong codes per IP
     @limit_csp_report                      # AUTHSERVER_RATELIMIT_CSP_REPORT, per IP
@@ -67,7 +68,7 @@ from authserver.security.errors import RateLimited
 log = logging.getLogger(__name__)
 
 EXTENSION = "authserver.rate_limits"
-GROUPS = ("signin", "mfa", "reset", "token", "user_code", "csp_report")
+GROUPS = ("signin", "mfa", "reset", "signup", "token", "user_code", "csp_report")
 MAX_PLAIN_KEY_LENGTH = 128  # our client ids are 24 characters
 
 View = TypeVar("View", bound=Callable[..., Any])
@@ -390,6 +391,14 @@ def limit_reset(*, account: AccountKey = form_email) -> Callable[[View], View]:
     return _marked(
         "reset", _Counter("ip", client_ip), _Counter("account", _account_counter(account))
     )
+
+
+def limit_signup(view: View) -> View:
+    """AUTHSERVER_RATELIMIT_SIGNUP per IP and per address asked for (the form's ``email``):
+    addresses with an account count the same as new ones, so a 429 says nothing about them."""
+    return _marked(
+        "signup", _Counter("ip", client_ip), _Counter("account", _account_counter(form_email))
+    )(view)
 
 
 def limit_token(view: View) -> View:

@@ -34,6 +34,10 @@ class EmailAlreadyRegistered(SecurityError):
     """Another account already uses this e-mail address."""
 
 
+class RegistrationClosed(SecurityError):
+    """``AUTHSERVER_REGISTRATION`` does not allow this way of making an account."""
+
+
 class UnknownUser(SecurityError):
     """No account matches; raised by ``get_*`` look-ups (``find_*`` return None instead)."""
 

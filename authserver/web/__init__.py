@@ -10,11 +10,13 @@ from authserver.web import (
     device,
     errors,
     home,
+    invitation,
     login,
     mfa,
     mfa_setup,
     not_me,
     reset,
+    sign_up,
     static_files,
     unavailable,
     unlock,
@@ -37,3 +39,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(unlock.bp)
     app.register_blueprint(device.bp)
     app.register_blueprint(not_me.bp)
+    app.register_blueprint(invitation.bp)
+    app.register_blueprint(sign_up.bp)

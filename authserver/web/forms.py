@@ -20,6 +20,16 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hin
     next = HiddenField()
 
 
+class SignUpForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """A new account (accounts/sign_up.py); the policy is the service's business."""
+
+    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+    next = HiddenField()
+
+
 class SignOutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """No fields: only the CSRF token, so another site cannot sign people out."""
 
@@ -32,6 +42,14 @@ class NewPasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no ty
     # Length is the policy's business (it says why); the form only bounds the hasher's work.
     password = PasswordField(
         "New password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+    )
+
+
+class ChoosePasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """The password of a new account (an invitation); the policy is the service's business."""
+
+    password = PasswordField(
+        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 

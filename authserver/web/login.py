@@ -6,6 +6,7 @@ from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_wtf.csrf import CSRFError
 
+from authserver.accounts.registration import sign_up_open
 from authserver.edges.csp import allow_form_redirects
 from authserver.models.types import utcnow
 from authserver.oauth.authorize_endpoint import client_redirect_uri_after, requesting_client_name
@@ -34,7 +35,13 @@ DEFAULT_NEXT = "/"
 def render_login(form: LoginForm, *, error: str | None = None) -> str:
     allow_form_redirects(client_redirect_uri_after(form.next.data))
     client_name = requesting_client_name(form.next.data)
-    return render_template("login.html", form=form, error=error, client_name=client_name)
+    return render_template(
+        "login.html",
+        form=form,
+        error=error,
+        client_name=client_name,
+        sign_up_open=sign_up_open(),
+    )
 
 
 def wait_in_words(seconds: int) -> str:

@@ -34,10 +34,12 @@ def link_submit(token: str) -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _confirm_form(form, token, error=form_error(form.errors), status=400)
     try:
-        verify_email(token, now=utcnow())
+        verified = verify_email(token, now=utcnow())
     except InvalidLink:
         return _invalid_link()
-    return private_page(redirect(url_for("verify_email.done_page"), 303))
+    # A sign-up from within an OAuth flow goes back to it (sign-in first, as usual).
+    target = verified.next_target or url_for("verify_email.done_page")
+    return private_page(redirect(target, 303))
 
 
 @bp.get("/verify-email/done")

@@ -33,6 +33,7 @@ from authserver.models import (
     Consent,
     DeviceCode,
     EmailVerificationToken,
+    Invitation,
     LoginDevice,
     NotMeToken,
     PasswordResetToken,
@@ -79,6 +80,7 @@ OWNED_TABLES = (
     NotMeToken,
     PasswordResetToken,
     EmailVerificationToken,
+    Invitation,
     UserRole,
     BrowserSessionRecord,
 )

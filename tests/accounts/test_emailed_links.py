@@ -18,6 +18,7 @@ from authserver.accounts.emailed_links import (
 from authserver.extensions import db
 from authserver.models import (
     EmailVerificationToken,
+    Invitation,
     NotMeToken,
     PasswordResetToken,
     UnlockToken,
@@ -31,11 +32,14 @@ TABLES = {
     LinkPurpose.EMAIL_VERIFICATION: EmailVerificationToken,
     LinkPurpose.UNLOCK: UnlockToken,
     LinkPurpose.NOT_ME: NotMeToken,
+    LinkPurpose.INVITATION: Invitation,
 }
+# Tables that keep the address the link was sent to.
+WITH_EMAIL = {LinkPurpose.EMAIL_VERIFICATION, LinkPurpose.INVITATION}
 
 
 def store(purpose: LinkPurpose, user_id: int, email: str) -> str:
-    extra = {"email": email} if purpose is LinkPurpose.EMAIL_VERIFICATION else {}
+    extra = {"email": email} if purpose in WITH_EMAIL else {}
     token = store_new_link(
         TABLES[purpose],
         purpose,

@@ -50,7 +50,7 @@ def test_list_filters_by_state_and_limits(app: Flask, cli: Cli) -> None:
     text = cli.ok("user", "list", "--enabled", "--limit", "1")
 
     assert [each["email"] for each in disabled] == ["second@example.org"]
-    assert text == f"{first.subject}  first@example.org  active\n"
+    assert text == f"{first.subject}  first@example.org  active  cli\n"
 
 
 def test_list_refuses_a_limit_below_one(app: Flask, cli: Cli) -> None:

@@ -80,6 +80,7 @@ def test_create_json_describes_the_account(app: Flask, runner: FlaskCliRunner) -
         "is_disabled",
         "mfa_enabled",
         "created_at",
+        "created_via",
         "locked_until",
         "roles",
         "is_locked",
@@ -225,8 +226,8 @@ def test_list_shows_accounts_but_no_hashes(app: Flask, runner: FlaskCliRunner) -
 
     assert text.exit_code == as_json.exit_code == 0
     assert text.stdout.splitlines() == [
-        f"{alice.subject}  alice@example.org  active  Alice",
-        f"{bob.subject}  bob@example.org  disabled",
+        f"{alice.subject}  alice@example.org  active  cli  Alice",
+        f"{bob.subject}  bob@example.org  disabled  cli",
     ]
     assert [user["email"] for user in json.loads(as_json.stdout)] == [alice.email, bob.email]
     for output in (text.output, as_json.output):
