@@ -73,11 +73,15 @@ def consent_to(browser: Browser, client_id: str) -> requests.Response:
 
 
 def _has_form(page: requests.Response, *fields: str, button: str | None = None) -> bool:
-    """Whether the page is one with a single form having these fields (and button)."""
+    """Whether the page has exactly one form with these fields (and button); other small forms
+    may stand beside it (the consent page's "Not you?")."""
     forms = forms_of(page.text) if page.status_code == 200 else []
-    if len(forms) != 1:
-        return False
-    return set(fields) <= set(forms[0].fields) and (button is None or button in forms[0].buttons)
+    matching = [
+        form
+        for form in forms
+        if set(fields) <= set(form.fields) and (button is None or button in form.buttons)
+    ]
+    return len(matching) == 1
 
 
 def _base(browser: Browser) -> str:

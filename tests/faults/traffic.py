@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import requests
 
 from tests.faults.recorder import Need, Recorder, Surface
-from tests.support.live_browser import forms_of
+from tests.support.live_browser import form_for, forms_of
 
 PACING_SECONDS = 0.05
 
@@ -219,7 +219,8 @@ class Visitor:
     def consent(
         self, browser: requests.Session, page: requests.Response
     ) -> requests.Response | None:
-        form = forms_of(page.text)[0]
+        # The form with Allow: the page also holds "Not you?" (a sign-out form).
+        form = form_for(page, press=("decision", "allow"))
         return self.recorder.send(
             browser, "consent", "POST", urljoin(page.url, form.action),
             data={**form.fields, "decision": "allow"}, surface=Surface.PAGE,
