@@ -20,6 +20,7 @@ from typing import Any
 
 from flask import Flask, current_app
 
+from authserver.config_backchannel import BackchannelLogoutSettings
 from authserver.config_checks import (
     deployment_problems,
     missing_in_production,
@@ -38,7 +39,6 @@ from authserver.config_fields import (
     parse_non_negative_int,
     parse_optional_str,
     parse_positive_int,
-    parse_rate_limit,
     parse_registration,
     parse_seconds,
     parse_str,
@@ -49,6 +49,7 @@ from authserver.config_fields import (
 
 # Re-exported: callers name a setting's variable through this module.
 from authserver.config_fields import env_name as env_name
+from authserver.config_limits import RateLimitSettings
 from authserver.config_sources import raw_values, variable_names, variables_with_dotenv
 from authserver.dev_secrets import UnreadableDevSecrets, load_or_create_dev_secrets
 
@@ -67,8 +68,12 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings:
-    """The effective configuration. Build it with :meth:`from_env`; tests may construct it."""
+class Settings(RateLimitSettings, BackchannelLogoutSettings):
+    """The effective configuration. Build it with :meth:`from_env`; tests may construct it.
+
+    The rate limits (config_limits.py) and the back-channel logout delivery
+    (config_backchannel.py) are declared in base classes of their own, the rest here.
+    """
 
     env: str = setting("development", parse_env, "development or production")
     issuer: str = setting(
@@ -295,50 +300,6 @@ class Settings:
         parse_positive_int,
         "Days an audit row keeps the IP address and user agent it came from (then removed)",
     )
-    ratelimit_enabled: bool = setting(True, parse_bool, "Enforce the AUTHSERVER_RATELIMIT_* limits")
-    ratelimit_signin: str = setting(
-        "10/minute;100/hour",
-        parse_rate_limit,
-        "Sign-in attempts (POST /login, and the signed-in forms that ask for the password "
-        "again: password change, account deletion), counted per IP address and per account",
-    )
-    ratelimit_mfa: str = setting(
-        "10/minute;50/hour",
-        parse_rate_limit,
-        "Second-factor attempts, counted per IP address and per account",
-    )
-    ratelimit_reset: str = setting(
-        "5/minute;20/hour",
-        parse_rate_limit,
-        "Password-reset requests and submissions, counted per IP address and per account",
-    )
-    ratelimit_signup: str = setting(
-        "5/minute;20/hour",
-        parse_rate_limit,
-        "Sign-up form submissions (AUTHSERVER_REGISTRATION=open), counted per IP address and "
-        "per address asked for",
-    )
-    ratelimit_token: str = setting(
-        "300/minute",
-        parse_rate_limit,
-        "Token endpoint requests, counted per client (and failed client logins per IP)",
-    )
-    ratelimit_user_code: str = setting(
-        "10/minute;50/hour",
-        parse_rate_limit,
-        "Wrong user codes entered at /device (RFC 8628 §5.1: guessing), counted per IP address",
-    )
-    ratelimit_csp_report: str = setting(
-        "60/minute",
-        parse_rate_limit,
-        "Content-Security-Policy violation reports (POST /csp-report), counted per IP address",
-    )
-    ratelimit_key_prefix: str = setting(
-        "authserver-ratelimit",
-        parse_str,
-        "Prefix of rate-limit keys in Redis, so deployments sharing a Redis stay apart",
-    )
-
     csp_report_only: bool = setting(
         False,
         parse_bool,
@@ -360,23 +321,6 @@ class Settings:
         parse_positive_int,
         "Largest request body accepted (bytes); a larger one gets 413",
     )
-    backchannel_logout_timeout: int = setting(
-        5,
-        parse_seconds,
-        "Connect and read timeout of one back-channel logout POST to a relying party (seconds)",
-    )
-    backchannel_logout_retry_seconds: int = setting(
-        3600,
-        parse_seconds,
-        "How long an undelivered logout token keeps being retried before it is given up (seconds)",
-    )
-    backchannel_logout_backoff: int = setting(
-        2,
-        parse_seconds,
-        "Wait before the first retry of a failed logout delivery; it doubles each time, up to "
-        "5 minutes (seconds)",
-    )
-
     # Not settings: how the values came about, for check-config and warnings.
     warnings: tuple[str, ...] = field(default=(), compare=False)
     generated_secrets: bool = field(default=False, compare=False)

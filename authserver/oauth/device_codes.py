@@ -41,7 +41,7 @@ class DeviceAuthorization:
     """What the device is told (RFC 8628 §3.2); the codes exist nowhere else in clear."""
 
     device_code: str
-    user_code: str  # as shown: XXXX-XXXX
+    user_code: str  # as shown, two groups of four: "BCDF-GHJK"
     expires_in: int
     interval: int
 

@@ -1,9 +1,9 @@
 """User codes of the device authorization grant (RFC 8628 §6.1): made, shown, read back, hashed.
 
 Eight characters from twenty consonants (no vowels, so no words; no digits or letters that
-look alike), shown as ``XXXX-XXXX``: about 34.5 bits, enough with the rate limit on guesses
-(AUTHSERVER_RATELIMIT_USER_CODE) and the codes' short life. People type them, so what they
-enter is read leniently: case, dashes and spaces do not matter.
+look alike), shown as two groups of four (``BCDF-GHJK``): about 34.5 bits, enough with the
+rate limit on guesses (AUTHSERVER_RATELIMIT_USER_CODE) and the codes' short life. People type
+them, so what they enter is read leniently: case, dashes and spaces do not matter.
 """
 
 from __future__ import annotations
