@@ -14,15 +14,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from sqlalchemy import select
-
-from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.database_faults import database_unavailability
 from authserver.extensions import db
-from authserver.models.clients import Client
-from authserver.models.tokens import AuthorizationCode, Consent
+from authserver.models.tokens import AuthorizationCode
 from authserver.oauth.authorization_request import AuthorizationRequest, RedirectableError
+from authserver.oauth.consents import find_consent, remember_consent
 from authserver.oauth.pushed_requests import RequestUriRefused, spend_pushed_request
 from authserver.oauth.requested_access import granted_scopes
 from authserver.oauth.scopes import format_scope, parse_scope
@@ -134,43 +131,14 @@ def _has_consent(request: AuthorizationRequest, session: BrowserSession) -> bool
         return False
     if request.client.skip_consent:
         return True
-    consent = _find_consent(session.user_id, request.client.id)
+    consent = find_consent(session.user_id, request.client.id)
     return consent is not None and set(request.scopes) <= set(parse_scope(consent.scope))
-
-
-def _find_consent(user_id: int, client_pk: int) -> Consent | None:
-    return db.session.scalar(
-        select(Consent).where(Consent.user_id == user_id, Consent.client_pk == client_pk)
-    )
 
 
 def grant_consent(request: AuthorizationRequest, session: BrowserSession, *, now: datetime) -> str:
     """The user pressed Allow: remember it (adding to earlier scopes) and issue the code."""
     remember_consent(session, request.client, request.scopes, now=now)
     return issue_code(request, session, now=now)
-
-
-def remember_consent(
-    session: BrowserSession, client: Client, scopes: tuple[str, ...], *, now: datetime
-) -> None:
-    """Add ``scopes`` to the user's consent to ``client`` and stage its audit row (uncommitted).
-
-    Shared with the device grant's approval (oauth/device_codes.py): the app then shows among
-    the user's allowed apps, and revoking it there cuts the device off too.
-    """
-    consent = _find_consent(session.user_id, client.id)
-    if consent is None:
-        consent = Consent(user_id=session.user_id, client_pk=client.id, scope="")
-        db.session.add(consent)
-    known = parse_scope(consent.scope)
-    consent.scope = format_scope([*known, *(s for s in scopes if s not in known)])
-    consent.granted_at = now
-    record_event(
-        EventTag.CONSENT_GIVEN,
-        user_subject=session.user_subject,
-        client_id=client.client_id,
-        detail={"scope": format_scope(scopes)},
-    )
 
 
 def deny_consent(request: AuthorizationRequest, *, now: datetime) -> str:

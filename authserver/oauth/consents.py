@@ -1,4 +1,4 @@
-"""The apps a user has allowed (table ``consents``): listing them and taking the permission back.
+"""The apps a user has allowed (table ``consents``): recording, listing and taking it back.
 
 Revoking a consent is meant to cut the app off now, not at the next sign-in: every grant the
 app holds for the user is revoked (refresh tokens through their family, access tokens through
@@ -23,7 +23,8 @@ from authserver.models.tokens import AuthorizationCode, Consent, RefreshFamily
 from authserver.oauth.deny_list import longest_access_token_lifetime
 from authserver.oauth.errors import UnknownConsent
 from authserver.oauth.grant_revocation import revoke_grant
-from authserver.oauth.scopes import parse_scope
+from authserver.oauth.scopes import format_scope, parse_scope
+from authserver.sessions import BrowserSession
 
 
 @dataclass(frozen=True)
@@ -127,3 +128,33 @@ def _grants_to_revoke(user_id: int, client_pk: int, *, now: datetime) -> set[str
         )
     )
     return set(families) | set(recent_codes) | set(recent_devices)
+
+
+def find_consent(user_id: int, client_pk: int) -> Consent | None:
+    return db.session.scalar(
+        select(Consent).where(Consent.user_id == user_id, Consent.client_pk == client_pk)
+    )
+
+
+def remember_consent(
+    session: BrowserSession, client: Client, scopes: tuple[str, ...], *, now: datetime
+) -> None:
+    """Add ``scopes`` to the user's consent to ``client`` and stage its audit row (uncommitted).
+
+    Used by the authorization endpoint and the device grant's approval (oauth/device_codes.py):
+    either way the app then shows among the user's allowed apps, and revoking it there cuts it
+    off.
+    """
+    consent = find_consent(session.user_id, client.id)
+    if consent is None:
+        consent = Consent(user_id=session.user_id, client_pk=client.id, scope="")
+        db.session.add(consent)
+    known = parse_scope(consent.scope)
+    consent.scope = format_scope([*known, *(s for s in scopes if s not in known)])
+    consent.granted_at = now
+    record_event(
+        EventTag.CONSENT_GIVEN,
+        user_subject=session.user_subject,
+        client_id=client.client_id,
+        detail={"scope": format_scope(scopes)},
+    )

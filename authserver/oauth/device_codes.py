@@ -25,7 +25,7 @@ from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.models.clients import Client
 from authserver.models.device_codes import APPROVED, DENIED, PENDING, DeviceCode
-from authserver.oauth.authorization import remember_consent
+from authserver.oauth.consents import remember_consent
 from authserver.oauth.requested_access import granted_scopes
 from authserver.oauth.scopes import format_scope, parse_scope
 from authserver.oauth.user_codes import display, hash_user_code, new_user_code, normalise
