@@ -17,7 +17,11 @@ COPY authserver/ authserver/
 COPY migrations/ migrations/
 COPY templates/ templates/
 # Editable, so the package finds migrations/ and templates/ beside it in /app.
-RUN /opt/venv/bin/pip install --no-deps --no-build-isolation -e .
+RUN /opt/venv/bin/pip install --no-deps --no-build-isolation -e . \
+ && for catalog in authserver/translations/*/LC_MESSAGES/messages.po; do \
+        [ -e "$catalog" ] || continue; \
+        /opt/venv/bin/pybabel compile -i "$catalog" -o "${catalog%.po}.mo" || exit 1; \
+    done
 
 FROM python:3.11-slim
 RUN useradd --system --uid 10001 --home-dir /nonexistent --shell /usr/sbin/nologin authserver

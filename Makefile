@@ -12,16 +12,16 @@ PORT   ?= 5000
 TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/test
 TEST_REDIS_URL    ?= redis://127.0.0.1:6379/0
 
-.PHONY: run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium apache interop
+.PHONY: translations run init test test-services test-faults lint typecheck audit lock check-locks clean bench bench-growth wrk chromium apache interop
 
-run: $(VENV)/.installed-main
+run: $(VENV)/.installed-main translations
 	$(BIN)/authserver init
 	$(BIN)/authserver serve --host $(HOST) --port $(PORT)
 
 init: $(VENV)/.installed-main
 	$(BIN)/authserver init
 
-test: $(VENV)/.installed-test chromium apache interop lint typecheck
+test: $(VENV)/.installed-test translations chromium apache interop lint typecheck
 	$(BIN)/pytest
 
 # The tests that use PostgreSQL or Redis (.ci/run starts them when they are down): their
@@ -29,7 +29,7 @@ test: $(VENV)/.installed-test chromium apache interop lint typecheck
 # as in `make test`, so it is deselected (--services-only, tests/conftest.py); `make test` then
 # `make test-services` runs every test once. For the whole suite with the services, set the two
 # variables and run .venv/bin/pytest.
-test-services: $(VENV)/.installed-test chromium interop
+test-services: $(VENV)/.installed-test translations chromium interop
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest --services-only
 
@@ -39,7 +39,7 @@ test-services: $(VENV)/.installed-test chromium interop
 # scenario's figures (requests, answers by status, latency in and outside the fault) are printed
 # at the end and written to fault-figures/ in pytest's base temporary folder.
 FAULT_SUITES := $(wildcard tests/faults tests/fuzz)
-test-faults: $(VENV)/.installed-test
+test-faults: $(VENV)/.installed-test translations
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
 		$(BIN)/pytest -p no:cacheprovider $(FAULT_SUITES)
 
@@ -132,6 +132,13 @@ $(BIN)/python:
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is required (set PYTHON=...)")'
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --require-hashes -r requirements/pip.txt
+
+# The page languages (authserver/web/languages.py): each catalog's .po is the source, kept in git;
+# the compiled .mo the server reads is made here (and in the Dockerfile), never committed.
+CATALOGS := $(wildcard authserver/translations/*/LC_MESSAGES/messages.po)
+translations: $(CATALOGS:.po=.mo)
+%/LC_MESSAGES/messages.mo: %/LC_MESSAGES/messages.po $(VENV)/.installed-main
+	$(BIN)/pybabel compile --statistics -i $< -o $@
 
 $(VENV)/.installed-main: requirements/build.txt requirements/main.txt setup.cfg | $(BIN)/python
 	$(PIP) install --require-hashes -r requirements/build.txt

@@ -8,6 +8,7 @@ Each function returns one line per problem (or warning), naming the variable to 
 from __future__ import annotations
 
 from collections.abc import Mapping, Set
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -92,6 +93,8 @@ def validation_problems(settings: Settings) -> list[str]:
             f"{env_name('refresh_reuse_grace_seconds')}: must not exceed "
             f"{MAX_REFRESH_REUSE_GRACE_SECONDS} seconds"
         )
+    if settings.translations_dir and not Path(settings.translations_dir).is_dir():
+        problems.append(f"{env_name('translations_dir')}: no such folder")
     if settings.lockout_seconds > settings.lockout_max_seconds:
         problems.append(
             f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"

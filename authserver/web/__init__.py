@@ -11,6 +11,7 @@ from authserver.web import (
     errors,
     home,
     invitation,
+    languages,
     login,
     mfa,
     mfa_setup,
@@ -27,6 +28,7 @@ from authserver.web import (
 def init_app(app: Flask) -> None:
     errors.init_app(app)
     static_files.init_app(app)
+    languages.init_app(app)
     unavailable.init_app(app)  # 503 for a dependency that is away, on every surface
     app.register_blueprint(login.bp)
     app.register_blueprint(home.bp)

@@ -1,0 +1,111 @@
+"""The language of the pages: the person's own choice, else their browser's, else English.
+
+Translations are gettext catalogs in ``authserver/translations/<language>/LC_MESSAGES/``,
+compiled from the ``.po`` files by ``make`` (``pybabel compile``), and in the operator's own
+folder (AUTHSERVER_TRANSLATIONS_DIR), which comes first. A language is offered when a compiled
+catalog of it is there; English is the language of the source text and always is.
+
+The choice made with the switcher is kept in a cookie of its own. It is not a secret and says
+nothing about the account, so it outlives sign-out and needs no session.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from babel import Locale
+from flask import Blueprint, Flask, abort, current_app, redirect, request
+from flask_babel import Babel, get_locale
+from werkzeug.wrappers import Response
+
+from authserver.config import app_settings
+from authserver.extensions import csrf_exempt
+from authserver.security.redirects import safe_redirect_target
+from authserver.sessions.cookies import is_secure
+
+TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
+SOURCE_LANGUAGE = "en"
+LANGUAGE_COOKIE = "authserver_language"
+_COOKIE_MAX_AGE = 365 * 24 * 3600
+
+bp = Blueprint("languages", __name__)
+
+
+def offered_languages(folders: list[Path]) -> tuple[str, ...]:
+    """English, then every language with a compiled catalog in one of ``folders``, by code."""
+    compiled = {
+        catalog.parent.parent.name
+        for folder in folders
+        if folder.is_dir()
+        for catalog in folder.glob("*/LC_MESSAGES/messages.mo")
+    }
+    return (SOURCE_LANGUAGE, *sorted(compiled - {SOURCE_LANGUAGE}))
+
+
+def _languages() -> tuple[str, ...]:
+    languages: tuple[str, ...] = current_app.extensions["authserver_languages"]
+    return languages
+
+
+def select_language() -> str:
+    """The cookie's language if it is still shipped, else the best of Accept-Language."""
+    languages = _languages()
+    chosen = request.cookies.get(LANGUAGE_COOKIE, "")
+    if chosen in languages:
+        return chosen
+    return request.accept_languages.best_match(languages, default=SOURCE_LANGUAGE)
+
+
+def current_language() -> str:
+    """The language of the page being rendered (``lang`` of the html element)."""
+    return str(get_locale() or SOURCE_LANGUAGE)
+
+
+def language_choices() -> list[tuple[str, str]]:
+    """(code, name in that language) for the switcher: people look for their own language's
+    name, not its name in the language they cannot read."""
+    return [(code, _name_in_itself(code)) for code in _languages()]
+
+
+def _name_in_itself(code: str) -> str:
+    name = Locale.parse(code).get_display_name(code)
+    return name[:1].upper() + name[1:] if name else code
+
+
+@bp.post("/language")
+@csrf_exempt
+def choose_language() -> Response:
+    """The switcher's form: remember the choice, then back to the page it was on.
+
+    Exempt from the CSRF check on purpose: a forged post can only change the language of the
+    pages, which the person sees and changes back, and a token would give every page (the
+    switcher is on all of them) a cookie session it otherwise does without.
+    """
+    chosen = request.form.get("language", "")
+    if chosen not in _languages():
+        abort(400)  # a forged or stale form: nothing is changed
+    back = safe_redirect_target(request.form.get("next"), default="/")
+    response = redirect(back, code=303)
+    response.set_cookie(
+        LANGUAGE_COOKIE,
+        chosen,
+        max_age=_COOKIE_MAX_AGE,
+        path="/",
+        secure=is_secure(current_app),
+        httponly=True,
+        samesite="Lax",
+    )
+    return response
+
+
+def init_app(app: Flask) -> None:
+    own = app_settings(app).translations_dir
+    folders = [Path(own), TRANSLATIONS] if own else [TRANSLATIONS]
+    app.extensions["authserver_languages"] = offered_languages(folders)
+    # Flask-Babel merges the catalogs of every folder, the first one winning for a message.
+    app.config["BABEL_TRANSLATION_DIRECTORIES"] = ";".join(str(folder) for folder in folders)
+    Babel(app, locale_selector=select_language)
+    app.jinja_env.globals.update(
+        current_language=current_language, language_choices=language_choices
+    )
+    app.register_blueprint(bp)
