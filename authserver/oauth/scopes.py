@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
+from flask_babel import lazy_gettext as _l
+
 # RFC 6749 §3.3: scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
 SCOPE_TOKEN = re.compile(r"^[\x21\x23-\x5b\x5d-\x7e]+$")
 MAX_SCOPE_LENGTH = 1000
@@ -34,12 +36,13 @@ def is_valid_scope_string(raw: str) -> bool:
     return len(raw) <= MAX_SCOPE_LENGTH and all(SCOPE_TOKEN.match(t) for t in parse_scope(raw))
 
 
+# Lazy: translated into the language of the consent page that shows them (web/languages.py).
 SCOPE_DESCRIPTIONS = {
-    OPENID: "Sign you in with your account",
-    "profile": "Your name",
-    "email": "Your email address",
-    OFFLINE_ACCESS: "Keep access while you are not using it",
-    ROLES: "Your roles",
+    OPENID: _l("Sign you in with your account"),
+    "profile": _l("Your name"),
+    "email": _l("Your email address"),
+    OFFLINE_ACCESS: _l("Keep access while you are not using it"),
+    ROLES: _l("Your roles"),
 }
 
 

@@ -1,7 +1,12 @@
-"""The HTML forms of the sign-in pages (Flask-WTF: each carries its CSRF token)."""
+"""The HTML forms of the sign-in pages (Flask-WTF: each carries its CSRF token).
+
+Labels are lazy translations (web/languages.py): a form class is built once, at import, and
+each page renders its labels in that request's language.
+"""
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, HiddenField, PasswordField, StringField
 from wtforms.validators import InputRequired, Length
@@ -12,10 +17,10 @@ from authserver.security.passwords import MAX_PASSWORD_LENGTH
 
 
 class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
-    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
     # The policy's maximum, so nobody can send megabytes to the hasher.
     password = PasswordField(
-        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        _l("Password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
     next = HiddenField()
 
@@ -23,9 +28,9 @@ class LoginForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hin
 class SignUpForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """A new account (accounts/sign_up.py); the policy is the service's business."""
 
-    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
     password = PasswordField(
-        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        _l("Password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
     next = HiddenField()
 
@@ -35,13 +40,13 @@ class SignOutForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type h
 
 
 class ResetRequestForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
-    email = EmailField("Email", validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
+    email = EmailField(_l("Email"), validators=[InputRequired(), Length(max=MAX_EMAIL_LENGTH)])
 
 
 class NewPasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     # Length is the policy's business (it says why); the form only bounds the hasher's work.
     password = PasswordField(
-        "New password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        _l("New password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 
@@ -49,7 +54,7 @@ class ChoosePasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no
     """The password of a new account (an invitation); the policy is the service's business."""
 
     password = PasswordField(
-        "Password", validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
+        _l("Password"), validators=[InputRequired(), Length(max=MAX_PASSWORD_LENGTH)]
     )
 
 
@@ -65,7 +70,7 @@ class MfaCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type h
     """One field for a 6-digit authenticator code or a recovery code (their shapes differ)."""
 
     code = StringField(
-        "Authentication code", validators=[InputRequired(), Length(max=MAX_CODE_INPUT_LENGTH)]
+        _l("Authentication code"), validators=[InputRequired(), Length(max=MAX_CODE_INPUT_LENGTH)]
     )
     next = HiddenField()
 
@@ -74,7 +79,7 @@ class MfaChangeForm(MfaCodeForm):
     """The account's MFA page: set up, replace recovery codes or remove, with a code."""
 
     # Offered because a session someone else opened before the change would outlive it.
-    sign_out_others = BooleanField("Also sign out every other browser signed in to my account")
+    sign_out_others = BooleanField(_l("Also sign out every other browser signed in to my account"))
 
 
 class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
@@ -87,7 +92,9 @@ class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hi
 class DeviceCodeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """The user code a device shows (RFC 8628 §3.3); read leniently by oauth/user_codes.py."""
 
-    user_code = StringField("Code", validators=[InputRequired(), Length(max=MAX_USER_CODE_INPUT)])
+    user_code = StringField(
+        _l("Code"), validators=[InputRequired(), Length(max=MAX_USER_CODE_INPUT)]
+    )
 
 
 class NotMeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
