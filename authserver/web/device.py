@@ -14,6 +14,7 @@ from urllib.parse import urlencode
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.lifecycle import get_user
 from authserver.extensions import db
@@ -42,7 +43,9 @@ from authserver.web.qr import qr_code_svg
 bp = Blueprint("device", __name__)
 
 # One message for a code that is wrong, expired or already used: it tells a guesser nothing.
-WRONG_CODE = "That code is not valid or has expired. Check the code on your device and try again."
+WRONG_CODE = _l(
+    "That code is not valid or has expired. Check the code on your device and try again."
+)
 MFA_CHALLENGE_PATH = "/mfa"
 MFA_SETUP_PATH = "/account/mfa"
 # The pages' URLs may hold a user code: no Referer may carry it away, no cache keep it.

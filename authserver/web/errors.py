@@ -6,6 +6,7 @@ import logging
 
 from flask import Flask, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed
 
 from authserver.edges.surfaces import Surface, surface_of
@@ -52,7 +53,7 @@ def render_rate_limited(error: RateLimited) -> ResponseReturnValue:
             "error_description": "Too many requests; try again after Retry-After seconds.",
         }
         return jsonify(body), 429, headers
-    page = render_template("error.html", status=429, title="Too many requests")
+    page = render_template("error.html", status=429, title=gettext("Too many requests"))
     return page, 429, headers
 
 

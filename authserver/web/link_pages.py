@@ -15,9 +15,10 @@ the path is a second secret a cross-site attacker would need.
 from __future__ import annotations
 
 from flask import make_response
+from flask_babel import lazy_gettext as _l
 from werkzeug.wrappers import Response
 
-EXPIRED_FORM = "The form expired. Please try again."
+EXPIRED_FORM = _l("The form expired. Please try again.")
 
 
 def private_page(body: str | Response, status: int | None = None) -> Response:

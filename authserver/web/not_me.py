@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from authserver.accounts.emailed_links import LINK_PATHS, LinkPurpose
 from authserver.accounts.not_me import act_on_not_me, is_not_me_link_usable
@@ -65,8 +66,8 @@ def _confirm(form: NotMeForm, *, error: str | None = None) -> ResponseReturnValu
 def _invalid_link(status: int) -> ResponseReturnValue:
     page = render_template(
         "link_invalid.html",
-        title="This link cannot be used",
+        title=gettext("This link cannot be used"),
         again_url=url_for("reset.request_page"),
-        again_label="Reset your password",
+        again_label=gettext("Reset your password"),
     )
     return private_page(page, status)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from authserver.accounts.email_verification import check_verification_link, verify_email
 from authserver.extensions import csrf_exempt
@@ -57,7 +58,7 @@ def _confirm_form(
 def _invalid_link() -> ResponseReturnValue:
     page = render_template(
         "link_invalid.html",
-        title="This verification link cannot be used",
+        title=gettext("This verification link cannot be used"),
         again_url=None,
         again_label=None,
     )
