@@ -31,11 +31,11 @@ import pytest
 import requests
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import SCREENSHOT_FOLDERS
+from tests.browser.conftest import SCREENSHOT_FOLDERS, delete_keys
 from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account
 from tests.support.axe import audit, focus_rings
 from tests.support.chromium import WatchedPage
-from tests.support.databases import backends, fresh_postgres_database
+from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
 from tests.support.loopback_site import LoopbackSite, html_page, loopback_site
 from tests.support.mailbox import link_in, wait_for_mail
@@ -71,7 +71,7 @@ def open_server(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
 ) -> Iterator[LiveServer]:
     """Sign-up open (the package's server keeps it closed) and a low lockout threshold, so the
-    unlock page is two failed sign-ins away."""
+    unlock page is two failed sign-ins away; otherwise as the package's server."""
     settings = {
         "AUTHSERVER_MAIL_BACKEND": "smtp",
         "AUTHSERVER_SMTP_HOST": inbox.host,
@@ -80,13 +80,21 @@ def open_server(
         "AUTHSERVER_REGISTRATION": "open",
         "AUTHSERVER_LOCKOUT_THRESHOLD": "2",
     }
+    # As the package's server: on PostgreSQL, rate-limit counters in Redis when it is set.
+    redis_url = os.environ.get(REDIS_ENV) if request.param == "postgresql" else None
+    prefix = f"authserver-accessibility-{secrets.token_hex(6)}"
     with ExitStack() as stack:
         if request.param == "postgresql":
             settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        if redis_url:
+            settings["AUTHSERVER_REDIS_URL"] = redis_url
+            settings["AUTHSERVER_RATELIMIT_KEY_PREFIX"] = prefix
         workdir = tmp_path_factory.mktemp(f"accessibility-{request.param}")
         running = stack.enter_context(live_server(workdir, **settings))
         yield running
     assert running.error_lines() == [], running.log()
+    if redis_url:
+        delete_keys(redis_url, prefix)
 
 
 @pytest.fixture(scope="module")
@@ -108,10 +116,13 @@ class Auditor:
     def check(self, state: str) -> None:
         page = self.tab.page
         self.states.append(state)
+        # Screenshots first: the focus walk below moves the focus from where the page put it.
         for scheme in SCHEMES:
             page.emulate_media(color_scheme=scheme)
             shot = self.artefacts / f"{state}-{scheme}-{self.size}.png"
             page.screenshot(path=shot, full_page=True)
+        for scheme in SCHEMES:
+            page.emulate_media(color_scheme=scheme)
             where = f"{state} ({scheme}, {self.size}, {page.url})"
             self.findings.extend(f"{where}: {found}" for found in audit(page))
             self.findings.extend(f"{where}: {found}" for found in focus_rings(page))
