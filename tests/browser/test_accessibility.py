@@ -266,6 +266,8 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> pyotp.TOTP:
     auditor.arrive("/", "authserver", "home")
     page.goto(server.url("/account"))
     auditor.arrive("/account", "Your account", "account")
+    page.get_by_role("button", name="Save profile").click()
+    auditor.arrive("/account", "Your account", "account-notice")  # "Your profile was saved."
     page.get_by_role("link", name="Set up authenticator app").click()
     auditor.arrive("/account/mfa", "Set up authenticator app", "mfa-setup")
     phone = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))

@@ -27,12 +27,14 @@ a:focus-visible, button:focus-visible { outline: 3px solid #8ab4f8; outline-offs
 .faint { color: #3a3a3a; }
 .no-ring:focus-visible { outline: none; }
 .dim-ring:focus-visible { outline: 3px solid #2456c8; }
+.over-gradient { background: linear-gradient(#121212, #fafafa); color: #808080; }
 """
 HEADINGS = {
     "/clean": "Readable in the dark",
     "/faint-text": "Text too faint",
     "/no-ring": "A button without a focus ring",
     "/dim-ring": "A focus ring too dim",
+    "/over-gradient": "Text on a gradient",
 }
 STYLESHEET = '<link rel="stylesheet" href="/style.css">'
 SITE = {
@@ -55,6 +57,11 @@ SITE = {
     "/dim-ring": html_page(
         HEADINGS["/dim-ring"],
         STYLESHEET + '<main><button class="dim-ring">Dim focus</button></main>',
+        Content_Security_Policy=STRICT,
+    ),
+    "/over-gradient": html_page(
+        HEADINGS["/over-gradient"],
+        STYLESHEET + '<main><p class="over-gradient">Readable here and there</p></main>',
         Content_Security_Policy=STRICT,
     ),
     "/style.css": Resource(STYLE, "text/css"),
@@ -104,6 +111,18 @@ def test_text_below_4_5_to_1_is_a_violation_with_its_element_and_ratio(
         "p",  # axe's shortest selector that names the element
     )
     assert "foreground color: #3a3a3a, background color: #121212" in str(violation)
+
+
+def test_text_whose_contrast_axe_cannot_decide_is_reported_too(
+    watched: WatchedPage, site: LoopbackSite
+) -> None:
+    """Undecided is not passed: a gradient behind text, say, is for a person to judge."""
+    visit(watched, site, "/over-gradient")
+
+    [undecided] = audit(watched.page)
+
+    assert (undecided.rule, undecided.target) == ("color-contrast undecided", "p")
+    assert "gradient" in undecided.summary
 
 
 @pytest.mark.parametrize(
