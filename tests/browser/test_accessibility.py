@@ -259,7 +259,15 @@ def app_sign_in_and_consent(
     auditor.tab.arrive(CALLBACK_PATH, "Back at the app", origin=relying_party.origin)
 
 
-def account_and_mfa(server: LiveServer, auditor: Auditor) -> pyotp.TOTP:
+@dataclass(frozen=True)
+class Phone:
+    """The authenticator app, and the recovery codes the person wrote down."""
+
+    app: pyotp.TOTP
+    recovery_codes: list[str]
+
+
+def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     """Signed in: the home and account pages, then an authenticator app set up."""
     page = auditor.tab.page
     page.goto(server.url("/"))
@@ -277,11 +285,20 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> pyotp.TOTP:
     page.get_by_label("Authentication code").fill(phone.now())
     page.get_by_role("button", name="Verify").click()
     auditor.arrive("/account/mfa", "Authenticator app set up", "mfa-recovery-codes")
+    recovery_codes = page.locator("ol.recovery-codes li").all_inner_texts()
     page.get_by_role("link", name="Continue").click()
     auditor.arrive("/account/mfa", "Authenticator app", "mfa-manage")
+    page.get_by_label("Authentication code").fill(stale_code(phone))
+    page.get_by_role("button", name="Get new recovery codes").click()
+    auditor.arrive("/account/mfa", "Authenticator app", "mfa-manage-error", status=401)
+    # A recovery code, so the app's codes of this minute stay unused for the sign-in later.
+    page.get_by_label("Authentication code").fill(recovery_codes[0])
+    page.get_by_role("button", name="Get new recovery codes").click()
+    auditor.arrive("/account/mfa", "New recovery codes", "mfa-recovery-codes-new")
+    new_codes = page.locator("ol.recovery-codes li").all_inner_texts()
     page.goto(server.url("/account/delete"))
     auditor.arrive("/account/delete", "Delete your account", "account-delete")
-    return phone
+    return Phone(phone, new_codes)
 
 
 def stale_code(phone: pyotp.TOTP) -> str:
@@ -296,26 +313,40 @@ def device_pages(server: LiveServer, auditor: Auditor) -> None:
         "client", "create", "--name", DEVICE_APP_NAME, "--grant-type", DEVICE_GRANT,
         "--scope", "openid profile", "--public",
     )  # fmt: skip
-    started = requests.post(
-        server.url("/oauth/device_authorization"),
-        data={"client_id": device_app["client_id"], "scope": "openid profile"},
-        timeout=TIMEOUT_SECONDS,
-    )
-    assert started.status_code == 200, started.text
     page.goto(server.url("/device"))
     auditor.arrive("/device", "Connect a device", "device")
     page.get_by_label("Code").fill("BCDF-GHJK")
     page.get_by_role("button", name="Continue").click()
     auditor.arrive("/device", "Connect a device", "device-error", status=400)
-    page.get_by_label("Code").fill(started.json()["user_code"])
+    page.get_by_label("Code").fill(device_user_code(server, device_app["client_id"]))
     page.get_by_role("button", name="Continue").click()
     auditor.arrive("/device/confirm", f"Allow {DEVICE_APP_NAME}?", "device-consent")
     page.get_by_role("button", name="Allow").click()
     auditor.arrive("/device/confirm", "Device connected", "device-done")
 
+    page.goto(server.url("/device"))
+    auditor.tab.arrive("/device", "Connect a device")
+    page.get_by_label("Code").fill(device_user_code(server, device_app["client_id"]))
+    page.get_by_role("button", name="Continue").click()
+    auditor.tab.arrive("/device/confirm", f"Allow {DEVICE_APP_NAME}?")
+    page.get_by_role("button", name="Deny").click()
+    auditor.arrive("/device/confirm", "Access denied", "device-denied")
+
+
+def device_user_code(server: LiveServer, client_id: str) -> str:
+    """What the device does first (RFC 8628 §3.1): ask for a code to show."""
+    started = requests.post(
+        server.url("/oauth/device_authorization"),
+        data={"client_id": client_id, "scope": "openid profile"},
+        timeout=TIMEOUT_SECONDS,
+    )
+    assert started.status_code == 200, started.text
+    user_code: str = started.json()["user_code"]
+    return user_code
+
 
 def sign_out_and_back_in(
-    server: LiveServer, inbox: Inbox, email: str, phone: pyotp.TOTP, auditor: Auditor
+    server: LiveServer, inbox: Inbox, email: str, phone: Phone, auditor: Auditor
 ) -> None:
     """The logout confirmation, then a sign-in with the second factor from a browser the
     account has not seen, and the "this wasn't me" pages its notice links to."""
@@ -330,13 +361,18 @@ def sign_out_and_back_in(
     auditor.tab.arrive("/login", "Sign in")
     fill_in_sign_in(auditor.tab, email, PASSWORD)
     auditor.arrive("/mfa", "Two-step verification", "mfa-challenge")
-    page.get_by_label("Authentication code").fill(stale_code(phone))
+    page.get_by_label("Authentication code").fill(stale_code(phone.app))
     page.get_by_role("button", name="Verify").click()
     auditor.arrive("/mfa", "Two-step verification", "mfa-challenge-error", status=401)
     # The next step's code: the set-up code's step is used up, and one step of drift is allowed.
-    page.get_by_label("Authentication code").fill(phone.at(time.time() + phone.interval))
+    page.get_by_label("Authentication code").fill(phone.app.at(time.time() + phone.app.interval))
     page.get_by_role("button", name="Verify").click()
     auditor.tab.arrive("/", "authserver", name="home after MFA")
+    page.goto(server.url("/account/mfa"))
+    auditor.tab.arrive("/account/mfa", "Authenticator app")
+    page.get_by_label("Authentication code").fill(phone.recovery_codes[0])
+    page.get_by_role("button", name="Remove authenticator app").click()
+    auditor.arrive("/account/mfa", "Authenticator app removed", "mfa-removed")
 
     notice = wait_for_mail(inbox, to=email, subject="New sign-in to your account")
     link = link_in(notice, server.url("/not-me/"))
