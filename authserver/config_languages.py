@@ -10,6 +10,9 @@ from dataclasses import dataclass
 
 from authserver.config_fields import parse_str, setting
 
+# The language the pages and mails are written in, and the one used when no other is known.
+SOURCE_LANGUAGE = "en"
+
 
 @dataclass(frozen=True)
 class LanguageSettings:

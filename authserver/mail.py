@@ -23,6 +23,7 @@ from email.utils import formatdate, make_msgid
 from pathlib import Path
 
 from flask import after_this_request, has_request_context, render_template
+from flask_babel import LazyString, force_locale
 from werkzeug.wrappers import Response
 
 from authserver.config import Settings, current_settings
@@ -44,9 +45,14 @@ class Mail:
     body: str
 
 
-def render_mail(to: str, subject: str, template: str, **context: object) -> Mail:
-    """A message whose body is the plain-text template ``templates/mail/<template>``."""
-    return Mail(to=to, subject=subject, body=render_template(f"mail/{template}", **context))
+def render_mail(
+    to: str, subject: str | LazyString, template: str, *, language: str, **context: object
+) -> Mail:
+    """A message in ``language`` (mail_language.py) whose body is the plain-text template
+    ``templates/mail/<template>``; ``subject`` is a lazy translation, rendered here."""
+    with force_locale(language):
+        body = render_template(f"mail/{template}", **context)
+        return Mail(to=to, subject=str(subject), body=body)
 
 
 def send(mail: Mail) -> None:

@@ -16,11 +16,14 @@ import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from authserver.accounts.credentials import end_all_credentials
 from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, render_mail, send
+from authserver.mail_language import mail_language
 from authserver.models import User
 from authserver.security.errors import AccountStateUnchanged
 from authserver.security.lockout import clear_locks
@@ -29,7 +32,7 @@ from authserver.sessions import revoke_all_sessions
 
 log = logging.getLogger(__name__)
 
-PASSWORD_SET_SUBJECT = "Your password was changed by an administrator"
+PASSWORD_SET_SUBJECT = _l("Your password was changed by an administrator")
 
 
 @dataclass(frozen=True)
@@ -110,6 +113,7 @@ def _notify_password_set(user: User, *, now: datetime) -> bool:
         user.email,
         PASSWORD_SET_SUBJECT,
         "password_set_by_administrator.txt",
+        language=mail_language(user.language),
         email=user.email,
         when=f"{now:%Y-%m-%d at %H:%M}",
         login_link=current_settings().issuer + "/login",

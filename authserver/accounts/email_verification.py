@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
+
 from authserver.accounts.emailed_links import (
     LinkPurpose,
     claim_link,
@@ -23,6 +25,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail, send
+from authserver.mail_language import mail_language
 from authserver.models import EmailVerificationToken, User
 from authserver.security.errors import EmailAlreadyVerified, InvalidLink
 from authserver.security.redirects import is_local_path
@@ -64,8 +67,9 @@ def issue_email_verification(user: User, *, now: datetime, next_target: str | No
     db.session.commit()
     return render_mail(
         user.email,
-        "Confirm your email address",
+        _l("Confirm your email address"),
         "verify_email.txt",
+        language=mail_language(user.language),
         email=user.email,
         link=link_url(PURPOSE, token),
         hours=max(1, ttl // 3600),

@@ -75,6 +75,7 @@ def _account(user: User) -> Document:
         "email_verified": user.is_email_verified,
         "email_verified_at": _iso(user.email_verified_at),
         "name": user.name,
+        "language": user.language,
         "created_at": _iso(user.created_at),
         "updated_at": _iso(user.updated_at),
         "first_signed_in_at": _iso(user.first_sign_in_at),

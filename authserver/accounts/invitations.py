@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import delete
 
 from authserver.accounts.email_addresses import normalise_email
@@ -55,8 +56,9 @@ class IssuedInvitation:
     mail: Mail
 
 
-def invite(email: str, *, name: str | None, now: datetime) -> IssuedInvitation:
-    """Mint an invitation for ``email``: its link, and the message that carries it.
+def invite(email: str, *, name: str | None, language: str, now: datetime) -> IssuedInvitation:
+    """Mint an invitation for ``email``: its link, and the message that carries it, written
+    in ``language`` (the person has no account whose language we could know).
 
     Raises :class:`RegistrationClosed`, ``InvalidEmail``, ``InvalidName`` or
     :class:`EmailAlreadyRegistered` (an account has this address: it needs no invitation).
@@ -93,8 +95,9 @@ def invite(email: str, *, name: str | None, now: datetime) -> IssuedInvitation:
     link = link_url(PURPOSE, issued.token)
     mail = render_mail(
         email,
-        "You are invited to create an account",
+        _l("You are invited to create an account"),
         "invitation.txt",
+        language=language,
         email=email,
         link=link,
         days=max(1, ttl // 86400),

@@ -18,6 +18,7 @@ from authserver.accounts.email_addresses import (
 from authserver.accounts.registration import SIGN_UP
 from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
+from authserver.mail_language import page_language
 from authserver.models import User
 from authserver.security.devices import find_device_id
 from authserver.security.errors import (
@@ -103,6 +104,8 @@ def create_user(
         password_hash=hash_password(password),
         email_verified_at=email_verified_at,
         created_via=created_via,
+        # Sign-up and invitations: the page the account was made on; a command: not known yet.
+        language=page_language(),
     )
     db.session.add(user)
     try:

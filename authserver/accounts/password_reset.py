@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
 from authserver.accounts.credentials import end_all_credentials
@@ -31,6 +32,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
+from authserver.mail_language import mail_language
 from authserver.models import PasswordResetToken, User
 from authserver.security.errors import InvalidLink
 from authserver.security.lockout import clear_locks
@@ -51,7 +53,7 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
     message is sent: a crash in between loses a message, never sends a link that cannot work.
     """
     found = db.session.execute(
-        select(User.id, User.email, User.subject, User.is_disabled).where(
+        select(User.id, User.email, User.subject, User.is_disabled, User.language).where(
             User.email == normalise_email(email)
         )
     ).one_or_none()
@@ -77,8 +79,9 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
     db.session.commit()
     return render_mail(
         found.email,
-        "Reset your password",
+        _l("Reset your password"),
         "password_reset.txt",
+        language=mail_language(found.language),
         email=found.email,
         link=link_url(PURPOSE, token),
         minutes=max(1, ttl // 60),
@@ -116,8 +119,9 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
     db.session.commit()
     return render_mail(
         user.email,
-        "Your password was changed",
+        _l("Your password was changed"),
         "password_changed.txt",
+        language=mail_language(user.language),
         email=user.email,
         issuer=current_settings().issuer,
         forgot_link=current_settings().issuer + "/reset",

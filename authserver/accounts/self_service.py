@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from authserver.accounts.credentials import end_all_credentials
 from authserver.accounts.lifecycle import clean_name
 from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
+from authserver.mail_language import mail_language
 from authserver.models import User
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.factor_checks import check_password_again
@@ -25,7 +28,7 @@ from authserver.sessions import (
     revoke_session,
 )
 
-PASSWORD_CHANGED_SUBJECT = "Your password was changed"
+PASSWORD_CHANGED_SUBJECT = _l("Your password was changed")
 
 
 def update_profile(user: User, *, name: str | None, now: datetime) -> None:
@@ -116,6 +119,7 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         user.email,
         PASSWORD_CHANGED_SUBJECT,
         "password_changed_in_account.txt",
+        language=mail_language(user.language),
         email=user.email,
         when=f"{now:%Y-%m-%d at %H:%M}",
         login_link=settings.issuer + "/login",

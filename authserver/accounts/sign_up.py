@@ -20,6 +20,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from authserver.accounts.email_addresses import mixed_script_part, normalise_email
 from authserver.accounts.email_verification import issue_email_verification
 from authserver.accounts.lifecycle import check_email_shape, create_user, find_user_by_email
@@ -28,6 +30,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import Mail, render_mail
+from authserver.mail_language import mail_language
 from authserver.models import User
 from authserver.security.errors import (
     EmailAlreadyRegistered,
@@ -95,8 +98,9 @@ def _tell_owner(user: User) -> Mail:
     settings = current_settings()
     return render_mail(
         user.email,
-        "Someone tried to create an account with your address",
+        _l("Someone tried to create an account with your address"),
         "sign_up_existing.txt",
+        language=mail_language(user.language),
         email=user.email,
         issuer=settings.issuer,
         reset_url=settings.issuer + "/reset",

@@ -18,6 +18,7 @@ from authserver.accounts.roles import list_roles
 from authserver.cli import user_access, user_roles
 from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password
+from authserver.config_languages import SOURCE_LANGUAGE
 from authserver.mail import MailDeliveryError, send
 from authserver.models import User
 from authserver.models.types import utcnow
@@ -32,6 +33,7 @@ from authserver.security.errors import (
 )
 from authserver.security.lockout import unlock
 from authserver.security.mfa.second_factor import is_enrolled, reset_mfa
+from authserver.web.languages import shipped_languages
 
 
 def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
@@ -113,16 +115,24 @@ def _send_verification_or_warn(user: User) -> bool:
 @user_group.command("invite")
 @click.argument("email")
 @click.option("--name", help="Display name for the account.")
+@click.option(
+    "--language",
+    default=SOURCE_LANGUAGE,
+    show_default=True,
+    help="Language of the invitation mail: one the server ships (see the language switcher).",
+)
 @json_option
 @with_appcontext
-def invite_command(email: str, name: str | None, as_json: bool) -> None:
+def invite_command(email: str, name: str | None, language: str, as_json: bool) -> None:
     """Mail EMAIL a single-use link to create an account (its address then verified).
 
     The link works for AUTHSERVER_INVITATION_TTL (7 days by default); a new invitation to the
     same address replaces the earlier one. --json prints the link too, to pass on another way.
     """
+    if language not in shipped_languages():
+        fail(f"unknown language {language!r}; this server ships {', '.join(shipped_languages())}")
     try:
-        issued = invite(email, name=name, now=utcnow())
+        issued = invite(email, name=name, language=language, now=utcnow())
     except (RegistrationClosed, InvalidEmail, InvalidName, EmailAlreadyRegistered) as error:
         fail(str(error))
     # The invitation exists from here on: a mail failure is a warning, and --json still gives

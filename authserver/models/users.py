@@ -52,6 +52,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     # How the account came to be (accounts/registration.py's ORIGINS): "cli" (`user create`,
     # and every account older than registration), "invitation" or "sign-up".
     created_via: Mapped[str] = mapped_column(String(16), default="cli", server_default="cli")
+    # The language of the pages the owner last used (mail_language.py): their mails are written
+    # in it. None until they use the pages. A language code such as "de" or "pt-BR".
+    language: Mapped[str | None] = mapped_column(String(16))
 
     @property
     def is_email_verified(self) -> bool:

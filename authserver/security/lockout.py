@@ -45,6 +45,7 @@ from authserver.accounts.emailed_links import (
 from authserver.audit.events import EventTag, record_event
 from authserver.config import Settings, current_settings
 from authserver.extensions import db
+from authserver.mail_language import mail_language
 from authserver.models import LoginDevice, UnlockToken, User
 from authserver.security.devices import find_device, remember_device
 from authserver.security.new_device_alerts import note_completed_sign_in
@@ -67,6 +68,7 @@ class Attempt:
     user_id: int
     user_subject: str
     email: str
+    language: str  # of the lock notice, should this attempt lock the account (mail_language.py)
     # The recognised device it was counted on; None means the account's shared counter.
     device_id: str | None
     failures: int  # the counter including this attempt (0 when refused)
@@ -137,6 +139,7 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
         user_id=user.id,
         user_subject=user.subject,
         email=user.email,
+        language=mail_language(user.language),
         device_id=None if known is None else known.device_id,
         failures=counted or 0,
         is_allowed=counted is not None,
@@ -181,6 +184,7 @@ def register_failure(
         token = _issue_unlock_token(attempt.user_id, expires_at=state.locked_until, now=now)
         mail_lock_notice(
             email=attempt.email,
+            language=attempt.language,
             scope=attempt.scope,
             link=link_url(UNLOCK, token),
             locked_until=state.locked_until,

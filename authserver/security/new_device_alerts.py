@@ -22,6 +22,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 
 from flask import has_request_context, request
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, update
 
 from authserver.accounts.emailed_links import LinkPurpose, link_url, store_new_link
@@ -29,10 +30,11 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
+from authserver.mail_language import mail_language
 from authserver.models import NotMeToken, User
 from authserver.sessions.user_agents import describe_device
 
-NEW_DEVICE_SUBJECT = "New sign-in to your account"
+NEW_DEVICE_SUBJECT = _l("New sign-in to your account")
 # Long enough for someone who reads mail once a day; the link only protects the account.
 NOT_ME_LINK_LIFETIME = timedelta(hours=24)
 
@@ -65,6 +67,7 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
             user.email,
             NEW_DEVICE_SUBJECT,
             "new_device.txt",
+            language=mail_language(user.language),
             email=user.email,
             issuer=settings.issuer,
             when=now.strftime("%A %d %B %Y at %H:%M UTC"),

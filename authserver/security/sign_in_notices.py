@@ -18,16 +18,18 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, cast
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import CursorResult, or_, update
 
 from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
+from authserver.mail_language import mail_language
 from authserver.models import User
 
-LOCK_SUBJECT = "Sign-in to your account was paused"
-PARTIAL_SIGN_IN_SUBJECT = "Someone signed in with your password but failed the second step"
+LOCK_SUBJECT = _l("Sign-in to your account was paused")
+PARTIAL_SIGN_IN_SUBJECT = _l("Someone signed in with your password but failed the second step")
 PARTIAL_SIGN_IN_INTERVAL = timedelta(hours=1)
 # The steps in which a wrong second factor follows a password given for signing in: a
 # pending sign-in, or stepping up a session made with the password alone.
@@ -35,7 +37,13 @@ SIGN_IN_STEPS = frozenset({"sign-in", "step-up"})
 
 
 def mail_lock_notice(
-    *, email: str, scope: str, link: str, locked_until: datetime, password_was_right: bool
+    *,
+    email: str,
+    language: str,
+    scope: str,
+    link: str,
+    locked_until: datetime,
+    password_was_right: bool,
 ) -> None:
     """Mail the owner that sign-in is paused, after the response. The caller commits."""
     settings = current_settings()
@@ -44,6 +52,7 @@ def mail_lock_notice(
             email,
             LOCK_SUBJECT,
             "lock_notice.txt",
+            language=language,
             email=email,
             scope=scope,
             link=link,
@@ -71,7 +80,7 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
             )
             # A notice is not a change to the account: users.updated_at must not move.
             .values(partial_sign_in_notified_at=now, updated_at=User.updated_at)
-            .returning(User.email, User.subject)
+            .returning(User.email, User.subject, User.language)
             .execution_options(synchronize_session=False)
         ),
     ).one_or_none()
@@ -79,6 +88,7 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
         db.session.commit()
         return False
     email, subject = claimed.email, claimed.subject
+    language = mail_language(claimed.language)
     record_event(EventTag.PARTIAL_SIGN_IN_NOTICE, user_subject=subject)
     db.session.commit()
     settings = current_settings()
@@ -87,6 +97,7 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
             email,
             PARTIAL_SIGN_IN_SUBJECT,
             "partial_sign_in.txt",
+            language=language,
             email=email,
             issuer=settings.issuer,
             when=now.strftime("%Y-%m-%d at %H:%M UTC"),

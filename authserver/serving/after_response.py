@@ -17,6 +17,7 @@ from werkzeug.wrappers import Response
 
 from authserver.database_faults import database_unavailability
 from authserver.extensions import discard_failed_transaction
+from authserver.mail_language import carried_page_language, page_language
 from authserver.observability.request_id import carried_request_id, current_request_id
 
 log = logging.getLogger(__name__)
@@ -32,9 +33,10 @@ def run_after_response(response: Response, work: Callable[[], None]) -> None:
     """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]  # the real app
     request_id = current_request_id()
+    language = page_language()
 
     def run() -> None:
-        with app.app_context(), carried_request_id(request_id):
+        with app.app_context(), carried_request_id(request_id), carried_page_language(language):
             try:
                 work()
             except SQLAlchemyError as exc:

@@ -23,6 +23,7 @@ from flask import current_app, g, request
 from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.config import current_settings
 from authserver.extensions import db
+from authserver.mail_language import remember_page_language
 from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.observability.request_log import note_request_party
@@ -120,6 +121,8 @@ def start_session(user: User, *, amr: Sequence[str], now: datetime | None = None
         if previous is not None:
             announce_ended_sessions(previous.user_id, now=now)
         store.add(hash_token(token), stored)
+    # Every way of signing in ends here: the account's mails follow the pages it last used.
+    remember_page_language(user)
     db.session.commit()
     set_session_cookie(token)
     session = _public_view(stored, user)

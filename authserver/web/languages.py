@@ -14,17 +14,19 @@ from __future__ import annotations
 from pathlib import Path
 
 from babel import Locale
-from flask import Blueprint, Flask, abort, current_app, redirect, request
+from flask import Blueprint, Flask, abort, current_app, has_request_context, redirect, request
 from flask_babel import Babel, get_locale
 from werkzeug.wrappers import Response
 
 from authserver.config import app_settings
+from authserver.config_languages import SOURCE_LANGUAGE
 from authserver.extensions import csrf_exempt
+from authserver.mail_language import remember_language_choice
 from authserver.security.redirects import safe_redirect_target
 from authserver.sessions.cookies import is_secure
+from authserver.sessions.service import current_session
 
 TRANSLATIONS = Path(__file__).resolve().parent.parent / "translations"
-SOURCE_LANGUAGE = "en"
 LANGUAGE_COOKIE = "authserver_language"
 _COOKIE_MAX_AGE = 365 * 24 * 3600
 
@@ -42,14 +44,20 @@ def offered_languages(folders: list[Path]) -> tuple[str, ...]:
     return (SOURCE_LANGUAGE, *sorted(compiled - {SOURCE_LANGUAGE}))
 
 
-def _languages() -> tuple[str, ...]:
+def shipped_languages() -> tuple[str, ...]:
+    """The languages pages and mails can be written in, English first."""
     languages: tuple[str, ...] = current_app.extensions["authserver_languages"]
     return languages
 
 
 def select_language() -> str:
-    """The cookie's language if it is still shipped, else the best of Accept-Language."""
-    languages = _languages()
+    """The cookie's language if it is still shipped, else the best of Accept-Language.
+
+    Outside a request (a command rendering a mail without a language forced) English.
+    """
+    if not has_request_context():
+        return SOURCE_LANGUAGE
+    languages = shipped_languages()
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     if chosen in languages:
         return chosen
@@ -64,7 +72,7 @@ def current_language() -> str:
 def language_choices() -> list[tuple[str, str]]:
     """(code, name in that language) for the switcher: people look for their own language's
     name, not its name in the language they cannot read."""
-    return [(code, _name_in_itself(code)) for code in _languages()]
+    return [(code, _name_in_itself(code)) for code in shipped_languages()]
 
 
 def _name_in_itself(code: str) -> str:
@@ -82,8 +90,11 @@ def choose_language() -> Response:
     switcher is on all of them) a cookie session it otherwise does without.
     """
     chosen = request.form.get("language", "")
-    if chosen not in _languages():
+    if chosen not in shipped_languages():
         abort(400)  # a forged or stale form: nothing is changed
+    signed_in = current_session()
+    if signed_in is not None:
+        remember_language_choice(signed_in.user_id, chosen)
     back = safe_redirect_target(request.form.get("next"), default="/")
     response = redirect(back, code=303)
     response.set_cookie(

@@ -118,6 +118,7 @@ def test_the_download_holds_exactly_what_we_keep(site: Flask) -> None:
             "email_verified": False,
             "email_verified_at": None,
             "name": "Alice",
+            "language": "en",
             "created_at": iso(T0),
             "updated_at": iso(T0),
             "first_signed_in_at": iso(T0),
