@@ -56,6 +56,16 @@ def request_reset(browser: FlaskClient, email: str = EMAIL) -> None:
     assert answer.status_code == 200
 
 
+def sign_up_from(browser: FlaskClient, password: str) -> None:
+    page = browser.get("/signup")
+    answer = browser.post(
+        "/signup",
+        data={"csrf_token": csrf_token(page.text), "email": EMAIL, "password": password},
+        buffered=True,  # closes the response: the account is made after it has gone
+    )
+    assert answer.status_code == 200, answer.text
+
+
 def stored_language(email: str = EMAIL) -> str | None:
     db.session.rollback()  # see what the app's requests committed
     return db.session.execute(select(User.language).where(User.email == email)).scalar_one()
@@ -109,33 +119,12 @@ def test_the_switcher_used_while_signed_in_changes_the_mails_language(
 def test_sign_up_records_the_language_and_mails_the_owner_in_theirs(
     dutch_mailer: Flask, inbox: Inbox
 ) -> None:
-    newcomer = browser_in(dutch_mailer, "nl")
-    page = newcomer.get("/signup")
-    answer = newcomer.post(
-        "/signup",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "email": EMAIL,
-            "password": "a long enough passphrase",
-        },
-        buffered=True,
-    )
-    assert answer.status_code == 200, answer.text
+    sign_up_from(browser_in(dutch_mailer, "nl"), "a long enough passphrase")
     assert stored_language() == "nl"
     assert subjects(inbox, 1) == ["Bevestig je e-mailadres"]
 
     # Someone else tries the same address from an English page: the owner is told in Dutch.
-    intruder = browser_in(dutch_mailer, "en")
-    page = intruder.get("/signup")
-    intruder.post(
-        "/signup",
-        data={
-            "csrf_token": csrf_token(page.text),
-            "email": EMAIL,
-            "password": "another long passphrase",
-        },
-        buffered=True,
-    )
+    sign_up_from(browser_in(dutch_mailer, "en"), "another long passphrase")
     assert subjects(inbox, 2)[1] == "Iemand wilde een account maken"
 
 
