@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import EqualTo, InputRequired, Length
@@ -13,45 +14,48 @@ from authserver.security.passwords import MAX_PASSWORD_LENGTH
 
 class ProfileForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     name = StringField(
-        "Name",
+        _l("Name"),
         validators=[
-            Length(max=MAX_NAME_LENGTH, message=f"Use at most {MAX_NAME_LENGTH} characters.")
+            Length(
+                max=MAX_NAME_LENGTH,
+                message=_l("Use at most %(count)d characters.", count=MAX_NAME_LENGTH),
+            )
         ],
     )
 
 
 MAX_SID_LENGTH = 64  # browser_sessions.public_id
-_TOO_LONG = f"Use at most {MAX_PASSWORD_LENGTH} characters."
+_TOO_LONG = _l("Use at most %(count)d characters.", count=MAX_PASSWORD_LENGTH)
 
 
 class PasswordChangeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     # The policy's maximum bounds every field, so nobody can send megabytes to the hasher.
     current_password = PasswordField(
-        "Current password",
+        _l("Current password"),
         validators=[
-            InputRequired("Enter your current password."),
+            InputRequired(_l("Enter your current password.")),
             Length(max=MAX_PASSWORD_LENGTH, message=_TOO_LONG),
         ],
     )
     new_password = PasswordField(
-        "New password",
+        _l("New password"),
         validators=[
-            InputRequired("Choose a new password."),
+            InputRequired(_l("Choose a new password.")),
             Length(max=MAX_PASSWORD_LENGTH, message=_TOO_LONG),
         ],
     )
     confirm_password = PasswordField(
-        "Repeat new password",
+        _l("Repeat new password"),
         validators=[
-            InputRequired("Repeat the new password."),
-            EqualTo("new_password", message="The two new passwords are not the same."),
+            InputRequired(_l("Repeat the new password.")),
+            EqualTo("new_password", message=_l("The two new passwords are not the same.")),
         ],
     )
 
 
 class SignOutSessionForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     sid = HiddenField(
-        validators=[InputRequired("Choose a session to sign out."), Length(max=MAX_SID_LENGTH)]
+        validators=[InputRequired(_l("Choose a session to sign out.")), Length(max=MAX_SID_LENGTH)]
     )
 
 
@@ -62,7 +66,7 @@ class SignOutEverywhereForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships
 class RevokeAppForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     client_id = HiddenField(
         validators=[
-            InputRequired("Choose an app to disconnect."),
+            InputRequired(_l("Choose an app to disconnect.")),
             Length(max=MAX_CLIENT_ID_LENGTH),
         ]
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from flask import Blueprint, Response, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.deletion import delete_own_account
 from authserver.accounts.export import export_account, render_export
@@ -35,8 +36,10 @@ from authserver.web.privacy_forms import DeleteAccountForm, ExportForm
 bp = Blueprint("account_privacy", __name__)
 
 NO_STORE = {"Cache-Control": "no-store"}
-CODE_NEEDED = "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
-WRONG_CODE = "That code is not valid."
+CODE_NEEDED = _l(
+    "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
+)
+WRONG_CODE = _l("That code is not valid.")
 
 
 @bp.post("/account/export")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Blueprint, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_wtf.csrf import CSRFError
 
 from authserver.accounts.registration import sign_up_open
@@ -24,11 +26,11 @@ bp = Blueprint("login", __name__)
 # One message for every failure (unknown address, wrong password, disabled or locked account),
 # so the page never tells which e-mail addresses have accounts. It names the lock too, so a
 # person whose account is paused is not left retrying a password that is right.
-GENERIC_LOGIN_FAILURE = (
+GENERIC_LOGIN_FAILURE = _l(
     "The email address or password is incorrect, or sign-in to this account is paused after "
     "repeated attempts. If it is paused, we have sent an e-mail with a way to unlock it."
 )
-EXPIRED_FORM = "The sign-in form expired. Please try again."
+EXPIRED_FORM = _l("The sign-in form expired. Please try again.")
 DEFAULT_NEXT = "/"
 
 
@@ -44,12 +46,24 @@ def render_login(form: LoginForm, *, error: str | None = None) -> str:
     )
 
 
-def wait_in_words(seconds: int) -> str:
-    """Retry-After as a person reads it: whole minutes, rounded up, or seconds under one."""
+def too_many_attempts_message(seconds: int) -> str:
+    """The wait of Retry-After as a person reads it: whole minutes, rounded up, or seconds
+    under one. Whole sentences, so that each language can word (and pluralise) its own."""
     if seconds < 60:
-        return "1 second" if seconds <= 1 else f"{seconds} seconds"
-    minutes = -(-seconds // 60)
-    return "1 minute" if minutes == 1 else f"{minutes} minutes"
+        return str(
+            ngettext(
+                "Too many sign-in attempts. Please wait %(num)d second and try again.",
+                "Too many sign-in attempts. Please wait %(num)d seconds and try again.",
+                max(1, seconds),
+            )
+        )
+    return str(
+        ngettext(
+            "Too many sign-in attempts. Please wait %(num)d minute and try again.",
+            "Too many sign-in attempts. Please wait %(num)d minutes and try again.",
+            -(-seconds // 60),
+        )
+    )
 
 
 @bp.get("/login")
@@ -97,8 +111,7 @@ def too_many_attempts(error: RateLimited) -> ResponseReturnValue:
     the page tells the person the same wait in words.
     """
     headers = {"Retry-After": str(error.retry_after_seconds), "Cache-Control": "no-store"}
-    wait = wait_in_words(error.retry_after_seconds)
-    message = f"Too many sign-in attempts. Please wait {wait} and try again."
+    message = too_many_attempts_message(error.retry_after_seconds)
     return render_login(LoginForm(), error=message), 429, headers
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length
@@ -16,17 +17,20 @@ class ExportForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hi
 
 class DeleteAccountForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     password = PasswordField(
-        "Current password",
+        _l("Current password"),
         validators=[
-            InputRequired("Enter your current password."),
+            InputRequired(_l("Enter your current password.")),
             Length(
-                max=MAX_PASSWORD_LENGTH, message=f"Use at most {MAX_PASSWORD_LENGTH} characters."
+                max=MAX_PASSWORD_LENGTH,
+                message=_l("Use at most %(count)d characters.", count=MAX_PASSWORD_LENGTH),
             ),
         ],
     )
     # Asked only when an authenticator app is set up (the view checks; the page shows it then).
-    code = StringField("Authentication code", validators=[Length(max=MAX_CODE_INPUT_LENGTH)])
+    code = StringField(_l("Authentication code"), validators=[Length(max=MAX_CODE_INPUT_LENGTH)])
     confirm = BooleanField(
-        "I understand that my account and everything in it will be deleted for good.",
-        validators=[DataRequired("Tick the box to confirm that you want to delete your account.")],
+        _l("I understand that my account and everything in it will be deleted for good."),
+        validators=[
+            DataRequired(_l("Tick the box to confirm that you want to delete your account."))
+        ],
     )

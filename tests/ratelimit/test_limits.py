@@ -131,7 +131,7 @@ def test_sign_in_is_limited_per_address(limited: AppFactory) -> None:
     # The page says when to try again, from the same Retry-After the limiter computed.
     told = waits_in(answers[-1].text)
     assert told == wait if wait < 60 else told == 60 * -(-wait // 60)  # minutes, rounded up
-    assert GENERIC_LOGIN_FAILURE in answers[0].text
+    assert str(GENERIC_LOGIN_FAILURE) in answers[0].text
     assert attempt(browser(app, "198.51.100.2"), "other@example.org").status_code == 401
 
 

@@ -121,7 +121,7 @@ def test_five_failures_lock_out_unknown_browsers_even_with_the_right_password(
     right = attempt(lockout_app.test_client(), DEFAULT_PASSWORD)
 
     assert right.status_code == wrong.status_code == 401
-    assert GENERIC_LOGIN_FAILURE in right.text
+    assert str(GENERIC_LOGIN_FAILURE) in right.text
     assert without_varying_values(right.text) == without_varying_values(wrong.text)
     assert not any(h.startswith(SESSION_COOKIE) for h in right.headers.getlist("Set-Cookie"))
     [lock] = events(EventTag.LOCKOUT)

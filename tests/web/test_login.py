@@ -154,7 +154,7 @@ def test_unknown_email_and_wrong_password_look_the_same(client: FlaskClient) -> 
     wrong = sign_in(client, DEFAULT_EMAIL, "not the right password")
 
     assert unknown.status_code == wrong.status_code == 401
-    assert GENERIC_LOGIN_FAILURE in unknown.text
+    assert str(GENERIC_LOGIN_FAILURE) in unknown.text
     assert without_varying_values(unknown.text) == without_varying_values(wrong.text)
     assert client.get_cookie(COOKIE_NAME) is None
 
