@@ -22,6 +22,7 @@ from tests.support.mfa import (
     Authenticator,
     Clock,
     answer_challenge,
+    confirm_codes_saved,
     enrol,
     frozen_clock,
     next_of,
@@ -140,7 +141,11 @@ def test_a_user_without_an_authenticator_sets_one_up_and_resumes(
     authenticator, _ = read_setup_page(setup)
     done = post_code(client, "/account/mfa", setup, authenticator.code())
     assert done.status_code == 200
-    assert f'href="{resume.replace("&", "&amp;")}">Continue</a>' in done.text
+    # The "I have saved them" step comes first, then the authorization resumes.
+    assert confirm_codes_saved(client, done, saved=False).status_code == 400
+    saved = confirm_codes_saved(client, done)
+    assert saved.status_code == 303
+    assert saved.headers["Location"] == resume
     id_token = id_token_of(client, rp, tokens_for(client, rp, pkce, client.get(resume)))
     assert id_token["amr"] == ["pwd", "otp"]
     assert id_token["acr"] == ACR_MFA
