@@ -125,6 +125,30 @@ def test_a_password_session_steps_up_when_the_client_demands_mfa(
     assert id_token["acr"] == ACR_MFA
 
 
+def test_stepping_up_with_a_recovery_code_says_how_many_are_left_then_resumes(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    sign_in(client)  # before the app was set up: a password-only session
+    other = app.test_client()
+    sign_in(other)
+    codes = enrol(other).recovery_codes
+    rp = make_relying_party(require_mfa=True)
+    pkce = Pkce()
+
+    response = authorize(client, rp, pkce)
+    resume = next_of(response.headers["Location"])
+    stepped_up = answer_challenge(client, codes[0], response.headers["Location"])
+
+    assert stepped_up.status_code == 200
+    assert "You have <strong>9</strong> recovery codes left." in stepped_up.text
+    assert f'<a class="button" href="{resume.replace("&", "&amp;")}">Continue</a>' in (
+        stepped_up.text
+    )
+    id_token = id_token_of(client, rp, tokens_for(client, rp, pkce, client.get(resume)))
+    assert id_token["amr"] == ["pwd", "otp"]
+    assert id_token["acr"] == ACR_MFA
+
+
 def test_a_user_without_an_authenticator_sets_one_up_and_resumes(
     client: FlaskClient, clock: Clock
 ) -> None:
