@@ -185,7 +185,9 @@ def _page(
 def _show_recovery_codes(
     user: User, handover: Handover, next_target: str, *, replaced: bool, error: str | None = None
 ) -> Response:
+    # Filled from these values only, never from the request that led here.
     form = RecoveryCodesSavedForm(
+        formdata=None,
         handover=handover.sealed,
         replaced="yes" if replaced else "",
         next=safe_redirect_target(next_target, default=SETUP_PATH),

@@ -168,8 +168,9 @@ def test_continuing_without_ticking_the_box_shows_the_same_codes_again(
 
 def test_a_ticked_box_goes_on_only_to_our_own_pages(client: FlaskClient, clock: Clock) -> None:
     sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
-    enrolment = enrol(client)
+    enrolment = enrol(client, next_path="https://evil.example/")
     form = hidden_fields(enrolment.page, CODES_SAVED_PATH)
+    assert form["next"] == "/account/mfa"
 
     answer = client.post(
         CODES_SAVED_PATH, data={**form, "saved": "y", "next": "https://evil.example/"}
