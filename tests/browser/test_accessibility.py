@@ -11,7 +11,8 @@ and reported at once, so one run shows all there is to fix.
 
 Its own live server (per database backend) has sign-up open and mails through the package's
 SMTP server. Not reached here: the 503 page (unavailable.html), which needs the database away
-(tests/faults shows it).
+(tests/faults shows it), and the page after the last recovery code (the same page with other
+text; ten sign-ins would cross the per-IP sign-in limit: tests/web/test_mfa_phone.py shows it).
 """
 
 from __future__ import annotations
