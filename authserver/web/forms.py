@@ -82,6 +82,19 @@ class MfaChangeForm(MfaCodeForm):
     sign_out_others = BooleanField(_l("Also sign out every other browser signed in to my account"))
 
 
+class RecoveryCodesSavedForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """The "I have saved them" step after new recovery codes (security/mfa/recovery_handover.py).
+
+    ``saved`` is not a validator's business: the service decides, and shows the codes again.
+    """
+
+    saved = BooleanField(_l("I have saved my recovery codes"))
+    # The codes sealed for this session: about 400 characters; anything much longer is not ours.
+    handover = HiddenField(validators=[InputRequired(), Length(max=2048)])
+    replaced = HiddenField()
+    next = HiddenField()
+
+
 class UnlockForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     """Confirms an emailed unlock link; the token travels in the body, not in the POST's URL."""
 

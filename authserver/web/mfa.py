@@ -8,7 +8,7 @@ Who is being challenged, in this order:
    user has an authenticator (a client demanded MFA: "step-up").
 
 Success starts a new session with the second factor in its ``amr`` (security/sign_in.py) and
-goes on to ``next``.
+goes on to ``next``; after a recovery code, through a page that says how many are left.
 """
 
 from __future__ import annotations
@@ -118,10 +118,12 @@ def challenge_submit() -> ResponseReturnValue:
         return _render(form, challenged), 400
     try:
         if challenged.pending is not None:
-            complete_sign_in(challenged.pending, form.code.data, now=now)
+            signed_in = complete_sign_in(challenged.pending, form.code.data, now=now)
         else:
             assert challenged.session is not None  # _find_challenged: one or the other
-            step_up_session(challenged.user, challenged.session, form.code.data, now=now)
+            signed_in = step_up_session(
+                challenged.user, challenged.session, form.code.data, now=now
+            )
     except MalformedMfaCode:
         return _render(form, challenged, error=MALFORMED_CODE), 400
     except InvalidMfaCode:
@@ -131,9 +133,23 @@ def challenge_submit() -> ResponseReturnValue:
         return _render(form, challenged, error=TOO_MANY_ATTEMPTS), 429
     except (PendingSignInInvalid, MfaNotEnrolled):
         return _restart_sign_in(next_target)
-    response = redirect(next_target, 303)
+    if signed_in.recovery_codes_left is None:
+        response = redirect(next_target, 303)
+    else:
+        response = _recovery_code_used(signed_in.recovery_codes_left, next_target)
     _forget_pending(response)
     return response
+
+
+def _recovery_code_used(remaining: int, next_target: str) -> Response:
+    """The page after a recovery code signed in: says so, how many are left, and goes on."""
+    page = render_template(
+        "mfa_recovery_used.html",
+        remaining=remaining,
+        next_target=next_target,
+        new_codes_target=url_for("mfa_setup.setup_page", next=next_target),
+    )
+    return Response(page, headers={"Cache-Control": "no-store"}, mimetype="text/html")
 
 
 @bp.errorhandler(CSRFError)

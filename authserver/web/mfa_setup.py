@@ -4,13 +4,15 @@ Without an authenticator the page shows a pending secret (QR code, key, ``otpaut
 asks for a code from the app; only that code makes it count. With one, the page offers new
 recovery codes and removal, each after a fresh code. Each form offers a box to sign out every
 other browser of the account as well. Recovery codes appear once, in the response that made
-them. Pages that show secrets are never cached.
+them, whose "I have saved them" step (security/mfa/recovery_handover.py) must be confirmed
+before the browser goes on to ``next``. Pages that show secrets are never cached.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, redirect, render_template, request, url_for
+from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext, lazy_gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -26,18 +28,26 @@ from authserver.security.errors import (
     TooManyAttempts,
 )
 from authserver.security.mfa.codes import RECOVERY_CODE_COUNT
+from authserver.security.mfa.recovery_handover import (
+    Handover,
+    HandoverExpired,
+    RecoveryCodesNotConfirmed,
+    confirm_saved,
+    hand_over,
+)
 from authserver.security.mfa.second_factor import (
     begin_enrolment,
     confirm_enrolment,
     get_mfa_status,
     regenerate_recovery_codes,
     remove_mfa,
+    totp_issuer,
 )
 from authserver.security.redirects import safe_redirect_target
 from authserver.security.sign_in import amr_with_one_time_code
 from authserver.sessions import current_session, start_session
 from authserver.web.errors import render_http_error
-from authserver.web.forms import MfaChangeForm
+from authserver.web.forms import MfaChangeForm, RecoveryCodesSavedForm
 from authserver.web.guards import sign_in_required
 from authserver.web.mfa import (
     EXPIRED_FORM,
@@ -57,6 +67,10 @@ WRONG_ENROLMENT_CODE = (
 )
 ENROLMENT_CODE_SHAPE = "Enter the 6-digit code your authenticator app shows."
 ACTIONS = ("enrol", "regenerate", "remove")
+CODES_SAVED_PATH = SETUP_PATH + "/recovery-codes"
+NOT_CONFIRMED = lazy_gettext(
+    "Tick the box to confirm that you have saved your recovery codes, then continue."
+)
 
 
 @bp.get(SETUP_PATH)
@@ -84,7 +98,8 @@ def setup_submit() -> ResponseReturnValue:
             codes = regenerate_recovery_codes(
                 user, form.code.data, now=utcnow(), end_sessions_except=keep_only
             )
-            return _show_recovery_codes(codes, form, replaced=True)
+            handover = hand_over(codes, sid=_current_sid(), now=utcnow())
+            return _show_recovery_codes(user, handover, form.next.data, replaced=True)
         remove_mfa(user, form.code.data, now=utcnow(), end_sessions_except=keep_only)
         return _no_store(render_template("mfa_removed.html"))
     except MalformedMfaCode:
@@ -96,6 +111,30 @@ def setup_submit() -> ResponseReturnValue:
     except (MfaAlreadyEnrolled, MfaNotEnrolled):
         # Changed in another tab meanwhile: show the page as it is now.
         return redirect(url_for("mfa_setup.setup_page"), 303)
+
+
+@bp.post(CODES_SAVED_PATH)
+@sign_in_required
+def codes_saved() -> ResponseReturnValue:
+    """The "I have saved them" step: only a ticked box goes on to where the browser was headed."""
+    user = _signed_in_user()
+    form = RecoveryCodesSavedForm()
+    if not form.validate_on_submit():
+        return redirect(url_for("mfa_setup.setup_page"), 303)
+    try:
+        confirm_saved(
+            form.handover.data, is_confirmed=form.saved.data, sid=_current_sid(), now=utcnow()
+        )
+    except RecoveryCodesNotConfirmed as unconfirmed:
+        replaced = form.replaced.data == "yes"
+        return _show_recovery_codes(
+            user, unconfirmed.handover, form.next.data, replaced=replaced, error=str(NOT_CONFIRMED)
+        )
+    except HandoverExpired:
+        # The codes still work; the account's MFA page says how many and makes new ones.
+        flash(gettext("Those recovery codes can no longer be shown. They still work."))
+        return redirect(url_for("mfa_setup.setup_page"), 303)
+    return redirect(safe_redirect_target(form.next.data, default=SETUP_PATH), 303)
 
 
 @bp.errorhandler(CSRFError)
@@ -118,8 +157,9 @@ def _enrol(user: User, form: MfaChangeForm, keep_only: str | None) -> ResponseRe
     # The browser has just shown both factors: its session now says so (and gets a new id).
     session = current_session()
     assert session is not None  # sign_in_required
-    start_session(user, amr=amr_with_one_time_code(session.amr))
-    return _show_recovery_codes(codes, form, replaced=False)
+    renewed = start_session(user, amr=amr_with_one_time_code(session.amr))
+    handover = hand_over(codes, sid=renewed.sid, now=utcnow())
+    return _show_recovery_codes(user, handover, form.next.data, replaced=False)
 
 
 def _page(
@@ -142,15 +182,27 @@ def _page(
     return _no_store(page, status)
 
 
-def _show_recovery_codes(codes: list[str], form: MfaChangeForm, *, replaced: bool) -> Response:
+def _show_recovery_codes(
+    user: User, handover: Handover, next_target: str, *, replaced: bool, error: str | None = None
+) -> Response:
+    # Filled from these values only, never from the request that led here.
+    form = RecoveryCodesSavedForm(
+        formdata=None,
+        handover=handover.sealed,
+        replaced="yes" if replaced else "",
+        next=safe_redirect_target(next_target, default=SETUP_PATH),
+    )
     page = render_template(
         "mfa_recovery_codes.html",
-        codes=codes,
+        form=form,
+        codes=handover.codes,
         count=RECOVERY_CODE_COUNT,
         replaced=replaced,
-        next_target=safe_redirect_target(form.next.data, default=SETUP_PATH),
+        account=user.email,
+        issuer=totp_issuer(),
+        error=error,
     )
-    return _no_store(page)
+    return _no_store(page, 400 if error else 200)
 
 
 def _no_store(page: str, status: int = 200) -> Response:

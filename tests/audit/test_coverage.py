@@ -249,7 +249,9 @@ def recovery_code_used(world: World) -> tuple[str | None, str | None]:
     _, codes = enrolled(world)
     browser = password_then_challenge(world)
     world.watch()
-    assert answer_challenge(browser, codes[0]).status_code == 303
+    used = answer_challenge(browser, codes[0])
+    assert used.status_code == 200  # the page that says how many codes are left
+    assert "Signed in with a recovery code" in used.text
     return world.subject(), None
 
 

@@ -67,7 +67,8 @@ def set_up_authenticator(tab: WatchedPage) -> pyotp.TOTP:
     codes = page.locator("ol.recovery-codes li").all_inner_texts()
     assert len(codes) == RECOVERY_CODE_COUNT, codes
     assert all(RECOVERY_CODE.fullmatch(code) for code in codes), codes
-    page.get_by_role("link", name="Continue").click()
+    page.get_by_label("I have saved my recovery codes").check()
+    page.get_by_role("button", name="Continue").click()
     tab.arrive("/account/mfa", "Authenticator app")
     page.get_by_role("link", name="Back to your account").click()
     tab.arrive("/account", "Your account")

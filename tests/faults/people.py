@@ -7,7 +7,6 @@ none asserts, so a scenario gathers every problem before it fails.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 from urllib.parse import urlencode, urlsplit
@@ -17,8 +16,7 @@ import requests
 
 from tests.faults.deployment import PASSWORD, REDIRECT_URI, SCOPE
 from tests.support.live_browser import Browser, forms_of
-
-_SECRET = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
+from tests.support.mfa import key_on
 
 
 def sign_in(browser: Browser, email: str, next_path: str = "/") -> requests.Response:
@@ -31,10 +29,10 @@ def sign_in(browser: Browser, email: str, next_path: str = "/") -> requests.Resp
 def enrol_authenticator(browser: Browser) -> pyotp.TOTP | None:
     """Set up an authenticator app on the signed-in account; None when the page refused."""
     setup = browser.open(f"{_base(browser)}/account/mfa")
-    found = _SECRET.search(setup.text)
+    found = key_on(setup.text)
     if found is None or not _has_form(setup, "code"):
         return None
-    totp = pyotp.TOTP(found.group(1).replace(" ", ""))
+    totp = pyotp.TOTP(found)
     done = browser.submit(setup, code=totp.now())
     return totp if done.status_code == 200 else None
 

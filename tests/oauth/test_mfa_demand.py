@@ -22,6 +22,7 @@ from tests.support.mfa import (
     Authenticator,
     Clock,
     answer_challenge,
+    confirm_codes_saved,
     enrol,
     frozen_clock,
     next_of,
@@ -124,6 +125,30 @@ def test_a_password_session_steps_up_when_the_client_demands_mfa(
     assert id_token["acr"] == ACR_MFA
 
 
+def test_stepping_up_with_a_recovery_code_says_how_many_are_left_then_resumes(
+    app: Flask, client: FlaskClient, clock: Clock
+) -> None:
+    sign_in(client)  # before the app was set up: a password-only session
+    other = app.test_client()
+    sign_in(other)
+    codes = enrol(other).recovery_codes
+    rp = make_relying_party(require_mfa=True)
+    pkce = Pkce()
+
+    response = authorize(client, rp, pkce)
+    resume = next_of(response.headers["Location"])
+    stepped_up = answer_challenge(client, codes[0], response.headers["Location"])
+
+    assert stepped_up.status_code == 200
+    assert "You have <strong>9</strong> recovery codes left." in stepped_up.text
+    assert f'<a class="button" href="{resume.replace("&", "&amp;")}">Continue</a>' in (
+        stepped_up.text
+    )
+    id_token = id_token_of(client, rp, tokens_for(client, rp, pkce, client.get(resume)))
+    assert id_token["amr"] == ["pwd", "otp"]
+    assert id_token["acr"] == ACR_MFA
+
+
 def test_a_user_without_an_authenticator_sets_one_up_and_resumes(
     client: FlaskClient, clock: Clock
 ) -> None:
@@ -140,7 +165,11 @@ def test_a_user_without_an_authenticator_sets_one_up_and_resumes(
     authenticator, _ = read_setup_page(setup)
     done = post_code(client, "/account/mfa", setup, authenticator.code())
     assert done.status_code == 200
-    assert f'href="{resume.replace("&", "&amp;")}">Continue</a>' in done.text
+    # The "I have saved them" step comes first, then the authorization resumes.
+    assert confirm_codes_saved(client, done, saved=False).status_code == 400
+    saved = confirm_codes_saved(client, done)
+    assert saved.status_code == 303
+    assert saved.headers["Location"] == resume
     id_token = id_token_of(client, rp, tokens_for(client, rp, pkce, client.get(resume)))
     assert id_token["amr"] == ["pwd", "otp"]
     assert id_token["acr"] == ACR_MFA

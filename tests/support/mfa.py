@@ -22,8 +22,13 @@ from werkzeug.test import TestResponse
 
 from tests.support.web import csrf_token
 
-_SECRET = re.compile(r'<code class="secret">([A-Z2-7 ]+)</code>')
-_URI = re.compile(r'<code class="uri">(otpauth://[^<]+)</code>')
+CODES_SAVED_PATH = "/account/mfa/recovery-codes"
+
+_SECRET = re.compile(
+    r'<code class="secret">((?:<span class="key-group">[A-Z2-7]{1,4}</span> ?)+)</code>'
+)
+_KEY_GROUP = re.compile(r'<span class="key-group">([A-Z2-7]{1,4})</span>')
+_URI = re.compile(r'<a class="button" href="(otpauth://[^"]+)">Open in authenticator app</a>')
 _RECOVERY_CODES = re.compile(r"<li><code>([A-Z0-9]{5}-[A-Z0-9]{5})</code></li>")
 # A whole second inside a 30-second step: codes made "now" stay valid while a test runs.
 START = datetime(2031, 5, 6, 7, 8, 1, tzinfo=UTC)
@@ -70,12 +75,23 @@ class Enrolment:
     page: TestResponse  # the page that showed the recovery codes
 
 
+def key_on(text: str) -> str | None:
+    """The key the set-up page shows as text (groups of four, joined), or None."""
+    shown = _SECRET.search(text)
+    return "".join(_KEY_GROUP.findall(shown.group(1))) if shown else None
+
+
+def otpauth_link_on(text: str) -> str | None:
+    """The target of the set-up page's "Open in authenticator app" link, or None."""
+    link = _URI.search(text)
+    return html.unescape(link.group(1)) if link else None
+
+
 def read_setup_page(page: TestResponse) -> tuple[Authenticator, str]:
-    """The key (as text) and the otpauth:// URI shown on the set-up page."""
-    secret = _SECRET.search(page.text)
-    uri = _URI.search(page.text)
-    assert secret and uri, "not the set-up page"
-    return Authenticator(secret.group(1).replace(" ", "")), html.unescape(uri.group(1))
+    """The key (as text, in groups of four) and the otpauth:// link of the set-up page."""
+    key, uri = key_on(page.text), otpauth_link_on(page.text)
+    assert key and uri, "not the set-up page"
+    return Authenticator(key), uri
 
 
 def post_code(
@@ -112,6 +128,32 @@ def enrol(client: FlaskClient, *, next_path: str | None = None) -> Enrolment:
 
 def recovery_codes_on(page: TestResponse) -> list[str]:
     return _RECOVERY_CODES.findall(page.text)
+
+
+def hidden_fields(page: TestResponse, action: str) -> dict[str, str]:
+    """The hidden inputs of the form of ``page`` that posts to ``action``."""
+    form = re.search(
+        rf'<form method="post" action="{re.escape(action)}">(.*?)</form>', page.text, re.S
+    )
+    assert form, f"no form posting to {action}"
+    fields = re.findall(r'<input[^>]*type="hidden"[^>]*>', form.group(1))
+    found: dict[str, str] = {}
+    for field in fields:
+        name = re.search(r'name="([^"]*)"', field)
+        value = re.search(r'value="([^"]*)"', field)
+        if name:
+            found[name.group(1)] = html.unescape(value.group(1)) if value else ""
+    return found
+
+
+def confirm_codes_saved(
+    client: FlaskClient, page: TestResponse, *, saved: bool = True
+) -> TestResponse:
+    """Submit the "I have saved my recovery codes" form of a recovery-codes ``page``."""
+    form = hidden_fields(page, CODES_SAVED_PATH)
+    if saved:
+        form["saved"] = "y"
+    return client.post(CODES_SAVED_PATH, data=form)
 
 
 def answer_challenge(client: FlaskClient, code: str, location: str = "/mfa") -> TestResponse:

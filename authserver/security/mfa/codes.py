@@ -73,9 +73,14 @@ def provisioning_uri(secret: str, *, account: str, issuer: str) -> str:
     return str(_totp(secret).provisioning_uri(name=account, issuer_name=issuer))
 
 
+def secret_groups(secret: str) -> list[str]:
+    """The secret in groups of four, for reading off a screen and typing into an app by hand."""
+    return [secret[index : index + 4] for index in range(0, len(secret), 4)]
+
+
 def format_secret(secret: str) -> str:
-    """The secret in groups of four, for typing into an app by hand (apps ignore the spaces)."""
-    return " ".join(secret[index : index + 4] for index in range(0, len(secret), 4))
+    """The groups of :func:`secret_groups` on one line (apps ignore the spaces)."""
+    return " ".join(secret_groups(secret))
 
 
 @dataclass(frozen=True)

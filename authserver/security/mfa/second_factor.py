@@ -45,6 +45,7 @@ from authserver.security.mfa.codes import (
     new_totp_secret,
     parse_submitted_code,
     provisioning_uri,
+    secret_groups,
 )
 
 # A set-up page left open longer than this gets a new secret when it is opened again, so a
@@ -114,6 +115,11 @@ class EnrolmentKey:
     @property
     def formatted_secret(self) -> str:
         return format_secret(self.secret)
+
+    @property
+    def groups(self) -> list[str]:
+        """The secret in groups of four; the page keeps each group on one line."""
+        return secret_groups(self.secret)
 
 
 def begin_enrolment(user: User, *, now: datetime) -> EnrolmentKey:
