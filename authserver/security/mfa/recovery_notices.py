@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from authserver.config import current_settings
 from authserver.mail import render_mail, send_after_this_request
+from authserver.mail_language import mail_language
 from authserver.models import User
 from authserver.security.mfa.codes import parse_submitted_code
 from authserver.security.mfa.second_factor import count_unused_recovery_codes
@@ -32,8 +33,9 @@ def recovery_codes_left_after(user: User, code: str, *, now: datetime) -> int | 
     send_after_this_request(
         render_mail(
             user.email,
-            gettext("A recovery code was used to sign in to your account"),
+            _l("A recovery code was used to sign in to your account"),
             "recovery_code_used.txt",
+            language=mail_language(user.language),
             email=user.email,
             issuer=settings.issuer,
             when=now.strftime("%A %d %B %Y at %H:%M UTC"),
