@@ -1,0 +1,221 @@
+"""Passkeys over HTTP: added from the account page, signing in alone or as the second step,
+what the ID token's `amr` says, and every refusal, with the software authenticator of
+tests/support/passkeys.py standing in for the browser and its authenticator."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+from werkzeug.test import TestResponse
+
+from authserver.extensions import db
+from authserver.keys.manager import ensure_active_keys
+from authserver.models import Passkey, PasskeyChallenge
+from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
+from tests.support.account import audit_tags, the_user
+from tests.support.oauth import (
+    Pkce,
+    exchange_code,
+    make_relying_party,
+    obtain_code,
+    verify_jwt,
+)
+from tests.support.passkeys import SoftPasskey, b64url
+from tests.support.web import csrf_token, sign_in
+
+JSON = {"Referer": "http://localhost/account"}
+
+
+@pytest.fixture
+def user(app: Flask) -> None:
+    ensure_active_keys(now=datetime.now(UTC))
+    make_user()
+
+
+def token_of(client: FlaskClient, page: str = "/account") -> str:
+    return csrf_token(client.get(page).text)
+
+
+def post_form(
+    client: FlaskClient, path: str, fields: dict[str, Any] | None = None, *, page: str = "/account"
+) -> TestResponse:
+    """As templates/static/passkeys.js posts: a form, the browser's answer as JSON text."""
+    data = {"csrf_token": token_of(client, page)}
+    for name, value in (fields or {}).items():
+        data[name] = value if isinstance(value, str) else json.dumps(value)
+    return client.post(path, data=data, headers={"Referer": "http://localhost" + page})
+
+
+def options(client: FlaskClient, path: str, *, page: str) -> dict[str, Any]:
+    response = post_form(client, path, page=page)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text)  # type: ignore[no-any-return]
+
+
+def signed_in(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD).status_code == 303
+    return client
+
+
+def register(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
+    created = options(client, "/account/passkeys/options", page="/account")
+    return post_form(client, "/account/passkeys", {"credential": passkey.create(created, **answer)})
+
+
+def a_passkey(*, synced: bool = False) -> SoftPasskey:
+    return SoftPasskey(user_handle=the_user().subject.encode(), synced=synced)
+
+
+def passkey_sign_in(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
+    asked = options(client, "/login/passkey/options", page="/login")
+    body = {"credential": passkey.get(asked, **answer), "next": "/account"}
+    return post_form(client, "/login/passkey", body, page="/login")
+
+
+def registered(app: Flask, *, synced: bool = False) -> SoftPasskey:
+    passkey = a_passkey(synced=synced)
+    response = register(signed_in(app), passkey)
+    assert response.status_code == 200, response.text
+    return passkey
+
+
+# --- adding one -------------------------------------------------------------------------------
+
+
+def test_a_passkey_is_added_from_the_account_page_and_listed(app: Flask, user: None) -> None:
+    client = signed_in(app)
+    assert "Add a passkey" in client.get("/account").text
+    created = options(client, "/account/passkeys/options", page="/account")
+
+    # WebAuthn §5.4: a discoverable credential, user verification required, for our RP.
+    assert created["rp"]["id"] == "localhost"
+    assert created["authenticatorSelection"]["residentKey"] == "required"
+    assert created["authenticatorSelection"]["userVerification"] == "required"
+    assert created["user"]["id"] == b64url(the_user().subject.encode())
+    passkey = a_passkey(synced=True)
+    response = post_form(client, "/account/passkeys", {"credential": passkey.create(created)})
+
+    assert response.status_code == 200
+    assert response.json == {"location": "/account"}
+    page = client.get("/account").text
+    assert "Your passkey was added" in page
+    assert "Synced" in page and "Never" in page
+    [stored] = db.session.scalars(select(Passkey)).all()
+    assert stored.credential_id == passkey.credential_id and stored.backup_state
+    assert "user:passkey:add" in audit_tags()
+
+
+def test_adding_needs_a_recent_sign_in(app: Flask, user: None) -> None:
+    client = signed_in(app)
+    later = datetime.now(UTC) + timedelta(minutes=11)
+    with time_machine.travel(later, tick=False):
+        response = post_form(client, "/account/passkeys/options")
+
+    assert response.status_code == 403
+    assert response.json is not None
+    assert response.json["location"] == "/login?next=/account"
+    assert db.session.scalars(select(PasskeyChallenge)).all() == []
+
+
+def test_the_json_endpoints_want_the_csrf_token(app: Flask, user: None) -> None:
+    client = signed_in(app)
+
+    response = client.post("/account/passkeys/options", headers=JSON)
+
+    assert response.status_code == 400
+    assert db.session.scalars(select(PasskeyChallenge)).all() == []
+
+
+@pytest.mark.parametrize(
+    ("answer", "reason"),
+    [
+        ({"origin": "http://evil.localhost"}, "origin"),
+        ({"rp_id": "evil.test"}, "rp-id"),
+        ({"uv": False}, "user-verification"),
+    ],
+)
+def test_a_wrong_registration_is_refused_and_nothing_is_stored(
+    app: Flask, user: None, answer: dict[str, Any], reason: str
+) -> None:
+    response = register(signed_in(app), a_passkey(), **answer)
+
+    assert response.status_code == 400
+    assert db.session.scalars(select(Passkey)).all() == []
+    assert "user:passkey:failure" in audit_tags("failure")
+
+
+def test_renaming_and_removing_after_a_confirm_page(app: Flask, user: None) -> None:
+    registered(app)
+    client = signed_in(app)
+    [stored] = db.session.scalars(select(Passkey)).all()
+    token = token_of(client)
+
+    renamed = client.post(
+        f"/account/passkeys/{stored.id}/name", data={"csrf_token": token, "name": " Work  laptop "}
+    )
+    confirm = client.get(f"/account/passkeys/{stored.id}/remove")
+    removed = client.post(
+        f"/account/passkeys/{stored.id}/remove", data={"csrf_token": csrf_token(confirm.text)}
+    )
+
+    assert renamed.status_code == 303 and removed.status_code == 303
+    assert "Work laptop" in confirm.text
+    assert db.session.scalars(select(Passkey)).all() == []
+    assert {"user:passkey:rename", "user:passkey:remove"} <= set(audit_tags())
+
+
+def test_someone_elses_passkey_cannot_be_removed(app: Flask, user: None) -> None:
+    registered(app)
+    make_user(email="mallory@example.com")
+    [stored] = db.session.scalars(select(Passkey)).all()
+    client = app.test_client()
+    sign_in(client, "mallory@example.com", DEFAULT_PASSWORD)
+
+    response = client.post(
+        f"/account/passkeys/{stored.id}/remove", data={"csrf_token": token_of(client)}
+    )
+
+    assert response.status_code == 303
+    assert len(db.session.scalars(select(Passkey)).all()) == 1
+
+
+# --- signing in with one ----------------------------------------------------------------------
+
+
+def test_a_passkey_alone_signs_in_as_two_factors(app: Flask, user: None) -> None:
+    passkey = registered(app)
+    client = app.test_client()
+
+    response = passkey_sign_in(client, passkey)
+
+    assert response.status_code == 200
+    assert response.json == {"location": "/account"}
+    assert client.get("/account").status_code == 200
+    assert db.session.scalars(select(Passkey)).one().last_used_at is not None
+
+
+@pytest.mark.parametrize(("synced", "key"), [(False, "hwk"), (True, "swk")])
+def test_the_id_token_says_passkey_and_mfa_without_pwd(
+    app: Flask, user: None, synced: bool, key: str
+) -> None:
+    passkey = registered(app, synced=synced)
+    client = app.test_client()
+    passkey_sign_in(client, passkey)
+    rp = make_relying_party(skip_consent=True, require_mfa=True)
+    pkce = Pkce()
+
+    tokens = exchange_code(client, rp, obtain_code(client, rp, pkce), pkce).json
+    assert tokens is not None
+    claims = verify_jwt(client, tokens["id_token"], audience=rp.client_id, typ="JWT")
+
+    # RFC 8176 §2: the key kind, user verification, several factors; no password was used.
+    assert claims["amr"] == [key, "user", "mfa"]
+    assert claims["acr"] == "urn:authserver:acr:mfa"
