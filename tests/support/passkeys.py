@@ -20,6 +20,13 @@ from typing import Any
 import cbor2
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD
+from tests.support.account import the_user
+from tests.support.web import csrf_token, sign_in
 
 ORIGIN = "http://localhost"
 RP_ID = "localhost"
@@ -129,3 +136,56 @@ def _client_data(kind: str, challenge: str, origin: str) -> bytes:
 
 def _auth_data(rp_id: str, flags: int, sign_count: int) -> bytes:
     return hashlib.sha256(rp_id.encode()).digest() + bytes([flags]) + struct.pack(">I", sign_count)
+
+
+# --- driving the pages as templates/static/passkeys.js does ----------------------------------
+
+
+def token_of(client: FlaskClient, page: str = "/account") -> str:
+    return csrf_token(client.get(page).text)
+
+
+def post_form(
+    client: FlaskClient, path: str, fields: dict[str, Any] | None = None, *, page: str = "/account"
+) -> TestResponse:
+    """As templates/static/passkeys.js posts: a form, the browser's answer as JSON text."""
+    data = {"csrf_token": token_of(client, page)}
+    for name, value in (fields or {}).items():
+        data[name] = value if isinstance(value, str) else json.dumps(value)
+    referer = {"Referer": "http://localhost" + page}
+    # Closed, as a server closes it: mail sent after the response has gone out.
+    return client.post(path, data=data, headers=referer, buffered=True)
+
+
+def options(client: FlaskClient, path: str, *, page: str) -> dict[str, Any]:
+    response = post_form(client, path, page=page)
+    assert response.status_code == 200, response.text
+    return json.loads(response.text)  # type: ignore[no-any-return]
+
+
+def signed_in(app: Flask) -> FlaskClient:
+    client = app.test_client()
+    assert sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD).status_code == 303
+    return client
+
+
+def register(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
+    created = options(client, "/account/passkeys/options", page="/account")
+    return post_form(client, "/account/passkeys", {"credential": passkey.create(created, **answer)})
+
+
+def a_passkey(*, synced: bool = False) -> SoftPasskey:
+    return SoftPasskey(user_handle=the_user().subject.encode(), synced=synced)
+
+
+def passkey_sign_in(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
+    asked = options(client, "/login/passkey/options", page="/login")
+    body = {"credential": passkey.get(asked, **answer), "next": "/account"}
+    return post_form(client, "/login/passkey", body, page="/login")
+
+
+def registered(app: Flask, *, synced: bool = False) -> SoftPasskey:
+    passkey = a_passkey(synced=synced)
+    response = register(signed_in(app), passkey)
+    assert response.status_code == 200, response.text
+    return passkey

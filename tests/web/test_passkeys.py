@@ -28,7 +28,18 @@ from tests.support.oauth import (
     obtain_code,
     verify_jwt,
 )
-from tests.support.passkeys import SoftPasskey, b64url
+from tests.support.passkeys import (
+    SoftPasskey,
+    a_passkey,
+    b64url,
+    options,
+    passkey_sign_in,
+    post_form,
+    register,
+    registered,
+    signed_in,
+    token_of,
+)
 from tests.support.web import csrf_token, sign_in
 
 JSON = {"Referer": "http://localhost/account"}
@@ -38,56 +49,6 @@ JSON = {"Referer": "http://localhost/account"}
 def user(app: Flask) -> None:
     ensure_active_keys(now=datetime.now(UTC))
     make_user()
-
-
-def token_of(client: FlaskClient, page: str = "/account") -> str:
-    return csrf_token(client.get(page).text)
-
-
-def post_form(
-    client: FlaskClient, path: str, fields: dict[str, Any] | None = None, *, page: str = "/account"
-) -> TestResponse:
-    """As templates/static/passkeys.js posts: a form, the browser's answer as JSON text."""
-    data = {"csrf_token": token_of(client, page)}
-    for name, value in (fields or {}).items():
-        data[name] = value if isinstance(value, str) else json.dumps(value)
-    referer = {"Referer": "http://localhost" + page}
-    # Closed, as a server closes it: mail sent after the response has gone out.
-    return client.post(path, data=data, headers=referer, buffered=True)
-
-
-def options(client: FlaskClient, path: str, *, page: str) -> dict[str, Any]:
-    response = post_form(client, path, page=page)
-    assert response.status_code == 200, response.text
-    return json.loads(response.text)  # type: ignore[no-any-return]
-
-
-def signed_in(app: Flask) -> FlaskClient:
-    client = app.test_client()
-    assert sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD).status_code == 303
-    return client
-
-
-def register(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
-    created = options(client, "/account/passkeys/options", page="/account")
-    return post_form(client, "/account/passkeys", {"credential": passkey.create(created, **answer)})
-
-
-def a_passkey(*, synced: bool = False) -> SoftPasskey:
-    return SoftPasskey(user_handle=the_user().subject.encode(), synced=synced)
-
-
-def passkey_sign_in(client: FlaskClient, passkey: SoftPasskey, **answer: Any) -> TestResponse:
-    asked = options(client, "/login/passkey/options", page="/login")
-    body = {"credential": passkey.get(asked, **answer), "next": "/account"}
-    return post_form(client, "/login/passkey", body, page="/login")
-
-
-def registered(app: Flask, *, synced: bool = False) -> SoftPasskey:
-    passkey = a_passkey(synced=synced)
-    response = register(signed_in(app), passkey)
-    assert response.status_code == 200, response.text
-    return passkey
 
 
 # --- adding one -------------------------------------------------------------------------------
