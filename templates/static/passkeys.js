@@ -153,7 +153,11 @@
       })
       .then(go)
       .catch(function (error) {
-        showError(box, error);
+        // A conditional request ends quietly: the browser may have no passkey for this site,
+        // or the person chose to type a password instead.
+        if (!mediation) {
+          showError(box, error);
+        }
       });
   }
 

@@ -31,7 +31,7 @@ def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
     """On the sign-in page: type the credentials and press "Sign in"."""
     tab.page.get_by_label("Email").fill(email)
     tab.page.get_by_label("Password").fill(password)
-    tab.page.get_by_role("button", name="Sign in").click()
+    tab.page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_out(tab: WatchedPage, server: LiveServer) -> None:
