@@ -354,3 +354,21 @@ def test_the_id_token_of_password_and_passkey_says_both(app: Flask, user: None) 
     claims = verify_jwt(client, tokens["id_token"], audience=rp.client_id, typ="JWT")
 
     assert claims["amr"] == ["pwd", "hwk", "user", "mfa"]
+
+
+def test_a_passkey_steps_up_a_password_session_for_a_client_that_wants_mfa(
+    app: Flask, user: None
+) -> None:
+    passkey = registered(app)
+    client = signed_in(app)  # the password alone: no authenticator app
+    rp = make_relying_party(skip_consent=True, require_mfa=True)
+    pkce = Pkce()
+    asked = options(client, "/mfa/passkey/options", page="/account")
+
+    stepped = post_form(client, "/mfa/passkey", {"credential": passkey.get(asked)}, page="/account")
+    tokens = exchange_code(client, rp, obtain_code(client, rp, pkce), pkce).json
+
+    assert stepped.status_code == 200
+    assert tokens is not None
+    claims = verify_jwt(client, tokens["id_token"], audience=rp.client_id, typ="JWT")
+    assert claims["amr"] == ["pwd", "hwk", "user", "mfa"]
