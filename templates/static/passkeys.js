@@ -78,14 +78,19 @@
     var body = new URLSearchParams(Object.assign({ csrf_token: csrf }, fields || {}));
     return fetch(url, { method: "POST", body: body, credentials: "same-origin" }).then(
       function (response) {
-        return response.json().then(function (json) {
-          if (!response.ok) {
-            var error = new Error(json.error || "");
-            error.location = json.location;
-            throw error;
-          }
-          return json;
-        });
+        return response
+          .json()
+          .catch(function () {
+            return {}; // not our JSON (an expired form's error page, say): the fallback text
+          })
+          .then(function (json) {
+            if (!response.ok) {
+              var error = new Error(json.error || "");
+              error.location = json.location;
+              throw error;
+            }
+            return json;
+          });
       }
     );
   }
@@ -103,7 +108,10 @@
       box.hidden = true;
       return;
     }
-    box.textContent = (error && error.message) || box.dataset.fallback || "";
+    // The browser's own errors (an authenticator that already holds this passkey, say) are
+    // in its language, not the page's: the page's general message instead.
+    var own = error && !(error instanceof DOMException) ? error.message : "";
+    box.textContent = own || box.dataset.fallback;
     box.hidden = false;
   }
 

@@ -19,7 +19,14 @@ import pyotp
 import pytest
 from playwright.sync_api import CDPSession, expect
 
-from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account, sign_out
+from tests.browser.flows import (
+    PASSWORD,
+    fill_in_sign_in,
+    new_account,
+    presence,
+    sign_out,
+    virtual_authenticator,
+)
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer, live_server
 from tests.support.smtp import Inbox
@@ -43,38 +50,11 @@ def localhost_server(
     assert running.error_lines() == [], running.log()
 
 
-def virtual_authenticator(tab: WatchedPage) -> tuple[CDPSession, str]:
-    """A platform authenticator that holds passkeys and verifies the user (a fingerprint)."""
-    cdp = tab.page.context.new_cdp_session(tab.page)
-    cdp.send("WebAuthn.enable", {"enableUI": False})
-    added = cdp.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return cdp, added["authenticatorId"]
-
-
 def credentials(cdp: CDPSession, authenticator: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = cdp.send(
         "WebAuthn.getCredentials", {"authenticatorId": authenticator}
     )["credentials"]
     return found
-
-
-def presence(cdp: CDPSession, authenticator: str, *, automatic: bool) -> None:
-    cdp.send(
-        "WebAuthn.setAutomaticPresenceSimulation",
-        {"authenticatorId": authenticator, "enabled": automatic},
-    )
 
 
 def sign_in_with_password(tab: WatchedPage, server: LiveServer, email: str) -> None:
@@ -125,6 +105,19 @@ def test_add_a_passkey_sign_in_with_it_alone_and_remove_it(
     page.get_by_role("button", name="Remove").click()
     tab.arrive("/account", "Your account", name="passkey removed")
     expect(page.get_by_text("You have no passkeys yet.")).to_be_visible()
+
+    # The authenticator still holds it; the server no longer knows it.
+    presence(cdp, authenticator, automatic=False)
+    sign_out(tab, server)
+    presence(cdp, authenticator, automatic=True)
+    # The refusal is a 401, which Chromium logs; this test expects it.
+    tab.error_pages.add((server.url("/login/passkey"), 401))
+    page.get_by_role("button", name="Sign in with a passkey").click()
+    expect(page.get_by_role("alert")).to_have_text(
+        "The passkey was not accepted. Try again, or use another way to sign in."
+    )
+    tab.screenshot("removed passkey refused")
+    assert page.url.startswith(server.url("/login"))
 
 
 def test_the_email_field_offers_the_passkey(tab: WatchedPage, localhost_server: LiveServer) -> None:
