@@ -115,6 +115,12 @@
     box.hidden = false;
   }
 
+  // The page's CSRF token and `next`, from its form's hidden fields (one copy of each).
+  function field(name) {
+    var input = document.querySelector('input[name="' + name + '"]');
+    return input ? input.value : "";
+  }
+
   function go(json) {
     window.location.assign(json.location);
   }
@@ -126,12 +132,12 @@
     add.hidden = false;
     add.addEventListener("click", function () {
       add.disabled = true;
-      post(add.dataset.options, add.dataset.csrf)
+      post(add.dataset.options, field("csrf_token"))
         .then(function (options) {
           return navigator.credentials.create({ publicKey: creationOptions(options) });
         })
         .then(function (credential) {
-          return post(add.dataset.submit, add.dataset.csrf, { credential: answer(credential) });
+          return post(add.dataset.submit, field("csrf_token"), { credential: answer(credential) });
         })
         .then(go)
         .catch(function (error) {
@@ -144,7 +150,7 @@
   // --- sign in with a passkey (alone, or as the second step) -----------------------------------
   function signIn(button, mediation, signal) {
     var box = document.getElementById("passkey-error");
-    return post(button.dataset.options, button.dataset.csrf)
+    return post(button.dataset.options, field("csrf_token"))
       .then(function (options) {
         var request = { publicKey: requestOptions(options) };
         if (mediation) {
@@ -154,9 +160,9 @@
         return navigator.credentials.get(request);
       })
       .then(function (credential) {
-        return post(button.dataset.submit, button.dataset.csrf, {
+        return post(button.dataset.submit, field("csrf_token"), {
           credential: answer(credential),
-          next: button.dataset.next || "/",
+          next: field("next") || "/",
         });
       })
       .then(go)
