@@ -11,6 +11,7 @@ one (ctap2, internal) that keeps discoverable credentials and verifies the user 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -28,24 +29,29 @@ from tests.browser.flows import (
     virtual_authenticator,
 )
 from tests.support.chromium import WatchedPage
+from tests.support.databases import backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
 from tests.support.smtp import Inbox
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=backends())
 def localhost_server(
-    tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
 ) -> Iterator[LiveServer]:
-    workdir: Path = tmp_path_factory.mktemp("browser-passkeys")
+    """As the package's server (SQLite, and PostgreSQL when it is set), at localhost."""
+    workdir: Path = tmp_path_factory.mktemp(f"browser-passkeys-{request.param}")
     settings = {
         "AUTHSERVER_MAIL_BACKEND": "smtp",
         "AUTHSERVER_SMTP_HOST": inbox.host,
         "AUTHSERVER_SMTP_PORT": str(inbox.port),
         "AUTHSERVER_SMTP_STARTTLS": "false",
     }
-    with live_server(workdir, host_name="localhost", **settings) as running:
+    with ExitStack() as stack:
+        if request.param == "postgresql":
+            settings["AUTHSERVER_DATABASE_URL"] = stack.enter_context(fresh_postgres_database())
+        running = stack.enter_context(live_server(workdir, host_name="localhost", **settings))
         yield running
     assert running.error_lines() == [], running.log()
 
