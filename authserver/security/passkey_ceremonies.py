@@ -194,6 +194,9 @@ def verify_assertion(
         if counter_went_back:
             _report_counter(owner, passkey, now=now)
         raise PasskeyRefused(REFUSED)
+    if user is not None:  # the second step, as a code's is recorded (security/mfa)
+        detail = {"method": "passkey", "during": during}
+        record_event(EventTag.MFA_VERIFIED, user_subject=owner.subject, detail=detail)
     return passkey
 
 

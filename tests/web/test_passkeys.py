@@ -333,6 +333,7 @@ def test_a_passkey_completes_a_password_sign_in_instead_of_a_code(app: Flask, us
     assert response.json == {"location": "/account"}
     assert [c["id"] for c in asked["allowCredentials"]] == [b64url(passkey.credential_id)]
     assert client.get("/account").status_code == 200
+    assert "user:mfa:verify" in audit_tags()
     again = post_form(client, "/mfa/passkey", body, page="/account")
     assert again.status_code == 401  # used up, and the pending sign-in with it
 
