@@ -51,6 +51,7 @@ from authserver.config_fields import (
 from authserver.config_fields import env_name as env_name
 from authserver.config_languages import LanguageSettings
 from authserver.config_limits import RateLimitSettings
+from authserver.config_passkeys import PasskeySettings
 from authserver.config_sources import raw_values, variable_names, variables_with_dotenv
 from authserver.dev_secrets import UnreadableDevSecrets, load_or_create_dev_secrets
 
@@ -69,12 +70,12 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings(RateLimitSettings, BackchannelLogoutSettings, LanguageSettings):
+class Settings(RateLimitSettings, BackchannelLogoutSettings, LanguageSettings, PasskeySettings):
     """The effective configuration. Build it with :meth:`from_env`; tests may construct it.
 
     The rate limits (config_limits.py), the back-channel logout delivery
-    (config_backchannel.py) and the page languages (config_languages.py) are declared in base
-    classes of their own, the rest here.
+    (config_backchannel.py), the page languages (config_languages.py) and passkeys
+    (config_passkeys.py) are declared in base classes of their own, the rest here.
     """
 
     env: str = setting("development", parse_env, "development or production")

@@ -100,6 +100,7 @@ def validation_problems(settings: Settings) -> list[str]:
             f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"
         )
     problems.extend(_password_problems(settings))
+    problems.extend(_passkey_problems(settings))
     if settings.max_content_length < MIN_CONTENT_LENGTH:
         # Sign-in, consent and token requests are a few KB; less would refuse real requests.
         problems.append(
@@ -158,6 +159,28 @@ def _issuer_problems(issuer: str, *, production: bool) -> list[str]:
     if production and parts.scheme != "https":
         return [f"{name}: must be an https URL in production"]
     return []
+
+
+def _passkey_problems(settings: Settings) -> list[str]:
+    """WebAuthn Level 3 §5.1.3 step 9 (§13.4.9): a page may only use passkeys of an RP id that
+    is its own host or a registrable suffix of it, so each origin must be under the RP id."""
+    rp_id = settings.webauthn_rp_id or (urlsplit(settings.issuer).hostname or "")
+    problems = []
+    if settings.webauthn_rp_id and (":" in rp_id or "/" in rp_id):
+        problems.append(f"{env_name('webauthn_rp_id')}: expected a host name, got {rp_id!r}")
+    for origin in settings.webauthn_origins:
+        parts = urlsplit(origin)
+        host = parts.hostname or ""
+        if parts.scheme not in ("http", "https") or not host or parts.path or parts.query:
+            problems.append(
+                f"{env_name('webauthn_origins')}: expected scheme://host[:port], got {origin!r}"
+            )
+        elif host != rp_id and not host.endswith("." + rp_id):
+            problems.append(
+                f"{env_name('webauthn_origins')}: {origin!r} is not on the relying party "
+                f"{rp_id!r} ({env_name('webauthn_rp_id')})"
+            )
+    return problems
 
 
 def _database_url_problems(url: str) -> list[str]:

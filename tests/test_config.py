@@ -370,3 +370,20 @@ def test_env_template_documents_every_setting_with_its_default() -> None:
         elif default is None:
             default = ""
         assert f"# {env_name(spec.name)}={default}\n" in template
+
+
+def test_passkey_origins_must_be_origins_on_the_relying_party(tmp_path: Path) -> None:
+    issuer = {"AUTHSERVER_ISSUER": "https://id.example.com"}
+    origins, rp_id = "AUTHSERVER_WEBAUTHN_ORIGINS", "AUTHSERVER_WEBAUTHN_RP_ID"
+
+    accepted = load({**issuer, rp_id: "example.com", origins: "https://app.example.com"}, tmp_path)
+    assert accepted.webauthn_origins == ("https://app.example.com",)
+    assert problems_of({**issuer, origins: "https://evil.test"}, tmp_path) == [
+        f"{origins}: 'https://evil.test' is not on the relying party 'id.example.com' ({rp_id})"
+    ]
+    assert problems_of({**issuer, origins: "https://id.example.com/login"}, tmp_path) == [
+        f"{origins}: expected scheme://host[:port], got 'https://id.example.com/login'"
+    ]
+    assert problems_of({**issuer, rp_id: "example.com:443"}, tmp_path) == [
+        f"{rp_id}: expected a host name, got 'example.com:443'"
+    ]

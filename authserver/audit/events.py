@@ -65,6 +65,13 @@ class EventTag(StrEnum):
     MFA_FAILURE = "user:mfa:failure"
     RECOVERY_CODE_USED = "user:mfa:recovery-code-used"
     RECOVERY_CODES_REGENERATED = "user:mfa:recovery-codes-regenerate"
+    # Passkeys (security/passkeys.py): added, renamed, removed (by the owner or an operator),
+    # a refused ceremony, and a signature counter that went backwards (a cloned authenticator?).
+    PASSKEY_ADDED = "user:passkey:add"
+    PASSKEY_RENAMED = "user:passkey:rename"
+    PASSKEY_REMOVED = "user:passkey:remove"
+    PASSKEY_FAILURE = "user:passkey:failure"
+    PASSKEY_COUNTER_REGRESSED = "user:passkey:counter:failure"
     LOGIN = "user:login"
     LOGIN_FAILURE = "user:login:failure"
     LOCKOUT = "user:lockout"

@@ -1,6 +1,7 @@
 """``user``: create, list, show and unlock accounts, mail verification links, reset MFA.
 
-Disabling, passwords and sessions are in user_access.py; roles in user_roles.py. Passwords,
+Disabling, passwords and sessions are in user_access.py; roles in user_roles.py; passkeys in
+user_passkeys.py. Passwords,
 hashes and secrets are never printed.
 """
 
@@ -15,7 +16,7 @@ from authserver.accounts.email_verification import send_email_verification
 from authserver.accounts.invitations import invite
 from authserver.accounts.lifecycle import create_user, find_user_by_email, list_users
 from authserver.accounts.roles import list_roles
-from authserver.cli import user_access, user_roles
+from authserver.cli import user_access, user_passkeys, user_roles
 from authserver.cli.output import emit_json, fail, json_option, warn
 from authserver.cli.user_lookup import read_password
 from authserver.config_languages import SOURCE_LANGUAGE
@@ -262,4 +263,5 @@ def register(group: click.Group) -> None:
     for command in user_access.COMMANDS:
         user_group.add_command(command)
     user_group.add_command(user_roles.role_group)
+    user_group.add_command(user_passkeys.passkeys_group)
     group.add_command(user_group)

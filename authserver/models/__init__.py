@@ -14,6 +14,7 @@ from authserver.models.device_codes import DeviceCode
 from authserver.models.keys import KeyState, SigningAlg, SigningKey
 from authserver.models.lockout import LoginDevice, UnlockToken
 from authserver.models.mfa import RecoveryCode, TotpCredential
+from authserver.models.passkeys import Passkey, PasskeyChallenge
 from authserver.models.pushed_requests import PushedAuthorizationRequest
 from authserver.models.roles import UserRole
 from authserver.models.sessions import BrowserSessionRecord
@@ -44,6 +45,8 @@ __all__ = [
     "LoginDevice",
     "LogoutMessage",
     "NotMeToken",
+    "Passkey",
+    "PasskeyChallenge",
     "PasswordResetToken",
     "PushedAuthorizationRequest",
     "RecoveryCode",

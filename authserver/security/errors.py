@@ -142,3 +142,20 @@ class RateLimited(SecurityError):
         super().__init__(f"too many {group} requests")
         self.group = group
         self.retry_after_seconds = retry_after_seconds
+
+
+class PasskeyError(SecurityError):
+    """A passkey ceremony failed; the message is safe to show, the reason is in the audit row."""
+
+
+class PasskeyRefused(PasskeyError):
+    """The browser's answer was not accepted (unknown passkey, wrong origin or RP id, no user
+    verification, a used or expired challenge, a bad signature, a counter gone backwards)."""
+
+
+class UnknownPasskey(PasskeyError):
+    """No passkey with that id belongs to this user."""
+
+
+class RecentSignInNeeded(PasskeyError):
+    """A passkey may only be added in a session signed in a few minutes ago."""

@@ -32,7 +32,8 @@ from authserver.security.lockout import claim_attempt, register_failure, release
 from authserver.security.passwords import verify_password
 from authserver.security.sign_in_notices import SIGN_IN_STEPS, notify_partial_sign_in
 
-Factor = Literal["password", "mfa"]
+# "passkey": a passwordless sign-in (a second factor after a password is "mfa").
+Factor = Literal["password", "mfa", "passkey"]
 SIGN_IN = "sign-in"
 
 

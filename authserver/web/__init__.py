@@ -16,6 +16,8 @@ from authserver.web import (
     mfa,
     mfa_setup,
     not_me,
+    passkey_sign_in,
+    passkeys,
     reset,
     sign_up,
     static_files,
@@ -43,3 +45,5 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(not_me.bp)
     app.register_blueprint(invitation.bp)
     app.register_blueprint(sign_up.bp)
+    app.register_blueprint(passkeys.bp)
+    app.register_blueprint(passkey_sign_in.bp)

@@ -28,6 +28,7 @@ from authserver.security.errors import (
     WrongPassword,
 )
 from authserver.security.mfa.second_factor import get_mfa_status
+from authserver.security.passkeys import list_passkeys
 from authserver.sessions import (
     BrowserSession,
     UnknownSession,
@@ -78,6 +79,7 @@ def render_account(
         apps=[(app, describe_scopes(app.scopes)) for app in apps],
         mfa_setup_path=MFA_SETUP_PATH,
         mfa=get_mfa_status(user.id),
+        passkeys=list_passkeys(user.id),
         error=error,
     )
     return page, status

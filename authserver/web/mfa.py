@@ -37,6 +37,7 @@ from authserver.security.errors import (
 )
 from authserver.security.mfa.second_factor import is_enrolled
 from authserver.security.mfa.sign_in import PendingSignIn, find_pending_sign_in
+from authserver.security.passkeys import has_passkeys
 from authserver.security.redirects import safe_redirect_target
 from authserver.security.sign_in import complete_sign_in, step_up_session
 from authserver.sessions import BrowserSession, current_session
@@ -200,5 +201,9 @@ def _render(form: MfaCodeForm, challenged: _Challenged, *, error: str | None = N
     # A correct code redirects to `next`, which may continue an authorization to its client.
     allow_form_redirects(client_redirect_uri_after(form.next.data))
     return render_template(
-        "mfa_challenge.html", form=form, error=error, stepping_up=challenged.pending is None
+        "mfa_challenge.html",
+        form=form,
+        error=error,
+        stepping_up=challenged.pending is None,
+        has_passkeys=has_passkeys(challenged.user.id),
     )

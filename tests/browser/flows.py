@@ -5,6 +5,8 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
+from playwright.sync_api import CDPSession
+
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
 
@@ -31,7 +33,7 @@ def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
     """On the sign-in page: type the credentials and press "Sign in"."""
     tab.page.get_by_label("Email").fill(email)
     tab.page.get_by_label("Password").fill(password)
-    tab.page.get_by_role("button", name="Sign in").click()
+    tab.page.get_by_role("button", name="Sign in", exact=True).click()
 
 
 def sign_out(tab: WatchedPage, server: LiveServer) -> None:
@@ -40,3 +42,30 @@ def sign_out(tab: WatchedPage, server: LiveServer) -> None:
     tab.arrive("/", "authserver", name="home")
     tab.page.get_by_role("button", name="Sign out").click()
     tab.arrive("/login", "Sign in")
+
+
+def virtual_authenticator(tab: WatchedPage) -> tuple[CDPSession, str]:
+    """A platform authenticator that holds passkeys and verifies the user (a fingerprint)."""
+    cdp = tab.page.context.new_cdp_session(tab.page)
+    cdp.send("WebAuthn.enable", {"enableUI": False})
+    added = cdp.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return cdp, added["authenticatorId"]
+
+
+def presence(cdp: CDPSession, authenticator: str, *, automatic: bool) -> None:
+    cdp.send(
+        "WebAuthn.setAutomaticPresenceSimulation",
+        {"authenticatorId": authenticator, "enabled": automatic},
+    )

@@ -33,7 +33,13 @@ import requests
 from playwright.sync_api import Browser
 
 from tests.browser.conftest import SCREENSHOT_FOLDERS, delete_keys
-from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account
+from tests.browser.flows import (
+    PASSWORD,
+    fill_in_sign_in,
+    new_account,
+    presence,
+    virtual_authenticator,
+)
 from tests.support.axe import audit, focus_rings
 from tests.support.chromium import WatchedPage
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
@@ -91,7 +97,8 @@ def open_server(
             settings["AUTHSERVER_REDIS_URL"] = redis_url
             settings["AUTHSERVER_RATELIMIT_KEY_PREFIX"] = prefix
         workdir = tmp_path_factory.mktemp(f"accessibility-{request.param}")
-        running = stack.enter_context(live_server(workdir, **settings))
+        # localhost, not 127.0.0.1: WebAuthn needs a domain (the passkey states).
+        running = stack.enter_context(live_server(workdir, host_name="localhost", **settings))
         yield running
     assert running.error_lines() == [], running.log()
     if redis_url:
@@ -278,6 +285,7 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     auditor.arrive("/account", "Your account", "account")
     page.get_by_role("button", name="Save profile").click()
     auditor.arrive("/account", "Your account", "account-notice")  # "Your profile was saved."
+    passkey_pages(auditor)
     page.get_by_role("link", name="Set up authenticator app").click()
     auditor.arrive("/account/mfa", "Set up authenticator app", "mfa-setup")
     phone = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
@@ -312,6 +320,24 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     page.goto(server.url("/account/delete"))
     auditor.arrive("/account/delete", "Delete your account", "account-delete")
     return Phone(phone, new_codes)
+
+
+def passkey_pages(auditor: Auditor) -> None:
+    """A passkey added (Chromium's virtual authenticator), listed, and its remove page; it is
+    kept, so the MFA challenge later offers it beside the code."""
+    page = auditor.tab.page
+    cdp, authenticator = virtual_authenticator(auditor.tab)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Add a passkey").click()
+    auditor.arrive("/account", "Your account", "account-passkeys")
+    remove_path = page.locator("form[action$='/remove']").first.get_attribute("action")
+    assert remove_path is not None
+    page.get_by_role("button", name="Remove").click()
+    auditor.arrive(remove_path, "Remove the passkey", "passkey-remove")
+    page.get_by_role("link", name="Keep it").click()
+    auditor.tab.arrive("/account", "Your account")
+    # From now on the sign-in page's offer of the passkey waits for a touch that never comes.
+    presence(cdp, authenticator, automatic=False)
 
 
 def stale_code(phone: pyotp.TOTP) -> str:

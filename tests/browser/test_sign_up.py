@@ -74,6 +74,6 @@ def test_sign_up_with_the_keyboard_then_verify_and_sign_in(
     tab.arrive("/login", "Sign in")
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     tab.arrive("/", "authserver", name="home")
     expect(page.get_by_text(f"Signed in as {EMAIL}")).to_be_visible()

@@ -139,16 +139,18 @@ def is_error_line(line: str) -> bool:
 
 @contextmanager
 def live_server(
-    workdir: Path, *, issuer: str | None = None, **settings: str
+    workdir: Path, *, issuer: str | None = None, host_name: str = "127.0.0.1", **settings: str
 ) -> Iterator[LiveServer]:
     """Initialise an instance in `workdir`, serve it on a free port, stop it afterwards.
 
     `settings` are extra AUTHSERVER_* variables (AUTHSERVER_DATABASE_URL, ...). `issuer` is
     for a server behind a proxy (tests/gateway): clients then call that URL, while `base_url`
-    stays the server's own address, where the test checks that it is up.
+    stays the server's own address, where the test checks that it is up. `host_name` is the
+    name the server is reached by (it listens on 127.0.0.1 either way): WebAuthn needs a
+    domain, so the passkey tests use "localhost".
     """
     port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
+    base_url = f"http://{host_name}:{port}"
     # gevent workers keep connections alive, and a graceful stop waits for the idle ones until
     # the graceful timeout (25 s by default, longer than stop()'s patience): HTTP clients in
     # this process may keep one open. A test of the timeout itself passes its own value.

@@ -1,0 +1,29 @@
+"""The owner's mail when a passkey's signature counter went backwards (a copied passkey?)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from authserver.config import current_settings
+from authserver.mail import render_mail, send_after_this_request
+from authserver.models import User
+
+COUNTER_SUBJECT = "A sign-in with a copied passkey may have been tried"
+
+
+def mail_counter_notice(owner: User, *, passkey_name: str, now: datetime) -> None:
+    """Mail the owner once the response has gone out; the caller has audited it."""
+    settings = current_settings()
+    send_after_this_request(
+        render_mail(
+            owner.email,
+            COUNTER_SUBJECT,
+            "passkey_counter.txt",
+            email=owner.email,
+            issuer=settings.issuer,
+            name=passkey_name,
+            when=now.strftime("%Y-%m-%d at %H:%M UTC"),
+            account_link=settings.issuer + "/account",
+            forgot_link=settings.issuer + "/reset",
+        )
+    )
