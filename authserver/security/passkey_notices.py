@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import lazy_gettext as _l
+
 from authserver.config import current_settings
 from authserver.mail import render_mail, send_after_this_request
+from authserver.mail_language import mail_language
 from authserver.models import User
 
-COUNTER_SUBJECT = "A sign-in with a copied passkey may have been tried"
+COUNTER_SUBJECT = _l("A sign-in with a copied passkey may have been tried")
 
 
 def mail_counter_notice(owner: User, *, passkey_name: str, now: datetime) -> None:
@@ -19,6 +22,7 @@ def mail_counter_notice(owner: User, *, passkey_name: str, now: datetime) -> Non
             owner.email,
             COUNTER_SUBJECT,
             "passkey_counter.txt",
+            language=mail_language(owner.language),
             email=owner.email,
             issuer=settings.issuer,
             name=passkey_name,

@@ -1,7 +1,7 @@
 """mails in the recipient's language: users.language
 
 Revision ID: 0024_user_language
-Revises: 0022_registration
+Revises: 0023_passkeys
 Create Date: 2026-12-07
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0024_user_language"
-down_revision = "0022_registration"
+down_revision = "0023_passkeys"
 branch_labels = None
 depends_on = None
 
