@@ -8,7 +8,7 @@ it (``aria-describedby``, ``aria-invalid``), in a summary at the top of the page
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from flask import Flask
@@ -59,21 +59,26 @@ def add_password_problems(field: Field, *, email: str) -> bool:
     return bool(problems)
 
 
-def error_ids(field: Field) -> list[str]:
-    """The ids of the field's messages, as templates/_fields.html renders them."""
+def error_ids(field: Field, also: Sequence[str] = ()) -> list[str]:
+    """The ids of the field's messages (its own, then ``also``), as templates/_fields.html
+    renders them."""
     first = f"{field.id}-error"
-    return [first if n == 1 else f"{first}-{n}" for n in range(1, len(field.errors) + 1)]
+    count = len(field.errors) + len(also)
+    return [first if n == 1 else f"{first}-{n}" for n in range(1, count + 1)]
 
 
 def field_attributes(
-    field: Field, attributes: Mapping[str, object], *, hint: bool
+    field: Field, attributes: Mapping[str, object], *, hint: bool, also: Sequence[str] = ()
 ) -> dict[str, object]:
-    """The attributes of a field's control: the caller's, and what ties it to its messages."""
-    described_by = [*error_ids(field), *([f"{field.id}-hint"] if hint else [])]
+    """The attributes of a field's control: the caller's, and what ties it to its messages.
+
+    ``also`` are messages of the page about this field (a refused code), shown with its own.
+    """
+    described_by = [*error_ids(field, also), *([f"{field.id}-hint"] if hint else [])]
     tied: dict[str, object] = dict(attributes)
     if described_by:
         tied["aria_describedby"] = " ".join(described_by)
-    if field.errors:
+    if field.errors or also:
         tied["aria_invalid"] = "true"
     return tied
 
