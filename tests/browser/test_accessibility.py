@@ -282,7 +282,7 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     page.get_by_label("New password", exact=True).fill("password1234")
     page.get_by_label("Repeat new password").fill("password12345")
     page.get_by_role("button", name="Change password").click()
-    auditor.arrive("/account", "Your account", "account-password-errors", status=400)
+    auditor.arrive("/account/password", "Your account", "account-password-errors", status=400)
     page.get_by_role("link", name="Set up authenticator app").click()
     auditor.arrive("/account/mfa", "Set up authenticator app", "mfa-setup")
     phone = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
