@@ -78,17 +78,16 @@ def link_page(token: str) -> ResponseReturnValue:
 @csrf_exempt  # the form checks its own CSRF token: see web/link_pages.py
 def link_submit(token: str) -> ResponseReturnValue:
     form = NewPasswordForm()
+    if not form.validate_on_submit():
+        return _password_form_again(form, token, error=form_error(form.errors))
     try:
-        if not form.validate_on_submit():
-            email = check_reset_link(token, now=utcnow())
-            return _password_form(form, token, email=email, error=form_error(form.errors))
         mail = reset_password(token, form.password.data, now=utcnow())
     except InvalidLink:
         return _invalid_link()
     except PasswordPolicyError as error:
         # Every rule the password breaks, at once; the link stays usable for another try.
         add_problems(form.password, error.problems)
-        return _password_form(form, token, email=check_reset_link(token, now=utcnow()))
+        return _password_form_again(form, token)
     response = private_page(redirect(url_for("reset.done_page"), 303))
     send_after_response(response, mail)
     return response
@@ -112,6 +111,17 @@ def _password_form(
         min_length=min_password_length(),
     )
     return private_page(page, 400 if error or form.errors else 200)
+
+
+def _password_form_again(
+    form: NewPasswordForm, token: str, *, error: str | None = None
+) -> ResponseReturnValue:
+    """The refused form with its errors, while the link works (it may have expired meanwhile)."""
+    try:
+        email = check_reset_link(token, now=utcnow())
+    except InvalidLink:
+        return _invalid_link()
+    return _password_form(form, token, email=email, error=error)
 
 
 def _invalid_link() -> ResponseReturnValue:
