@@ -290,6 +290,7 @@ def test_every_new_password_field_follows_a_username_field_and_carries_the_minim
                 assert "readonly" in username.attrs, name
         assert not page.title.startswith("Error"), name
         assert page.inputs(**{"aria-invalid": "true"}) == [], name
+        assert len([e for e in page.elements if "autofocus" in e.attrs]) <= 1, name
 
 
 def test_current_passwords_carry_no_minimum(site: Flask) -> None:
