@@ -22,7 +22,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
 from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer, live_server
-from tests.support.loopback_site import html_page, loopback_site
+from tests.support.loopback_site import LoopbackSite, Resource, html_page, loopback_site
 from tests.support.mailbox import link_in, wait_for_mail
 from tests.support.smtp import Inbox
 
@@ -35,6 +35,8 @@ NO_USERNAME_FORM = (
     '<input type="password" id="p" name="p" autocomplete="new-password">'
     "<button>Save</button></form>"
 )
+ICON = b'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 1 1"/>'
+
 RECORD_FIELD_TYPE_ON_SUBMIT = """
 () => window.addEventListener("submit", () => {
   sessionStorage.setItem("sent-as", document.getElementById("password").type);
@@ -54,6 +56,18 @@ def open_server(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Itera
     with live_server(tmp_path_factory.mktemp("browser-forms"), **settings) as running:
         yield running
     assert running.error_lines() == [], running.log()
+
+
+@pytest.fixture(scope="module")
+def no_username_site() -> Iterator[LoopbackSite]:
+    """A page Chromium warns about; up for the module, so the icon it asks for next is served
+    (a site gone meanwhile would be a failed load in the console)."""
+    resources = {
+        "/": html_page("No username", NO_USERNAME_FORM),
+        "/favicon.ico": Resource(ICON, "image/svg+xml"),
+    }
+    with loopback_site(resources) as site:
+        yield site
 
 
 def test_the_toggle_shows_and_hides_the_password_from_the_keyboard(
@@ -136,16 +150,15 @@ def warnings_about_usernames(page: Page, messages: list[ConsoleMessage]) -> list
 
 
 def test_chromium_finds_a_username_on_every_new_password_form(
-    open_server: LiveServer, inbox: Inbox, tab: WatchedPage
+    open_server: LiveServer, inbox: Inbox, no_username_site: LoopbackSite, tab: WatchedPage
 ) -> None:
     page = tab.page
     messages: list[ConsoleMessage] = []
     page.on("console", lambda message: messages.append(message))
 
     # The check sees Chromium's message: a page without a username field gets it.
-    chromium_warns = page.expect_console_message(lambda m: bool(MISSING_USERNAME.search(m.text)))
-    with loopback_site({"/": html_page("No username", NO_USERNAME_FORM)}) as site, chromium_warns:
-        page.goto(site.url("/"))
+    with page.expect_console_message(lambda m: bool(MISSING_USERNAME.search(m.text))):
+        page.goto(no_username_site.url("/"))
     messages.clear()
 
     page.goto(open_server.url("/signup"))
