@@ -89,9 +89,11 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
     )
 
 
-def check_reset_link(token: str, *, now: datetime) -> None:
-    """Raise :class:`InvalidLink` unless ``token`` may still set a password (consumes nothing)."""
-    _find_usable(token, now=now)
+def check_reset_link(token: str, *, now: datetime) -> str:
+    """Raise :class:`InvalidLink` unless ``token`` may still set a password (consumes nothing);
+    return the account's address, which the page names for password managers."""
+    _row, user = _find_usable(token, now=now)
+    return user.email
 
 
 def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:

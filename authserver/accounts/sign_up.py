@@ -37,16 +37,17 @@ from authserver.security.errors import (
     InvalidEmail,
     PasswordPolicyError,
 )
-from authserver.security.passwords import check_password_policy
+from authserver.security.passwords import password_problems
 
 
-def sign_up_problems(email: str, password: str) -> dict[str, str]:
-    """What is wrong with the form, by field (every field's problem at once); {} when nothing.
+def sign_up_problems(email: str, password: str) -> dict[str, list[str]]:
+    """What is wrong with the form, by field (every problem of every field at once); {} when
+    nothing.
 
     Only rules that hold whatever accounts exist: anything that depends on them is decided after
     the response (:func:`sign_up`).
     """
-    problems: dict[str, str] = {}
+    problems: dict[str, list[str]] = {}
     normalised = normalise_email(email)
     try:
         check_email_shape(normalised)
@@ -54,11 +55,9 @@ def sign_up_problems(email: str, password: str) -> dict[str, str]:
         if part is not None:
             raise InvalidEmail(f"email address mixes Latin, Cyrillic or Greek letters in {part!r}")
     except InvalidEmail as error:
-        problems["email"] = str(error)
-    try:
-        check_password_policy(password, email=normalised)
-    except PasswordPolicyError as error:
-        problems["password"] = str(error)
+        problems["email"] = [str(error)]
+    if broken_rules := password_problems(password, email=normalised):
+        problems["password"] = broken_rules
     return problems
 
 

@@ -19,7 +19,14 @@ class UnknownEncryptionKey(DecryptionError):
 
 
 class PasswordPolicyError(SecurityError):
-    """A new password breaks the policy; the message says which rule, for the person choosing it."""
+    """A new password breaks the policy; the message says which rules, for the person choosing it.
+
+    ``problems`` holds each broken rule on its own (forms show one message per rule).
+    """
+
+    def __init__(self, *problems: str) -> None:
+        super().__init__("; ".join(problems))
+        self.problems = problems
 
 
 class InvalidEmail(SecurityError):

@@ -34,6 +34,7 @@ __all__ = [
     "is_common_password",
     "min_password_length",
     "needs_rehash",
+    "password_problems",
     "verify_password",
 ]
 
@@ -170,26 +171,34 @@ def is_common_password(password: str) -> bool:
 
 
 def check_password_policy(password: str, *, email: str) -> None:
-    """Raise :class:`PasswordPolicyError` saying why ``password`` may not be chosen.
+    """Raise :class:`PasswordPolicyError` saying why ``password`` may not be chosen: every rule
+    it breaks (:func:`password_problems`), so a person fixes them all in one go."""
+    problems = password_problems(password, email=email)
+    if problems:
+        raise PasswordPolicyError(*problems)
+
+
+def password_problems(password: str, *, email: str) -> list[str]:
+    """Every rule of the policy that ``password`` breaks, in order; [] when it may be chosen.
 
     SP 800-63B §5.1.1.2: length limits, no composition rules ("one digit, one symbol"), which
     only push people towards predictable patterns, and no password known from breaches.
     """
+    problems: list[str] = []
     length = len(_normalise(password))
     minimum = min_password_length()
     if length < minimum:
-        raise PasswordPolicyError(f"password must be at least {minimum} characters")
+        problems.append(f"password must be at least {minimum} characters")
     if length > MAX_PASSWORD_LENGTH:
-        raise PasswordPolicyError(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+        problems.append(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
     local_part = email.strip().partition("@")[0].casefold()
     if len(local_part) >= MIN_CHECKED_LOCAL_PART_LENGTH and local_part in password.casefold():
         # The address is public, so it is the first thing an attacker tries.
-        raise PasswordPolicyError(
-            "password must not contain the part of the email address before the @"
-        )
+        problems.append("password must not contain the part of the email address before the @")
     if is_common_password(password):
         # Attackers try these first, against every account (credential stuffing, spraying).
-        raise PasswordPolicyError(
+        problems.append(
             "password is too common: it appears in lists of passwords leaked in data breaches, "
             "which attackers try first"
         )
+    return problems

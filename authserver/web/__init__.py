@@ -9,6 +9,7 @@ from authserver.web import (
     account_privacy,
     device,
     errors,
+    form_errors,
     home,
     invitation,
     languages,
@@ -30,6 +31,7 @@ from authserver.web import (
 def init_app(app: Flask) -> None:
     errors.init_app(app)
     static_files.init_app(app)
+    form_errors.init_app(app)
     languages.init_app(app)
     unavailable.init_app(app)  # 503 for a dependency that is away, on every surface
     app.register_blueprint(login.bp)

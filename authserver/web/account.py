@@ -29,6 +29,7 @@ from authserver.security.errors import (
 )
 from authserver.security.mfa.second_factor import get_mfa_status
 from authserver.security.passkeys import list_passkeys
+from authserver.security.passwords import min_password_length
 from authserver.sessions import (
     BrowserSession,
     UnknownSession,
@@ -44,6 +45,7 @@ from authserver.web.account_forms import (
     SignOutEverywhereForm,
     SignOutSessionForm,
 )
+from authserver.web.form_errors import add_password_problems, add_problems
 from authserver.web.guards import signed_in
 
 bp = Blueprint("account", __name__)
@@ -81,6 +83,7 @@ def render_account(
         mfa=get_mfa_status(user.id),
         passkeys=list_passkeys(user.id),
         error=error,
+        min_length=min_password_length(),
     )
     return page, status
 
@@ -117,9 +120,12 @@ def signed_in_email() -> str | None:
 @limit_reauthentication(account=signed_in_email)
 def password_submit(session: BrowserSession) -> ResponseReturnValue:
     form = PasswordChangeForm()
-    if not form.validate_on_submit():
-        return render_account(session, password_form=form, status=400)
     user, now = get_user(session.user_id), utcnow()
+    if not form.validate_on_submit():
+        # With the policy's verdict on the new password, so everything is corrected at once.
+        if not form.new_password.errors:
+            add_password_problems(form.new_password, email=user.email)
+        return render_account(session, password_form=form, status=400)
     try:
         change_password(
             user,
@@ -134,7 +140,7 @@ def password_submit(session: BrowserSession) -> ResponseReturnValue:
         form.current_password.errors.append(TOO_MANY_ATTEMPTS)
         return render_account(session, password_form=form, status=429)
     except PasswordPolicyError as error:
-        form.new_password.errors.append(as_sentence(str(error)))
+        add_problems(form.new_password, error.problems)
         return render_account(session, password_form=form, status=400)
     # Everything was ended, this browser's session too; it goes on in a fresh one (new id).
     start_session(user, amr=session.amr, now=now)

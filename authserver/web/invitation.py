@@ -16,8 +16,9 @@ from authserver.models.types import utcnow
 from authserver.ratelimit.limits import limit_reset, link_in_path
 from authserver.security.errors import InvalidLink, PasswordPolicyError
 from authserver.security.passwords import min_password_length
+from authserver.web.form_errors import add_problems
 from authserver.web.forms import ChoosePasswordForm
-from authserver.web.link_pages import form_error, private_page, sentence
+from authserver.web.link_pages import form_error, private_page
 
 bp = Blueprint("invitation", __name__)
 
@@ -46,18 +47,14 @@ def link_submit(token: str) -> ResponseReturnValue:
         invitation = find_invitation(token, now=utcnow())
         if not form.validate_on_submit():
             error = form_error(form.errors)
-            return _password_form(form, token, email=invitation.email, error=error, status=400)
+            return _password_form(form, token, email=invitation.email, error=error)
         accept_invitation(token, form.password.data, now=utcnow())
     except InvalidLink:
         return _invalid_link()
     except PasswordPolicyError as error:
-        return _password_form(
-            ChoosePasswordForm(),
-            token,
-            email=invitation.email,
-            error=sentence(str(error)),
-            status=400,
-        )
+        # Every rule the password breaks, at once; the link stays usable for another try.
+        add_problems(form.password, error.problems)
+        return _password_form(form, token, email=invitation.email)
     return private_page(redirect(url_for("invitation.done_page"), 303))
 
 
@@ -67,13 +64,9 @@ def done_page() -> ResponseReturnValue:
 
 
 def _password_form(
-    form: ChoosePasswordForm,
-    token: str,
-    *,
-    email: str,
-    error: str | None = None,
-    status: int = 200,
+    form: ChoosePasswordForm, token: str, *, email: str, error: str | None = None
 ) -> ResponseReturnValue:
+    """The page behind the link; 400 when it comes back with errors."""
     page = render_template(
         "invitation.html",
         form=form,
@@ -82,7 +75,7 @@ def _password_form(
         error=error,
         min_length=min_password_length(),
     )
-    return private_page(page, status)
+    return private_page(page, 400 if error or form.errors else 200)
 
 
 def _invalid_link() -> ResponseReturnValue:

@@ -27,8 +27,9 @@ from authserver.security.errors import InvalidLink, PasswordPolicyError
 from authserver.security.passwords import min_password_length
 from authserver.serving.after_response import run_after_response
 from authserver.web.errors import render_http_error
+from authserver.web.form_errors import add_problems
 from authserver.web.forms import NewPasswordForm, ResetRequestForm
-from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page, sentence
+from authserver.web.link_pages import EXPIRED_FORM, form_error, private_page
 
 bp = Blueprint("reset", __name__)
 
@@ -66,10 +67,10 @@ def _make_and_mail_reset_link(email: str) -> None:
 @bp.get("/reset/<token>")
 def link_page(token: str) -> ResponseReturnValue:
     try:
-        check_reset_link(token, now=utcnow())
+        email = check_reset_link(token, now=utcnow())
     except InvalidLink:
         return _invalid_link()
-    return _password_form(NewPasswordForm(), token)
+    return _password_form(NewPasswordForm(), token, email=email)
 
 
 @bp.post("/reset/<token>")
@@ -78,13 +79,15 @@ def link_page(token: str) -> ResponseReturnValue:
 def link_submit(token: str) -> ResponseReturnValue:
     form = NewPasswordForm()
     if not form.validate_on_submit():
-        return _password_form(form, token, error=form_error(form.errors), status=400)
+        return _password_form_again(form, token, error=form_error(form.errors))
     try:
         mail = reset_password(token, form.password.data, now=utcnow())
     except InvalidLink:
         return _invalid_link()
     except PasswordPolicyError as error:
-        return _password_form(NewPasswordForm(), token, error=sentence(str(error)), status=400)
+        # Every rule the password breaks, at once; the link stays usable for another try.
+        add_problems(form.password, error.problems)
+        return _password_form_again(form, token)
     response = private_page(redirect(url_for("reset.done_page"), 303))
     send_after_response(response, mail)
     return response
@@ -96,16 +99,29 @@ def done_page() -> ResponseReturnValue:
 
 
 def _password_form(
-    form: NewPasswordForm, token: str, *, error: str | None = None, status: int = 200
+    form: NewPasswordForm, token: str, *, email: str, error: str | None = None
 ) -> ResponseReturnValue:
+    """The page behind the link; 400 when it comes back with errors."""
     page = render_template(
         "reset_password.html",
         form=form,
         token=token,
+        email=email,
         error=error,
         min_length=min_password_length(),
     )
-    return private_page(page, status)
+    return private_page(page, 400 if error or form.errors else 200)
+
+
+def _password_form_again(
+    form: NewPasswordForm, token: str, *, error: str | None = None
+) -> ResponseReturnValue:
+    """The refused form with its errors, while the link works (it may have expired meanwhile)."""
+    try:
+        email = check_reset_link(token, now=utcnow())
+    except InvalidLink:
+        return _invalid_link()
+    return _password_form(form, token, email=email, error=error)
 
 
 def _invalid_link() -> ResponseReturnValue:

@@ -14,8 +14,8 @@ from authserver.ratelimit.limits import limit_signup
 from authserver.security.passwords import min_password_length
 from authserver.security.redirects import safe_redirect_target
 from authserver.serving.after_response import run_after_response
+from authserver.web.form_errors import add_problems
 from authserver.web.forms import SignUpForm
-from authserver.web.link_pages import sentence
 
 bp = Blueprint("sign_up", __name__)
 
@@ -38,13 +38,16 @@ def form_page() -> ResponseReturnValue:
 @limit_signup
 def form_submit() -> ResponseReturnValue:
     form = SignUpForm()
-    if not form.validate_on_submit():
+    is_valid = form.validate_on_submit()
+    email, password = form.email.data or "", form.password.data or ""
+    # Every field's problems at once, the form's and the policy's, on the fields they are about;
+    # an empty field has its own message already.
+    for name, messages in sign_up_problems(email, password).items():
+        if form[name].data:
+            add_problems(form[name], messages)
+            is_valid = False
+    if not is_valid:
         return _form(form), 400
-    email, password = form.email.data, form.password.data
-    problems = sign_up_problems(email, password)
-    if problems:
-        shown = {field: sentence(message) for field, message in problems.items()}
-        return _form(form, problems=shown), 400
     next_target = safe_redirect_target(form.next.data, default=DEFAULT_NEXT)
     # The same page for a new address and one with an account, written before the address is
     # looked up; the rest happens once it has gone out (accounts/sign_up.py).
@@ -55,10 +58,8 @@ def form_submit() -> ResponseReturnValue:
     return response
 
 
-def _form(form: SignUpForm, *, problems: dict[str, str] | None = None) -> str:
-    return render_template(
-        "sign_up.html", form=form, problems=problems or {}, min_length=min_password_length()
-    )
+def _form(form: SignUpForm) -> str:
+    return render_template("sign_up.html", form=form, min_length=min_password_length())
 
 
 def _register(email: str, password: str, next_target: str) -> None:

@@ -286,6 +286,12 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     page.get_by_role("button", name="Save profile").click()
     auditor.arrive("/account", "Your account", "account-notice")  # "Your profile was saved."
     passkey_pages(auditor)
+    # Every error at once: a breached new password (long enough for minlength), not repeated.
+    page.get_by_label("Current password").fill(PASSWORD)
+    page.get_by_label("New password", exact=True).fill("password1234")
+    page.get_by_label("Repeat new password").fill("password12345")
+    page.get_by_role("button", name="Change password").click()
+    auditor.arrive("/account/password", "Your account", "account-password-errors", status=400)
     page.get_by_role("link", name="Set up authenticator app").click()
     auditor.arrive("/account/mfa", "Set up authenticator app", "mfa-setup")
     phone = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))

@@ -22,6 +22,7 @@ from authserver.security.passwords import (
     hash_password,
     is_common_password,
     needs_rehash,
+    password_problems,
     verify_password,
 )
 from tests.conftest import AppFactory
@@ -150,12 +151,28 @@ def test_policy_accepts(password: str) -> None:
         ("a" * (MIN_PASSWORD_LENGTH - 1), "at least 12 characters"),
         ("x" * (MAX_PASSWORD_LENGTH + 1), "at most 128 characters"),
         ("my name is Alice.Smith!", "part of the email address before the @"),
-        ("alice.smith", "at least 12 characters"),  # length is reported first
+        ("alice.smith", "^password must be at least 12 characters; "),  # length comes first
     ],
 )
 def test_policy_refuses_with_a_reason(password: str, reason: str) -> None:
     with pytest.raises(PasswordPolicyError, match=reason):
         check_password_policy(password, email="alice.smith@example.org")
+
+
+def test_policy_names_every_rule_a_password_breaks_at_once() -> None:
+    # Short, holding the address' local part, and on the breached list.
+    with pytest.raises(PasswordPolicyError) as refused:
+        check_password_policy("alice123", email="alice@example.org")
+
+    assert refused.value.problems == (
+        "password must be at least 12 characters",
+        "password must not contain the part of the email address before the @",
+        "password is too common: it appears in lists of passwords leaked in data breaches, "
+        "which attackers try first",
+    )
+    assert str(refused.value) == "; ".join(refused.value.problems)
+    assert password_problems("alice123", email="alice@example.org") == list(refused.value.problems)
+    assert password_problems(PASSWORD, email="alice@example.org") == []
 
 
 def test_the_bundled_list_is_a_real_list_of_common_passwords() -> None:
