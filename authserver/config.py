@@ -21,6 +21,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from authserver.config_backchannel import BackchannelLogoutSettings
+from authserver.config_branding import BrandingSettings
 from authserver.config_checks import (
     deployment_problems,
     missing_in_production,
@@ -69,12 +70,12 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings(RateLimitSettings, BackchannelLogoutSettings, LanguageSettings):
+class Settings(RateLimitSettings, BackchannelLogoutSettings, LanguageSettings, BrandingSettings):
     """The effective configuration. Build it with :meth:`from_env`; tests may construct it.
 
     The rate limits (config_limits.py), the back-channel logout delivery
-    (config_backchannel.py) and the page languages (config_languages.py) are declared in base
-    classes of their own, the rest here.
+    (config_backchannel.py), the page languages (config_languages.py) and the branding
+    (config_branding.py) are declared in base classes of their own, the rest here.
     """
 
     env: str = setting("development", parse_env, "development or production")

@@ -25,6 +25,7 @@ from pathlib import Path
 from flask import after_this_request, has_request_context, render_template
 from werkzeug.wrappers import Response
 
+from authserver.branding.context import branded_subject
 from authserver.config import Settings, current_settings
 from authserver.serving.after_response import run_after_response
 
@@ -45,8 +46,14 @@ class Mail:
 
 
 def render_mail(to: str, subject: str, template: str, **context: object) -> Mail:
-    """A message whose body is the plain-text template ``templates/mail/<template>``."""
-    return Mail(to=to, subject=subject, body=render_template(f"mail/{template}", **context))
+    """A message whose body is the plain-text template ``templates/mail/<template>``.
+
+    Every message says who sent it: the subject starts with the service's name, and the body
+    ends with its signature (``templates/mail/_signature.txt``), both from authserver/branding/.
+    """
+    body = render_template(f"mail/{template}", **context).rstrip()
+    signature = render_template("mail/_signature.txt")
+    return Mail(to=to, subject=branded_subject(subject), body=f"{body}\n\n{signature}\n")
 
 
 def send(mail: Mail) -> None:

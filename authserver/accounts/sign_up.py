@@ -98,6 +98,5 @@ def _tell_owner(user: User) -> Mail:
         "Someone tried to create an account with your address",
         "sign_up_existing.txt",
         email=user.email,
-        issuer=settings.issuer,
         reset_url=settings.issuer + "/reset",
     )

@@ -59,14 +59,12 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
         replace_earlier=False,
     )
     record_event(EventTag.NEW_DEVICE_NOTICE, user_subject=user.subject, detail={"device": device})
-    settings = current_settings()
     send_after_this_request(
         render_mail(
             user.email,
             NEW_DEVICE_SUBJECT,
             "new_device.txt",
             email=user.email,
-            issuer=settings.issuer,
             when=now.strftime("%A %d %B %Y at %H:%M UTC"),
             device=device,
             ip=ip,

@@ -88,7 +88,6 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
             PARTIAL_SIGN_IN_SUBJECT,
             "partial_sign_in.txt",
             email=email,
-            issuer=settings.issuer,
             when=now.strftime("%Y-%m-%d at %H:%M UTC"),
             forgot_link=settings.issuer + "/reset",
         )
