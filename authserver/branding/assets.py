@@ -20,8 +20,8 @@ VERSIONED_CACHE = "public, max-age=31536000, immutable"
 UNVERSIONED_CACHE = "public, no-cache"
 
 
-def _cached(content: bytes, mimetype: str, version: str) -> Response:
-    response = Response(content, mimetype=mimetype)
+def _cached(content: bytes, content_type: str, version: str) -> Response:
+    response = Response(content, content_type=content_type)
     response.set_etag(version)
     versioned = request.args.get("v") == version
     response.headers["Cache-Control"] = VERSIONED_CACHE if versioned else UNVERSIONED_CACHE
@@ -33,6 +33,7 @@ def logo() -> Response:
     logo = current_brand().logo
     if logo is None:
         abort(404)
+    # As sniffed, with no charset added: an SVG names its own encoding.
     return _cached(logo.content, logo.mimetype, logo.etag)
 
 
@@ -41,4 +42,4 @@ def stylesheet() -> Response:
     brand = current_brand()
     if brand.stylesheet is None:
         abort(404)
-    return _cached(brand.stylesheet.encode(), "text/css", brand.stylesheet_version)
+    return _cached(brand.stylesheet.encode(), "text/css; charset=utf-8", brand.stylesheet_version)
