@@ -13,9 +13,11 @@ SUPPORT_URL = "https://help.acme.test/"
 PRIVACY_URL = "https://acme.test/privacy"
 
 SVG_LOGO = (
-    '<svg xmlns="http://www.w3.org/2000/svg" width="120" height="40" viewBox="0 0 120 40">'
-    '<rect width="120" height="40" rx="8" fill="#ffcc00"/>'
-    '<circle cx="20" cy="20" r="12" fill="#1b1b1f"/></svg>\n'
+    '<svg xmlns="http://www.w3.org/2000/svg" width="96" height="40" viewBox="0 0 96 40">'
+    '<rect width="96" height="40" rx="8" fill="#1b1b1f"/>'
+    '<path d="M14 30 L24 10 L34 30 Z" fill="#ffcc00"/>'
+    '<rect x="42" y="12" width="40" height="5" rx="2" fill="#ffcc00"/>'
+    '<rect x="42" y="23" width="28" height="5" rx="2" fill="#ffffff"/></svg>\n'
 )
 
 
