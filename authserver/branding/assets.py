@@ -2,8 +2,8 @@
 
 Both live in memory from start-up. Their URLs carry a version (the logo's content hash, the
 colour), so a page always names the current file and a browser may keep it for a year; a request
-without the current version gets ``no-cache`` and an ETag to revalidate with. No cookie is read or
-set: these answers are the same for everybody.
+without the current version gets ``no-cache`` and an ETag to revalidate with. Nothing about the
+visitor goes into them and they set no cookie, so one public cached copy serves everybody.
 """
 
 from __future__ import annotations
