@@ -32,7 +32,7 @@ import requests
 from playwright.sync_api import Browser
 
 from tests.browser.conftest import SCREENSHOT_FOLDERS, delete_keys
-from tests.browser.flows import PASSWORD, fill_in_sign_in, new_account
+from tests.browser.flows import HOME_HEADING, PASSWORD, fill_in_sign_in, new_account
 from tests.support.axe import audit, focus_rings
 from tests.support.chromium import WatchedPage
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
@@ -272,7 +272,7 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     """Signed in: the home and account pages, then an authenticator app set up."""
     page = auditor.tab.page
     page.goto(server.url("/"))
-    auditor.arrive("/", "authserver", "home")
+    auditor.arrive("/", HOME_HEADING, "home")
     page.goto(server.url("/account"))
     auditor.arrive("/account", "Your account", "account")
     page.get_by_role("button", name="Save profile").click()
@@ -368,7 +368,7 @@ def sign_out_and_back_in(
     # The next step's code: the set-up code's step is used up, and one step of drift is allowed.
     page.get_by_label("Authentication code").fill(phone.app.at(time.time() + phone.app.interval))
     page.get_by_role("button", name="Verify").click()
-    auditor.tab.arrive("/", "authserver", name="home after MFA")
+    auditor.tab.arrive("/", HOME_HEADING, name="home after MFA")
     page.goto(server.url("/account/mfa"))
     auditor.tab.arrive("/account/mfa", "Authenticator app")
     page.get_by_label("Authentication code").fill(phone.recovery_codes[0])
@@ -396,7 +396,7 @@ def invitation_and_deletion(server: LiveServer, auditor: Auditor) -> None:
     page.goto(server.url("/login"))
     auditor.tab.arrive("/login", "Sign in")
     fill_in_sign_in(auditor.tab, email, PASSWORD)
-    auditor.tab.arrive("/", "authserver", name="home as the invited person")
+    auditor.tab.arrive("/", HOME_HEADING, name="home as the invited person")
     page.goto(server.url("/account/delete"))
     auditor.tab.arrive("/account/delete", "Delete your account")
     # Both fields are required in the form itself: a wrong password is what the server refuses.
