@@ -7,6 +7,7 @@ from pathlib import Path
 from flask import Flask
 
 from authserver import (  # noqa: F401
+    branding,
     edges,
     extensions,
     keys,
@@ -48,8 +49,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     # Outages first: every feature may report a dependency that stopped answering.
     # Serving last: its time limit wraps every other middleware (authserver/serving/).
     features = (
-        outages, observability, edges, extensions, sessions, security, ratelimit, keys, web,
-        oauth, oidc, serving,
+        outages, observability, edges, extensions, sessions, security, ratelimit, keys, branding,
+        web, oauth, oidc, serving,
     )  # fmt: skip
     for feature in features:
         feature.init_app(app)

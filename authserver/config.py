@@ -20,13 +20,13 @@ from typing import Any
 
 from flask import Flask, current_app
 
-from authserver.config_backchannel import BackchannelLogoutSettings
 from authserver.config_checks import (
     deployment_problems,
     missing_in_production,
     unknown_variable_warnings,
     validation_problems,
 )
+from authserver.config_features import FeatureSettings
 from authserver.config_fields import (
     InvalidValue,
     parse_bool,
@@ -49,9 +49,6 @@ from authserver.config_fields import (
 
 # Re-exported: callers name a setting's variable through this module.
 from authserver.config_fields import env_name as env_name
-from authserver.config_languages import LanguageSettings
-from authserver.config_limits import RateLimitSettings
-from authserver.config_passkeys import PasskeySettings
 from authserver.config_sources import raw_values, variable_names, variables_with_dotenv
 from authserver.dev_secrets import UnreadableDevSecrets, load_or_create_dev_secrets
 
@@ -70,12 +67,11 @@ class ConfigError(Exception):
 
 
 @dataclass(frozen=True)
-class Settings(RateLimitSettings, BackchannelLogoutSettings, LanguageSettings, PasskeySettings):
+class Settings(FeatureSettings):
     """The effective configuration. Build it with :meth:`from_env`; tests may construct it.
 
-    The rate limits (config_limits.py), the back-channel logout delivery
-    (config_backchannel.py), the page languages (config_languages.py) and passkeys
-    (config_passkeys.py) are declared in base classes of their own, the rest here.
+    Each feature's settings are declared in a module of its own (config_features.py), the rest
+    here.
     """
 
     env: str = setting("development", parse_env, "development or production")

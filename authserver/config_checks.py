@@ -95,6 +95,10 @@ def validation_problems(settings: Settings) -> list[str]:
         )
     if settings.translations_dir and not Path(settings.translations_dir).is_dir():
         problems.append(f"{env_name('translations_dir')}: no such folder")
+    # Imported here: authserver.branding's views need authserver.config, which imports us.
+    from authserver.branding.checks import branding_problems
+
+    problems.extend(branding_problems(settings))
     if settings.lockout_seconds > settings.lockout_max_seconds:
         problems.append(
             f"{env_name('lockout_seconds')}: must not exceed {env_name('lockout_max_seconds')}"

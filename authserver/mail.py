@@ -26,6 +26,7 @@ from flask import after_this_request, has_request_context, render_template
 from flask_babel import LazyString, force_locale
 from werkzeug.wrappers import Response
 
+from authserver.branding.context import branded_subject
 from authserver.config import Settings, current_settings
 from authserver.serving.after_response import run_after_response
 
@@ -49,10 +50,15 @@ def render_mail(
     to: str, subject: str | LazyString, template: str, *, language: str, **context: object
 ) -> Mail:
     """A message in ``language`` (mail_language.py) whose body is the plain-text template
-    ``templates/mail/<template>``; ``subject`` is a lazy translation, rendered here."""
+    ``templates/mail/<template>``; ``subject`` is a lazy translation, rendered here.
+
+    Every message says who sent it: the subject starts with the service's name, and the body
+    ends with its signature (``templates/mail/_signature.txt``), both from authserver/branding/.
+    """
     with force_locale(language):
-        body = render_template(f"mail/{template}", **context)
-        return Mail(to=to, subject=str(subject), body=body)
+        body = render_template(f"mail/{template}", **context).rstrip()
+        signature = render_template("mail/_signature.txt")
+        return Mail(to=to, subject=branded_subject(str(subject)), body=f"{body}\n\n{signature}\n")
 
 
 def send(mail: Mail) -> None:

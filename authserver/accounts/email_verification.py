@@ -73,7 +73,6 @@ def issue_email_verification(user: User, *, now: datetime, next_target: str | No
         email=user.email,
         link=link_url(PURPOSE, token),
         hours=max(1, ttl // 3600),
-        issuer=current_settings().issuer,
     )
 
 

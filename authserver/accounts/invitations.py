@@ -101,7 +101,6 @@ def invite(email: str, *, name: str | None, language: str, now: datetime) -> Iss
         email=email,
         link=link,
         days=max(1, ttl // 86400),
-        issuer=current_settings().issuer,
     )
     return IssuedInvitation(email=email, link=link, expires_at=expires_at, mail=mail)
 

@@ -85,7 +85,6 @@ def request_password_reset(email: str, *, now: datetime) -> Mail | None:
         email=found.email,
         link=link_url(PURPOSE, token),
         minutes=max(1, ttl // 60),
-        issuer=current_settings().issuer,
     )
 
 
@@ -125,7 +124,6 @@ def reset_password(token: str, new_password: str, *, now: datetime) -> Mail:
         "password_changed.txt",
         language=mail_language(user.language),
         email=user.email,
-        issuer=current_settings().issuer,
         forgot_link=current_settings().issuer + "/reset",
     )
 

@@ -101,6 +101,5 @@ def _tell_owner(user: User) -> Mail:
         "sign_up_existing.txt",
         language=mail_language(user.language),
         email=user.email,
-        issuer=settings.issuer,
         reset_url=settings.issuer + "/reset",
     )

@@ -61,7 +61,6 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
         replace_earlier=False,
     )
     record_event(EventTag.NEW_DEVICE_NOTICE, user_subject=user.subject, detail={"device": device})
-    settings = current_settings()
     send_after_this_request(
         render_mail(
             user.email,
@@ -69,7 +68,6 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
             "new_device.txt",
             language=mail_language(user.language),
             email=user.email,
-            issuer=settings.issuer,
             when=now.strftime("%A %d %B %Y at %H:%M UTC"),
             device=device,
             ip=ip,

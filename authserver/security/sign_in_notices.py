@@ -99,7 +99,6 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
             "partial_sign_in.txt",
             language=language,
             email=email,
-            issuer=settings.issuer,
             when=now.strftime("%Y-%m-%d at %H:%M UTC"),
             forgot_link=settings.issuer + "/reset",
         )

@@ -39,6 +39,7 @@ from tests.support.device import (
     reach_consent,
     start,
 )
+from tests.support.mailbox import has_subject
 from tests.support.mfa import (
     Clock,
     answer_challenge,
@@ -184,7 +185,7 @@ def second_browser_signs_in(world: World, *, watch_from_then: bool = False) -> s
     response = sign_in(world.browser(), DEFAULT_EMAIL, DEFAULT_PASSWORD)
     response.close()  # the notice is mailed once the response is closed
     assert response.status_code == 303
-    [notice] = [m for m in read_outbox(world.outbox) if m["Subject"] == NEW_DEVICE_SUBJECT]
+    [notice] = [m for m in read_outbox(world.outbox) if has_subject(m, NEW_DEVICE_SUBJECT)]
     body = notice.get_payload(decode=True)
     assert isinstance(body, bytes)
     match = re.search(r"https?://\S+/not-me/(\S+)", body.decode())

@@ -11,6 +11,9 @@ from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery staple"
+# The home page's heading is the brand name, by default the issuer's host name; live servers
+# are http://127.0.0.1:<port> (tests/support/live_server.py).
+HOME_HEADING = "127.0.0.1"
 
 
 @dataclass(frozen=True)
@@ -39,7 +42,7 @@ def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
 def sign_out(tab: WatchedPage, server: LiveServer) -> None:
     """From the landing page, which is where "Sign out" is."""
     tab.page.goto(server.url("/"))
-    tab.arrive("/", "authserver", name="home")
+    tab.arrive("/", HOME_HEADING, name="home")
     tab.page.get_by_role("button", name="Sign out").click()
     tab.arrive("/login", "Sign in")
 

@@ -153,7 +153,7 @@ def test_set_password_applies_the_policy_ends_everything_and_tells_the_owner(
     assert result.stdout == (
         f"password set for {DEFAULT_EMAIL}; ended 1 session(s) and all tokens\n"
     )
-    assert "Subject: Your password was changed by an administrator" in result.stderr
+    assert "Subject: localhost: Your password was changed by an administrator" in result.stderr
     assert NEW_PASSWORD not in result.stderr + result.stdout
     assert authenticate(DEFAULT_EMAIL, NEW_PASSWORD, now=utcnow()) == the_user()
     with pytest.raises(InvalidCredentials):

@@ -48,7 +48,7 @@ def test_create_reads_one_line_of_stdin(app: Flask, runner: FlaskCliRunner) -> N
         f"created alice@example.org (subject {user.subject})\n"
         "verification link sent to alice@example.org\n"
     )
-    assert "Subject: Confirm your email address" in result.stderr
+    assert "Subject: localhost: Confirm your email address" in result.stderr
     assert authenticate("alice@example.org", DEFAULT_PASSWORD, now=utcnow()) == user
 
 

@@ -25,7 +25,14 @@ from authlib.integrations.requests_client import OAuth2Session, OAuthError
 from tests.support.databases import backends, fresh_postgres_database
 from tests.support.live_browser import Browser, forms_of, redirect_target
 from tests.support.live_server import LiveServer, live_server
-from tests.support.mailbox import SlowInbox, link_in, slow_smtp_server, text_of, wait_for_messages
+from tests.support.mailbox import (
+    SlowInbox,
+    has_subject,
+    link_in,
+    slow_smtp_server,
+    text_of,
+    wait_for_messages,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -84,7 +91,7 @@ def mail_to(inbox: SlowInbox, email: str, subject: str, *, count: int = 1) -> Me
     """The `count`-th message to `email` with `subject`, waiting for it if need be."""
     deadline = time.monotonic() + TIMEOUT_SECONDS
     while True:
-        matching = [m for m in inbox.messages if m["To"] == email and m["Subject"] == subject]
+        matching = [m for m in inbox.messages if m["To"] == email and has_subject(m, subject)]
         if len(matching) >= count:
             return matching[count - 1]
         assert time.monotonic() < deadline, f"no message {count} {subject!r} to {email}"

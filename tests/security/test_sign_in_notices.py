@@ -22,7 +22,7 @@ from flask.testing import FlaskClient
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import audit_tags, read_outbox, signed_in_browser
-from tests.support.mailbox import text_of
+from tests.support.mailbox import has_subject, text_of
 from tests.support.mfa import Clock, Enrolment, answer_challenge, enrol, frozen_clock
 from tests.support.web import sign_in
 
@@ -72,7 +72,7 @@ def right_password_wrong_code(site: Flask, enrolment: Enrolment) -> int:
 
 
 def mails_with(outbox: Path, subject: str) -> list[Message]:
-    return [message for message in read_outbox(outbox) if message["Subject"] == subject]
+    return [message for message in read_outbox(outbox) if has_subject(message, subject)]
 
 
 def test_the_right_password_and_a_wrong_code_are_told_to_the_owner(

@@ -51,6 +51,14 @@ def link_in(message: Message, prefix: str) -> str:
     return links[0]
 
 
+def has_subject(message: Message, subject: str) -> bool:
+    """Whether the message's subject is `subject` after the service's name ("<brand>: ...").
+
+    Tests of the name itself (tests/branding/) compare whole subjects.
+    """
+    return str(message["Subject"]).partition(": ")[2] == subject
+
+
 def wait_for_messages(inbox: Inbox, count: int, *, timeout: float = 10.0) -> list[Message]:
     """The inbox once it holds `count` messages (mail sent after a response arrives later)."""
     deadline = time.monotonic() + timeout
@@ -86,7 +94,7 @@ def wait_for_mail(inbox: Inbox, *, to: str, subject: str, timeout: float = 10.0)
     deadline = time.monotonic() + timeout
     while True:
         for message in list(inbox.messages):
-            if message["To"] == to and message["Subject"] == subject:
+            if message["To"] == to and has_subject(message, subject):
                 return message
         assert time.monotonic() < deadline, f"no message {subject!r} to {to} within {timeout}s"
         time.sleep(0.05)

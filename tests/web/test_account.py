@@ -222,7 +222,7 @@ def test_the_owner_is_told_by_mail(site: Flask, tmp_path: Path) -> None:
 
     [message] = read_outbox(tmp_path / "outbox")
     assert message["To"] == DEFAULT_EMAIL
-    assert message["Subject"] == "Your password was changed"
+    assert message["Subject"] == "localhost: Your password was changed"
     body = message.get_payload(decode=True).decode()
     assert "alice@example.org was changed" in body
     assert "http://localhost/login" in body

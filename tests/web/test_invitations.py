@@ -69,7 +69,7 @@ def test_an_invitation_creates_a_verified_account_that_signs_in(
 
     [message] = inbox.messages
     assert message["To"] == EMAIL
-    assert message["Subject"] == "You are invited to create an account"
+    assert message["Subject"] == "localhost: You are invited to create an account"
     link = link_in(message, LINK_PREFIX)
     assert printed["link"] == link
     assert printed["email"] == EMAIL

@@ -70,7 +70,7 @@ def set_password(browser: FlaskClient, link: str, password: str) -> TestResponse
 
 def reset_link(inbox: Inbox, index: int = -1) -> str:
     message = inbox.messages[index]
-    assert message["Subject"] == "Reset your password"
+    assert message["Subject"] == "localhost: Reset your password"
     return link_in(message, RESET_LINK_PREFIX)
 
 
@@ -164,7 +164,7 @@ def test_a_reset_sets_the_password_and_ends_everything_the_account_held(
     # The owner is told, at the account's address.
     [_, notice] = inbox.messages
     assert notice["To"] == EMAIL
-    assert notice["Subject"] == "Your password was changed"
+    assert notice["Subject"] == "localhost: Your password was changed"
     assert "signed out" in text_of(notice)
     assert [(event.event, event.outcome) for event in audit_events("user:password-reset")] == [
         ("user:password-reset:request", "success"),

@@ -141,10 +141,10 @@ def test_an_address_with_an_account_answers_the_same_and_mails_its_owner(
     messages = wait_for_messages(inbox, 2)
     by_address = {message["To"]: message for message in messages}
     notice = by_address["owner@example.com"]
-    assert notice["Subject"] == "Someone tried to create an account with your address"
+    assert notice["Subject"] == "localhost: Someone tried to create an account with your address"
     assert "http://localhost/reset" in text_of(notice)
     assert VERIFY_LINK_PREFIX not in text_of(notice)
-    assert by_address[other]["Subject"] == "Confirm your email address"
+    assert by_address[other]["Subject"] == "localhost: Confirm your email address"
     db.session.rollback()
     # The owner's account is untouched: still their password, still one account.
     assert sign_in(opener.test_client(), "owner@example.com", DEFAULT_PASSWORD).status_code == 303

@@ -54,7 +54,7 @@ def create_account(mailer: Flask, *options: str) -> str:
 
 def verification_link(inbox: Inbox, index: int = -1) -> str:
     message = inbox.messages[index]
-    assert message["Subject"] == "Confirm your email address"
+    assert message["Subject"] == "localhost: Confirm your email address"
     return link_in(message, VERIFY_LINK_PREFIX)
 
 
