@@ -175,7 +175,8 @@ def _find_challenged(next_target: str, *, now: datetime) -> _Challenged | Respon
         return _restart_sign_in(next_target)
     if session.has_second_factor:
         return redirect(next_target, 303)
-    if not is_enrolled(session.user_id):
+    if not is_enrolled(session.user_id) and not has_passkeys(session.user_id):
+        # Nothing to step up with: set up an authenticator app (or come back with a passkey).
         return redirect(url_for("mfa_setup.setup_page", next=next_target), 303)
     return _Challenged(get_user(session.user_id), None, session)
 
@@ -205,5 +206,7 @@ def _render(form: MfaCodeForm, challenged: _Challenged, *, error: str | None = N
         form=form,
         error=error,
         stepping_up=challenged.pending is None,
+        # Someone with passkeys and no authenticator app steps up with a passkey alone.
+        has_app=is_enrolled(challenged.user.id),
         has_passkeys=has_passkeys(challenged.user.id),
     )

@@ -26,6 +26,8 @@ from tests.support.web import csrf_token
 from tests.web.test_languages import compile_catalog
 
 EMAIL = "ada@example.com"
+# The default brand name is the issuer's host (tests/support/settings.py: http://localhost).
+BRAND_PREFIX = "localhost: "
 RESET_NL = "Stel je wachtwoord opnieuw in"
 DUTCH = {
     "Reset your password": RESET_NL,
@@ -72,8 +74,11 @@ def stored_language(email: str = EMAIL) -> str | None:
 
 
 def subjects(inbox: Inbox, count: int) -> list[str]:
+    """The subjects without the service's name before them (authserver/branding/)."""
     messages: list[Message] = wait_for_messages(inbox, count)
-    return [str(message["Subject"]) for message in messages]
+    named = [str(message["Subject"]).partition(BRAND_PREFIX) for message in messages]
+    assert all(before == "" and prefix for before, prefix, _ in named), named
+    return [subject for _, _, subject in named]
 
 
 def test_a_sign_in_keeps_the_pages_language_for_later_mails(

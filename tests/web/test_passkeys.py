@@ -373,3 +373,28 @@ def test_a_passkey_steps_up_a_password_session_for_a_client_that_wants_mfa(
     assert tokens is not None
     claims = verify_jwt(client, tokens["id_token"], audience=rp.client_id, typ="JWT")
     assert claims["amr"] == ["pwd", "hwk", "user", "mfa"]
+
+
+def test_someone_with_passkeys_and_no_app_is_asked_for_a_passkey_not_sent_to_set_up_an_app(
+    app: Flask, user: None
+) -> None:
+    registered(app)
+    client = signed_in(app)  # the password alone: no authenticator app
+
+    page = client.get("/mfa?next=/account")
+
+    assert page.status_code == 200
+    assert 'id="passkey-sign-in"' in page.text and "Use a passkey</button>" in page.text
+    assert 'name="code"' not in page.text  # no code to give: the app was never set up
+    assert 'name="csrf_token"' in page.text  # the script's token for its form posts
+
+
+def test_someone_with_neither_passkeys_nor_an_app_is_sent_to_set_up_an_app(
+    app: Flask, user: None
+) -> None:
+    client = signed_in(app)
+
+    page = client.get("/mfa?next=/account")
+
+    assert page.status_code == 303
+    assert page.headers["Location"].startswith("/account/mfa")
