@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from playwright.sync_api import CDPSession
 
@@ -11,9 +12,14 @@ from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
 
 PASSWORD = "correct horse battery staple"
-# The home page's heading is the brand name, by default the issuer's host name; live servers
-# are http://127.0.0.1:<port> (tests/support/live_server.py).
-HOME_HEADING = "127.0.0.1"
+
+
+def home_heading(server: LiveServer) -> str:
+    """The home page's heading: the brand name, by default the issuer's host name (127.0.0.1,
+    or localhost for the servers that passkeys need; tests/support/live_server.py)."""
+    host = urlsplit(server.base_url).hostname
+    assert host is not None
+    return host
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def fill_in_sign_in(tab: WatchedPage, email: str, password: str) -> None:
 def sign_out(tab: WatchedPage, server: LiveServer) -> None:
     """From the landing page, which is where "Sign out" is."""
     tab.page.goto(server.url("/"))
-    tab.arrive("/", HOME_HEADING, name="home")
+    tab.arrive("/", home_heading(server), name="home")
     tab.page.get_by_role("button", name="Sign out").click()
     tab.arrive("/login", "Sign in")
 

@@ -34,9 +34,9 @@ from playwright.sync_api import Browser
 
 from tests.browser.conftest import SCREENSHOT_FOLDERS, delete_keys
 from tests.browser.flows import (
-    HOME_HEADING,
     PASSWORD,
     fill_in_sign_in,
+    home_heading,
     new_account,
     presence,
     virtual_authenticator,
@@ -281,7 +281,7 @@ def account_and_mfa(server: LiveServer, auditor: Auditor) -> Phone:
     """Signed in: the home and account pages, then an authenticator app set up."""
     page = auditor.tab.page
     page.goto(server.url("/"))
-    auditor.arrive("/", HOME_HEADING, "home")
+    auditor.arrive("/", home_heading(server), "home")
     page.goto(server.url("/account"))
     auditor.arrive("/account", "Your account", "account")
     page.get_by_role("button", name="Save profile").click()
@@ -414,7 +414,7 @@ def sign_out_and_back_in(
     # The next step's code: the set-up code's step is used up, and one step of drift is allowed.
     page.get_by_label("Authentication code").fill(phone.app.at(time.time() + phone.app.interval))
     page.get_by_role("button", name="Verify").click()
-    auditor.tab.arrive("/", HOME_HEADING, name="home after MFA")
+    auditor.tab.arrive("/", home_heading(server), name="home after MFA")
     page.get_by_role("button", name="Sign out").click()
     auditor.tab.arrive("/login", "Sign in")
     fill_in_sign_in(auditor.tab, email, PASSWORD)
@@ -423,7 +423,7 @@ def sign_out_and_back_in(
     page.get_by_role("button", name="Verify").click()
     auditor.arrive("/mfa", "Signed in with a recovery code", "mfa-recovery-code-used")
     page.get_by_role("link", name="Continue").click()
-    auditor.tab.arrive("/", HOME_HEADING, name="home after a recovery code")
+    auditor.tab.arrive("/", home_heading(server), name="home after a recovery code")
     page.goto(server.url("/account/mfa"))
     auditor.tab.arrive("/account/mfa", "Authenticator app")
     page.get_by_label("Authentication code").fill(phone.recovery_codes[1])
@@ -451,7 +451,7 @@ def invitation_and_deletion(server: LiveServer, auditor: Auditor) -> None:
     page.goto(server.url("/login"))
     auditor.tab.arrive("/login", "Sign in")
     fill_in_sign_in(auditor.tab, email, PASSWORD)
-    auditor.tab.arrive("/", HOME_HEADING, name="home as the invited person")
+    auditor.tab.arrive("/", home_heading(server), name="home as the invited person")
     page.goto(server.url("/account/delete"))
     auditor.tab.arrive("/account/delete", "Delete your account")
     # Both fields are required in the form itself: a wrong password is what the server refuses.

@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
 
-from tests.browser.flows import HOME_HEADING, PASSWORD, fill_in_sign_in, new_account
+from tests.browser.flows import PASSWORD, fill_in_sign_in, home_heading, new_account
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer, live_server
 from tests.support.loopback_site import LoopbackSite, Resource, html_page, loopback_site
@@ -103,7 +103,7 @@ def test_the_toggle_shows_and_hides_the_password_from_the_keyboard(
     # What the field is once the form's own submit handlers have run (window hears it last).
     page.evaluate(RECORD_FIELD_TYPE_ON_SUBMIT)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    tab.arrive("/", HOME_HEADING, name="home")
+    tab.arrive("/", home_heading(open_server), name="home")
     assert page.evaluate("() => sessionStorage.getItem('sent-as')") == "password"
 
 
@@ -119,7 +119,7 @@ def test_without_javascript_there_is_no_toggle_and_signing_in_works(
         page.get_by_label("Email").fill(account.email)
         page.get_by_label("Password").fill(PASSWORD)
         page.get_by_role("button", name="Sign in", exact=True).click()
-        expect(page.get_by_role("heading", level=1, name=HOME_HEADING)).to_be_visible()
+        expect(page.get_by_role("heading", level=1, name=home_heading(open_server))).to_be_visible()
     finally:
         context.close()
 
@@ -188,7 +188,7 @@ def test_chromium_finds_a_username_on_every_new_password_form(
     page.goto(open_server.url("/login"))
     tab.arrive("/login", "Sign in")
     fill_in_sign_in(tab, account.email, PASSWORD)
-    tab.arrive("/", HOME_HEADING, name="home")
+    tab.arrive("/", home_heading(open_server), name="home")
     page.goto(open_server.url("/account"))
     tab.arrive("/account", "Your account")
     assert warnings_about_usernames(page, messages) == []

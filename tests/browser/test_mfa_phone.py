@@ -16,7 +16,7 @@ import pyotp
 import pytest
 from playwright.sync_api import Browser, expect
 
-from tests.browser.flows import HOME_HEADING, PASSWORD, fill_in_sign_in, new_account, sign_out
+from tests.browser.flows import PASSWORD, fill_in_sign_in, home_heading, new_account, sign_out
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import text_of, wait_for_mail
@@ -127,7 +127,7 @@ def test_set_up_copy_download_confirm_and_sign_in_with_a_recovery_code_on_a_phon
     expect(page.get_by_role("status")).to_have_text("You have 9 recovery codes left.")
     assert fits_the_screen(tab)
     page.get_by_role("link", name="Continue").click()
-    tab.arrive("/", HOME_HEADING, name="home after a recovery code")
+    tab.arrive("/", home_heading(server), name="home after a recovery code")
 
     mail = wait_for_mail(inbox, to=account.email, subject=RECOVERY_SUBJECT)
     assert "You have 9 recovery codes left." in text_of(mail)

@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import HOME_HEADING, PASSWORD, fill_in_sign_in, new_account
+from tests.browser.flows import PASSWORD, fill_in_sign_in, home_heading, new_account
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer
 from tests.support.mailbox import link_in, wait_for_mail
@@ -58,5 +58,5 @@ def test_forgotten_password_is_replaced_through_the_mailed_link(
 
     # ...and the new one does.
     fill_in_sign_in(tab, account.email, NEW_PASSWORD)
-    tab.arrive("/", HOME_HEADING, name="home")
+    tab.arrive("/", home_heading(server), name="home")
     expect(page.get_by_text(f"Signed in as {account.email}")).to_be_visible()

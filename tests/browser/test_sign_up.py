@@ -13,7 +13,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import expect
 
-from tests.browser.flows import HOME_HEADING
+from tests.browser.flows import home_heading
 from tests.support.chromium import WatchedPage
 from tests.support.live_server import LiveServer, live_server
 from tests.support.mailbox import link_in, wait_for_mail
@@ -77,5 +77,5 @@ def test_sign_up_with_the_keyboard_then_verify_and_sign_in(
     page.get_by_label("Email").fill(EMAIL)
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in", exact=True).click()
-    tab.arrive("/", HOME_HEADING, name="home")
+    tab.arrive("/", home_heading(open_server), name="home")
     expect(page.get_by_text(f"Signed in as {EMAIL}")).to_be_visible()
