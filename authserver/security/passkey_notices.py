@@ -24,7 +24,6 @@ def mail_counter_notice(owner: User, *, passkey_name: str, now: datetime) -> Non
             "passkey_counter.txt",
             language=mail_language(owner.language),
             email=owner.email,
-            issuer=settings.issuer,
             name=passkey_name,
             when=now.strftime("%Y-%m-%d at %H:%M UTC"),
             account_link=settings.issuer + "/account",

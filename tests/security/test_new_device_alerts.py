@@ -180,7 +180,7 @@ def test_the_address_is_the_one_trusted_proxies_report(
     signs_in(behind_proxy)
 
     [notice] = notices(outbox)
-    assert "Address:  198.51.100.23" in text_of(notice)
+    assert "Address: 198.51.100.23" in text_of(notice)
 
 
 def test_with_a_second_factor_the_notice_waits_for_the_code(

@@ -19,7 +19,7 @@ from authserver.cli import main
 from authserver.extensions import db
 from authserver.models import Invitation, User
 from tests.conftest import AppFactory
-from tests.support.mailbox import smtp_app, wait_for_messages
+from tests.support.mailbox import smtp_app, text_of, wait_for_messages
 from tests.support.oauth import make_user, sign_in
 from tests.support.smtp import Inbox
 from tests.support.web import csrf_token
@@ -34,6 +34,8 @@ DUTCH = {
     "Someone tried to create an account with your address": "Iemand wilde een account maken",
     "Confirm your email address": "Bevestig je e-mailadres",
     "You are invited to create an account": "Je bent uitgenodigd",
+    "Hello,": "Hallo,",
+    "Help": "Hulp",
 }
 
 
@@ -41,7 +43,14 @@ DUTCH = {
 def dutch_mailer(app: Flask, make_app: AppFactory, inbox: Inbox, tmp_path: Path) -> Flask:
     own = tmp_path / "translations"
     compile_catalog(own, "nl", DUTCH)
-    return smtp_app(app, make_app, inbox, translations_dir=str(own), registration="open")
+    return smtp_app(
+        app,
+        make_app,
+        inbox,
+        translations_dir=str(own),
+        registration="open",
+        support_url="https://help.example.com",
+    )
 
 
 def browser_in(mailer: Flask, language: str) -> FlaskClient:
@@ -89,9 +98,13 @@ def test_a_sign_in_keeps_the_pages_language_for_later_mails(
     assert sign_in(browser_in(dutch_mailer, "nl")).status_code == 303
     assert stored_language() == "nl"
 
-    # The reset is asked for from an English browser; the owner reads Dutch.
+    # The reset is asked for from an English browser; the owner reads Dutch, body included.
     request_reset(browser_in(dutch_mailer, "en"))
     assert subjects(inbox, 1) == [RESET_NL]
+    body = text_of(inbox.messages[0])
+    assert body.startswith("Hallo,")
+    assert "We received a request" in body  # what the catalog does not translate stays English
+    assert body.rstrip().endswith("Hulp: https://help.example.com")  # the signature too
 
 
 def test_an_account_that_never_used_the_pages_gets_the_language_of_the_page_that_mails(

@@ -369,7 +369,7 @@ def test_the_lifetime_is_a_setting(app: Flask, make_app: AppFactory, inbox: Inbo
     db.session.rollback()
     [row] = db.session.scalars(select(PasswordResetToken))
     assert row.expires_at - row.created_at == timedelta(seconds=60)
-    assert "within 1 minutes" in text_of(inbox.messages[0])
+    assert "within 1 minute:" in text_of(inbox.messages[0])
 
 
 def test_a_new_link_replaces_the_older_ones(browser: FlaskClient, inbox: Inbox) -> None:

@@ -37,7 +37,6 @@ def recovery_codes_left_after(user: User, code: str, *, now: datetime) -> int | 
             "recovery_code_used.txt",
             language=mail_language(user.language),
             email=user.email,
-            issuer=settings.issuer,
             when=now.strftime("%A %d %B %Y at %H:%M UTC"),
             remaining=remaining,
             setup_link=settings.issuer + SETUP_PATH,
