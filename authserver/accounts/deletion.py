@@ -37,6 +37,8 @@ from authserver.models import (
     Invitation,
     LoginDevice,
     NotMeToken,
+    Passkey,
+    PasskeyChallenge,
     PasswordResetToken,
     RecoveryCode,
     RefreshFamily,
@@ -70,6 +72,8 @@ OWNED_TABLES: tuple[Any, ...] = (  # Any: model classes of different types
     Invitation,  # the one that made the account: it holds the address
     UserRole,
     BrowserSessionRecord,  # rows the database store kept, whichever store is in use now
+    Passkey,
+    PasskeyChallenge,  # unanswered ceremonies of the account (sign-in ones name nobody)
 )
 
 

@@ -24,6 +24,7 @@ from authserver.oauth.consents import list_connected_apps
 from authserver.oauth.scopes import parse_scope
 from authserver.oauth.token_lookup import is_refresh_token_active
 from authserver.security.mfa.second_factor import get_mfa_status
+from authserver.security.passkeys import list_passkeys
 from authserver.sessions.service import is_live, session_store
 from authserver.sessions.store import StoredSession
 from authserver.sessions.user_agents import describe_device
@@ -60,6 +61,7 @@ def build_export(user: User, *, now: datetime) -> Document:
         "consents": _consents(user),
         "refresh_grants": _refresh_grants(user, now=now),
         "recognised_browsers": _recognised_browsers(user),
+        "passkeys": _passkeys(user),
         "audit_events": _audit_events(user),
     }
 
@@ -170,6 +172,20 @@ def _recognised_browsers(user: User) -> list[Document]:
             "locked_until": _iso(device.locked_until),
         }
         for device in devices
+    ]
+
+
+def _passkeys(user: User) -> list[Document]:
+    """What the account page shows of each passkey; never its public key or credential id,
+    which are the authenticator's, not facts about the person."""
+    return [
+        {
+            "name": passkey.name,
+            "added_at": _iso(passkey.created_at),
+            "last_used_at": _iso(passkey.last_used_at),
+            "synced": passkey.is_synced,
+        }
+        for passkey in list_passkeys(user.id)
     ]
 
 

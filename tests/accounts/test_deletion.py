@@ -36,6 +36,8 @@ from authserver.models import (
     Invitation,
     LoginDevice,
     NotMeToken,
+    Passkey,
+    PasskeyChallenge,
     PasswordResetToken,
     RecoveryCode,
     RefreshFamily,
@@ -83,6 +85,8 @@ OWNED_TABLES = (
     Invitation,
     UserRole,
     BrowserSessionRecord,
+    Passkey,
+    PasskeyChallenge,
 )
 
 

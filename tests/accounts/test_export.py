@@ -167,6 +167,7 @@ def test_the_download_holds_exactly_what_we_keep(site: Flask) -> None:
                 "locked_until": None,
             }
         ],
+        "passkeys": [],
         "audit_events": stored_audit_rows(user.subject)[:-1],  # the last is the export itself
     }
     events = [

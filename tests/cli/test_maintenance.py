@@ -29,6 +29,7 @@ from authserver.models import (
     DPoPProofJti,
     LoginDevice,
     NotMeToken,
+    PasskeyChallenge,
     PushedAuthorizationRequest,
     RefreshFamily,
     UnlockToken,
@@ -149,6 +150,16 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
     # Kept (365 days), but past the 90 days an audit row may keep where it came from.
     aging.occurred_at = now - timedelta(days=100)
     aging.ip, aging.user_agent = "192.0.2.1", "Example/1.0"
+    # A passkey ceremony nobody finished, and one still open (kept).
+    for hours, purpose in ((-1, "sign-in"), (1, "register")):
+        db.session.add(
+            PasskeyChallenge(
+                challenge_hash=f"{hours + 2:064x}",
+                purpose=purpose,
+                user_id=None if purpose == "sign-in" else users[1].id,
+                expires_at=now + timedelta(hours=hours),
+            )
+        )
     db.session.commit()
     before = table_counts()
     expected = {
@@ -164,6 +175,7 @@ def test_purge_deletes_exactly_the_dead_rows(app: Flask, cli: Cli) -> None:
         "email_verification_tokens": 1,
         "unlock_tokens": 1,
         "not_me_tokens": 2,  # one expired row, and the new-device notice of the 3-day-old sign-in
+        "passkey_challenges": 1,
         "browser_sessions": 3,  # two from the code flows, one from device_requests
         "login_devices": 1,
         "audit_events": 1,

@@ -230,7 +230,7 @@ def test_a_refused_sign_in_is_one_message_in_the_title_and_on_the_page(site: Fla
     answer = client.post("/login", data=data)
 
     assert answer.status_code == 401
-    assert read(answer.text).title == "Error: Sign in · authserver"
+    assert read(answer.text).title == "Error: Sign in \u2013 localhost"
     assert '<p class="error" role="alert">The email address or password is incorrect' in answer.text
     assert 'aria-invalid="true"' not in answer.text  # it says nothing about which field
 
