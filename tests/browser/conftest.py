@@ -63,6 +63,24 @@ def server(
         delete_keys(redis_url, prefix)
 
 
+@pytest.fixture(scope="module")
+def open_server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, inbox: Inbox
+) -> Iterator[LiveServer]:
+    """A server of the module's own with sign-up open (`server` keeps it closed), on SQLite."""
+    settings = {
+        "AUTHSERVER_MAIL_BACKEND": "smtp",
+        "AUTHSERVER_SMTP_HOST": inbox.host,
+        "AUTHSERVER_SMTP_PORT": str(inbox.port),
+        "AUTHSERVER_SMTP_STARTTLS": "false",
+        "AUTHSERVER_REGISTRATION": "open",
+    }
+    workdir = tmp_path_factory.mktemp(f"browser-open-{request.module.__name__.rsplit('.', 1)[-1]}")
+    with live_server(workdir, **settings) as running:
+        yield running
+    assert running.error_lines() == [], running.log()
+
+
 def delete_keys(redis_url: str, prefix: str) -> None:
     client = redis.Redis.from_url(redis_url)
     try:

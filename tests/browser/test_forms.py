@@ -21,7 +21,7 @@ from playwright.sync_api import Browser, ConsoleMessage, Page, Request, expect
 
 from tests.browser.flows import PASSWORD, fill_in_sign_in, home_heading, new_account
 from tests.support.chromium import WatchedPage
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 from tests.support.loopback_site import LoopbackSite, Resource, html_page, loopback_site
 from tests.support.mailbox import link_in, wait_for_mail
 from tests.support.smtp import Inbox
@@ -42,20 +42,6 @@ RECORD_FIELD_TYPE_ON_SUBMIT = """
   sessionStorage.setItem("sent-as", document.getElementById("password").type);
 })
 """
-
-
-@pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[LiveServer]:
-    settings = {
-        "AUTHSERVER_MAIL_BACKEND": "smtp",
-        "AUTHSERVER_SMTP_HOST": inbox.host,
-        "AUTHSERVER_SMTP_PORT": str(inbox.port),
-        "AUTHSERVER_SMTP_STARTTLS": "false",
-        "AUTHSERVER_REGISTRATION": "open",
-    }
-    with live_server(tmp_path_factory.mktemp("browser-forms"), **settings) as running:
-        yield running
-    assert running.error_lines() == [], running.log()
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,6 @@ closed), mailing to the package's SMTP server.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -15,7 +14,7 @@ from playwright.sync_api import expect
 
 from tests.browser.flows import home_heading
 from tests.support.chromium import WatchedPage
-from tests.support.live_server import LiveServer, live_server
+from tests.support.live_server import LiveServer
 from tests.support.mailbox import link_in, wait_for_mail
 from tests.support.smtp import Inbox
 
@@ -23,20 +22,6 @@ pytestmark = pytest.mark.e2e
 
 EMAIL = "katherine@example.com"
 PASSWORD = "a long phrase nobody else would pick"
-
-
-@pytest.fixture(scope="module")
-def open_server(tmp_path_factory: pytest.TempPathFactory, inbox: Inbox) -> Iterator[LiveServer]:
-    settings = {
-        "AUTHSERVER_MAIL_BACKEND": "smtp",
-        "AUTHSERVER_SMTP_HOST": inbox.host,
-        "AUTHSERVER_SMTP_PORT": str(inbox.port),
-        "AUTHSERVER_SMTP_STARTTLS": "false",
-        "AUTHSERVER_REGISTRATION": "open",
-    }
-    with live_server(tmp_path_factory.mktemp("browser-sign-up"), **settings) as running:
-        yield running
-    assert running.error_lines() == [], running.log()
 
 
 def test_sign_up_with_the_keyboard_then_verify_and_sign_in(
