@@ -1,7 +1,10 @@
 """Passkeys in headless Chromium with its virtual authenticator (Chrome DevTools Protocol
 ``WebAuthn`` domain, through a Playwright CDP session): add one on the account page, sign out,
 sign in with the passkey alone (the button, then the browser's own offer in the Email field),
-use it as the second step after a password, remove it.
+use it as the second step after a password, remove it; a removed passkey and a copied one (its
+signature counter put back) are refused, the copy also mailed to the owner. The other refusals
+(wrong origin or RP id, no user verification, a replayed challenge) cannot be made by a real
+browser, which refuses them itself: tests/web/test_passkeys.py makes them over HTTP.
 
 WebAuthn needs a domain, so this module's server is reached at http://localhost:PORT (its
 issuer too, so the relying-party id is "localhost"). The virtual authenticator is a platform
@@ -31,6 +34,7 @@ from tests.browser.flows import (
 from tests.support.chromium import WatchedPage
 from tests.support.databases import backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
+from tests.support.mailbox import text_of, wait_for_mail
 from tests.support.smtp import Inbox
 
 pytestmark = pytest.mark.e2e
@@ -171,3 +175,50 @@ def test_a_passkey_is_the_second_step_after_a_password(
     with page.expect_navigation():
         page.get_by_role("button", name="Use a passkey instead").click()
     tab.arrive("/account", "Your account", name="second step with a passkey")
+
+
+def test_a_copied_passkey_is_refused_and_the_owner_told(
+    tab: WatchedPage, localhost_server: LiveServer, inbox: Inbox
+) -> None:
+    """The signature counter going backwards, as a cloned authenticator would make it go
+    (WebAuthn §6.1.1): the same key put back into the authenticator with its counter at 0."""
+    server, page = localhost_server, tab.page
+    account = new_account(server)
+    cdp, authenticator = virtual_authenticator(tab)
+    sign_in_with_password(tab, server, account.email)
+    tab.arrive("/account", "Your account")
+    add_passkey(tab)
+    presence(cdp, authenticator, automatic=False)
+    sign_out(tab, server)
+    page.goto(server.url("/login?next=/account"))
+    tab.arrive("/login", "Sign in")
+    presence(cdp, authenticator, automatic=True)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Sign in with a passkey").click()
+    tab.arrive("/account", "Your account", name="signed in with a passkey")
+    [used] = credentials(cdp, authenticator)
+    assert used["signCount"] >= 2  # created, then used once: the server has seen that count
+
+    presence(cdp, authenticator, automatic=False)
+    sign_out(tab, server)
+    cdp.send(
+        "WebAuthn.removeCredential",
+        {"authenticatorId": authenticator, "credentialId": used["credentialId"]},
+    )
+    cdp.send(
+        "WebAuthn.addCredential",
+        {"authenticatorId": authenticator, "credential": {**used, "signCount": 0}},
+    )
+    presence(cdp, authenticator, automatic=True)
+    tab.error_pages.add((server.url("/login/passkey"), 401))  # the refusal, which Chromium logs
+    page.get_by_role("button", name="Sign in with a passkey").click()
+
+    expect(page.get_by_role("alert")).to_have_text(
+        "The passkey was not accepted. Try again, or use another way to sign in."
+    )
+    tab.screenshot("copied passkey refused")
+    assert page.url.startswith(server.url("/login"))
+    notice = wait_for_mail(
+        inbox, to=account.email, subject="A sign-in with a copied passkey may have been tried"
+    )
+    assert "signature counter was lower" in text_of(notice)
