@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from flask import Blueprint, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
+from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.lifecycle import get_user
 from authserver.accounts.self_service import (
@@ -51,10 +53,10 @@ from authserver.web.guards import signed_in
 bp = Blueprint("account", __name__)
 
 MFA_SETUP_PATH = "/account/mfa"  # the MFA pages are their own blueprint
-WRONG_CURRENT_PASSWORD = "Your current password is not correct."
+WRONG_CURRENT_PASSWORD = _l("Your current password is not correct.")
 # While the account is locked: it is the owner's own session, so saying so gives nothing away.
-TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
-BAD_REQUEST = "That request could not be understood. Please use the buttons on this page."
+TOO_MANY_ATTEMPTS = _l("Too many wrong attempts. Try again later.")
+BAD_REQUEST = _l("That request could not be understood. Please use the buttons on this page.")
 
 
 def as_sentence(message: str) -> str:
@@ -105,7 +107,7 @@ def profile_submit(session: BrowserSession) -> ResponseReturnValue:
     except InvalidName as error:
         form.name.errors.append(as_sentence(str(error)))
         return render_account(session, profile_form=form, status=400)
-    flash("Your profile was saved.")
+    flash(gettext("Your profile was saved."))
     return redirect(url_for("account.account_page"), 303)
 
 
@@ -144,7 +146,7 @@ def password_submit(session: BrowserSession) -> ResponseReturnValue:
         return render_account(session, password_form=form, status=400)
     # Everything was ended, this browser's session too; it goes on in a fresh one (new id).
     start_session(user, amr=session.amr, now=now)
-    flash("Your password was changed. Every other device has been signed out.")
+    flash(gettext("Your password was changed. Every other device has been signed out."))
     return redirect(url_for("account.account_page"), 303)
 
 
@@ -157,13 +159,13 @@ def sign_out_session_submit(session: BrowserSession) -> ResponseReturnValue:
     try:
         sign_out_session(get_user(session.user_id), form.sid.data, now=utcnow())
     except UnknownSession:
-        flash("That session had already ended.")
+        flash(gettext("That session had already ended."))
         return redirect(url_for("account.account_page"), 303)
     if form.sid.data == session.sid:
         end_current_session()  # this browser: forget the cookie as well
-        flash("You have been signed out.")
+        flash(gettext("You have been signed out."))
         return redirect(url_for("login.login_page"), 303)
-    flash("The session was signed out.")
+    flash(gettext("The session was signed out."))
     return redirect(url_for("account.account_page"), 303)
 
 
@@ -174,7 +176,7 @@ def sign_out_everywhere_submit(session: BrowserSession) -> ResponseReturnValue:
         return render_account(session, error=BAD_REQUEST, status=400)
     sign_out_everywhere(get_user(session.user_id), now=utcnow())
     end_current_session()  # already revoked; this clears the cookie
-    flash("You have been signed out everywhere.")
+    flash(gettext("You have been signed out everywhere."))
     return redirect(url_for("login.login_page"), 303)
 
 
@@ -187,7 +189,7 @@ def revoke_app_submit(session: BrowserSession) -> ResponseReturnValue:
     try:
         revoke_connected_app(get_user(session.user_id), form.client_id.data, now=utcnow())
     except UnknownConsent:
-        flash("That app was not connected to your account.")
+        flash(gettext("That app was not connected to your account."))
         return redirect(url_for("account.account_page"), 303)
-    flash("The app was disconnected. It has to ask for your permission again.")
+    flash(gettext("The app was disconnected. It has to ask for your permission again."))
     return redirect(url_for("account.account_page"), 303)

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -52,12 +53,12 @@ CHALLENGE_PATH = "/mfa"
 SETUP_PATH = "/account/mfa"
 PENDING_COOKIE_NAME = "authserver_mfa_pending"
 DEFAULT_NEXT = "/"
-INVALID_CODE = "That code is not valid. Check your authenticator app and try again."
-MALFORMED_CODE = (
+INVALID_CODE = _l("That code is not valid. Check your authenticator app and try again.")
+MALFORMED_CODE = _l(
     "Enter the 6-digit code from your authenticator app, or one of your recovery codes."
 )
-EXPIRED_FORM = "The form expired. Please try again."
-TOO_MANY_ATTEMPTS = "Too many wrong attempts. Try again later."
+EXPIRED_FORM = _l("The form expired. Please try again.")
+TOO_MANY_ATTEMPTS = _l("Too many wrong attempts. Try again later.")
 
 
 def pending_cookie_name() -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from flask import Blueprint, flash, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext, lazy_gettext
+from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.wrappers import Response
 
@@ -61,11 +62,11 @@ from authserver.web.qr import qr_code_svg
 
 bp = Blueprint("mfa_setup", __name__)
 
-WRONG_ENROLMENT_CODE = (
+WRONG_ENROLMENT_CODE = _l(
     "That code does not match. Check that your phone's clock is right and enter the code the "
     "app shows now."
 )
-ENROLMENT_CODE_SHAPE = "Enter the 6-digit code your authenticator app shows."
+ENROLMENT_CODE_SHAPE = _l("Enter the 6-digit code your authenticator app shows.")
 ACTIONS = ("enrol", "regenerate", "remove")
 CODES_SAVED_PATH = SETUP_PATH + "/recovery-codes"
 NOT_CONFIRMED = lazy_gettext(
