@@ -82,6 +82,19 @@ def add_passkey(tab: WatchedPage) -> None:
     expect(page.get_by_text("Your passkey was added")).to_be_visible()
 
 
+def sign_in_with_the_button(
+    tab: WatchedPage, server: LiveServer, cdp: CDPSession, authenticator: str
+) -> None:
+    """From a signed-out browser: the sign-in page, then its passkey button (a modal request,
+    made once the authenticator answers touches again), back to the account page."""
+    tab.page.goto(server.url("/login?next=/account"))
+    tab.arrive("/login", "Sign in")
+    presence(cdp, authenticator, automatic=True)
+    with tab.page.expect_navigation():
+        tab.page.get_by_role("button", name="Sign in with a passkey").click()
+    tab.arrive("/account", "Your account", name="signed in with a passkey")
+
+
 def test_add_a_passkey_sign_in_with_it_alone_and_remove_it(
     tab: WatchedPage, localhost_server: LiveServer
 ) -> None:
@@ -100,13 +113,7 @@ def test_add_a_passkey_sign_in_with_it_alone_and_remove_it(
     presence(cdp, authenticator, automatic=False)
     sign_out(tab, server)
 
-    # The button: a modal request, made once the touch is simulated again.
-    page.goto(server.url("/login?next=/account"))
-    tab.arrive("/login", "Sign in")
-    presence(cdp, authenticator, automatic=True)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in with a passkey").click()
-    tab.arrive("/account", "Your account", name="signed in with a passkey")
+    sign_in_with_the_button(tab, server, cdp, authenticator)
     expect(page.get_by_text("Never")).to_have_count(0)  # now used
 
     page.get_by_role("button", name="Remove").click()
@@ -190,12 +197,7 @@ def test_a_copied_passkey_is_refused_and_the_owner_told(
     add_passkey(tab)
     presence(cdp, authenticator, automatic=False)
     sign_out(tab, server)
-    page.goto(server.url("/login?next=/account"))
-    tab.arrive("/login", "Sign in")
-    presence(cdp, authenticator, automatic=True)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Sign in with a passkey").click()
-    tab.arrive("/account", "Your account", name="signed in with a passkey")
+    sign_in_with_the_button(tab, server, cdp, authenticator)
     [used] = credentials(cdp, authenticator)
     assert used["signCount"] >= 2  # created, then used once: the server has seen that count
 
