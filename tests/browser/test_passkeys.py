@@ -25,6 +25,7 @@ from playwright.sync_api import CDPSession, expect
 
 from tests.browser.flows import (
     PASSWORD,
+    Account,
     fill_in_sign_in,
     new_account,
     presence,
@@ -82,6 +83,18 @@ def add_passkey(tab: WatchedPage) -> None:
     expect(page.get_by_text("Your passkey was added")).to_be_visible()
 
 
+def signed_in_with_an_authenticator(
+    tab: WatchedPage, server: LiveServer
+) -> tuple[Account, CDPSession, str]:
+    """A new account, signed in with its password on the account page, in a browser that has
+    a virtual authenticator (no passkey yet)."""
+    account = new_account(server)
+    cdp, authenticator = virtual_authenticator(tab)
+    sign_in_with_password(tab, server, account.email)
+    tab.arrive("/account", "Your account")
+    return account, cdp, authenticator
+
+
 def sign_in_with_the_button(
     tab: WatchedPage, server: LiveServer, cdp: CDPSession, authenticator: str
 ) -> None:
@@ -99,10 +112,7 @@ def test_add_a_passkey_sign_in_with_it_alone_and_remove_it(
     tab: WatchedPage, localhost_server: LiveServer
 ) -> None:
     server, page = localhost_server, tab.page
-    account = new_account(server)
-    cdp, authenticator = virtual_authenticator(tab)
-    sign_in_with_password(tab, server, account.email)
-    tab.arrive("/account", "Your account")
+    _, cdp, authenticator = signed_in_with_an_authenticator(tab, server)
 
     add_passkey(tab)
     [stored] = credentials(cdp, authenticator)
@@ -139,10 +149,7 @@ def test_add_a_passkey_sign_in_with_it_alone_and_remove_it(
 
 def test_the_email_field_offers_the_passkey(tab: WatchedPage, localhost_server: LiveServer) -> None:
     server, page = localhost_server, tab.page
-    account = new_account(server)
-    cdp, authenticator = virtual_authenticator(tab)
-    sign_in_with_password(tab, server, account.email)
-    tab.arrive("/account", "Your account")
+    _, cdp, authenticator = signed_in_with_an_authenticator(tab, server)
     add_passkey(tab)
     presence(cdp, authenticator, automatic=False)
     sign_out(tab, server)
@@ -160,10 +167,7 @@ def test_a_passkey_is_the_second_step_after_a_password(
     tab: WatchedPage, localhost_server: LiveServer
 ) -> None:
     server, page = localhost_server, tab.page
-    account = new_account(server)
-    cdp, authenticator = virtual_authenticator(tab)
-    sign_in_with_password(tab, server, account.email)
-    tab.arrive("/account", "Your account")
+    account, cdp, authenticator = signed_in_with_an_authenticator(tab, server)
     page.get_by_role("link", name="Set up authenticator app").click()
     tab.arrive("/account/mfa", "Set up authenticator app")
     phone = pyotp.TOTP(page.locator("code.secret").inner_text().replace(" ", ""))
@@ -190,10 +194,7 @@ def test_a_copied_passkey_is_refused_and_the_owner_told(
     """The signature counter going backwards, as a cloned authenticator would make it go
     (WebAuthn §6.1.1): the same key put back into the authenticator with its counter at 0."""
     server, page = localhost_server, tab.page
-    account = new_account(server)
-    cdp, authenticator = virtual_authenticator(tab)
-    sign_in_with_password(tab, server, account.email)
-    tab.arrive("/account", "Your account")
+    account, cdp, authenticator = signed_in_with_an_authenticator(tab, server)
     add_passkey(tab)
     presence(cdp, authenticator, automatic=False)
     sign_out(tab, server)
