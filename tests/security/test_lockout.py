@@ -24,6 +24,7 @@ from itsdangerous import URLSafeTimedSerializer
 from sqlalchemy import func, select
 from werkzeug.test import TestResponse
 
+from authserver import database_guard
 from authserver.accounts.lifecycle import check_password
 from authserver.audit.events import EventTag
 from authserver.extensions import db
@@ -554,8 +555,20 @@ def verified_hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
+@pytest.fixture
+def pool_that_waits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A PostgreSQL pool that lets a request wait for a connection as long as it takes.
+
+    Twenty requests at once are more than the pool's fifteen connections, and a loaded machine
+    may keep the first ones past the one second a request normally waits (503, database busy):
+    this test is about the lockout under parallel guesses, not about a full pool. Requested
+    before `app`, so the engine is made with it.
+    """
+    monkeypatch.setattr(database_guard, "POOL_TIMEOUT_SECONDS", 60.0)
+
+
 def test_twenty_parallel_guesses_get_at_most_five_evaluated(
-    app: Flask, verified_hashes: list[str]
+    pool_that_waits: None, app: Flask, verified_hashes: list[str]
 ) -> None:
     alice = make_user()
     password_hash = alice.password_hash
