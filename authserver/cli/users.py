@@ -50,6 +50,8 @@ def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
         "created_at": user.created_at.isoformat(),
         # cli, invitation or sign-up (accounts/registration.py).
         "created_via": user.created_via,
+        # False for an account that signs in with passkeys only (accepted an invitation so).
+        "has_password": user.has_password,
         # When sign-in from unrecognised browsers is locked until; a past time means unlocked.
         "locked_until": None if user.locked_until is None else user.locked_until.isoformat(),
         "is_locked": user.locked_until is not None and user.locked_until > utcnow(),

@@ -19,6 +19,7 @@ from authserver.accounts.lifecycle import get_user
 from authserver.models.types import utcnow
 from authserver.security.errors import (
     InvalidName,
+    LastWayIn,
     PasskeyRefused,
     RecentSignInNeeded,
     UnknownPasskey,
@@ -26,11 +27,11 @@ from authserver.security.errors import (
 from authserver.security.passkey_ceremonies import registration_options
 from authserver.security.passkeys import (
     add_passkey,
-    check_recent_sign_in,
     find_passkey_view,
     remove_passkey,
     rename_passkey,
 )
+from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession
 from authserver.sessions.user_agents import describe_device
 from authserver.web.guards import sign_in_location, signed_in
@@ -120,6 +121,13 @@ def remove_submit(session: BrowserSession, passkey_id: int) -> ResponseReturnVal
         remove_passkey(get_user(session.user_id), passkey_id, via="account")
     except UnknownPasskey:
         flash(gettext("That passkey had already been removed."))
+    except LastWayIn:
+        flash(
+            gettext(
+                "The passkey was not removed: it is the only way you can sign in, as your "
+                "account has no password. Add a password or another passkey first."
+            )
+        )
     else:
         flash(gettext("The passkey was removed. It no longer signs you in."))
     return redirect(url_for("account.account_page"), 303)
