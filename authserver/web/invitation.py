@@ -72,8 +72,10 @@ def link_submit(token: str) -> ResponseReturnValue:
     return private_page(redirect(url_for("invitation.done_page"), 303))
 
 
+# Not rate limited, as the page itself is not: options answer only the holder of a live link
+# and let nobody in (unanswered challenges are purged), and a person whose browser prompt was
+# cancelled may ask again. The answer below counts like the password form.
 @bp.post("/invitation/<token>/passkey/options")
-@limit_reset(account=link_in_path)
 @csrf_exempt  # checked below, as the form's is: see web/link_pages.py
 def passkey_options(token: str) -> ResponseReturnValue:
     if not ConfirmForm().validate_on_submit():
