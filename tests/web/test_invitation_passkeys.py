@@ -26,6 +26,7 @@ from tests.support.passkeys import SoftPasskey, b64url, passkey_sign_in, post_fo
 from tests.support.smtp import Inbox
 from tests.support.web import csrf_token, sign_in
 from tests.web.test_invitations import EMAIL, PASSWORD, events, invite, invited_app, run_cli
+from tests.web.test_reset import request_reset, reset_link, set_password
 from tests.web.test_verify_email import stored_user
 
 OTHER_EMAIL = "ada@example.com"
@@ -385,3 +386,18 @@ def test_an_operator_may_remove_the_last_way_in_and_is_warned(inviter: Flask, in
     assert "has no passkey and no password left: it cannot sign in" in result.stderr
     assert passkeys() == []
     assert detail_of("user:passkey:remove")["last_way_in"] is True
+
+
+def test_a_password_reset_gives_an_account_without_one_a_password(
+    inviter: Flask, inbox: Inbox
+) -> None:
+    passkey, _ = passkey_account(inviter)
+    browser = inviter.test_client()
+
+    assert request_reset(browser, EMAIL).status_code == 200
+    done = set_password(browser, reset_link(inbox), NEW_PASSWORD)
+
+    assert done.status_code == 303, done.text
+    assert stored_user(EMAIL).password_hash is not None
+    assert sign_in(inviter.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
+    assert passkey_sign_in(inviter.test_client(), passkey).status_code == 200  # still works
