@@ -50,8 +50,6 @@ def describe(user: User) -> dict[str, Any]:  # Any: JSON values of several types
         "created_at": user.created_at.isoformat(),
         # cli, invitation or sign-up (accounts/registration.py).
         "created_via": user.created_via,
-        # False for an account that signs in with passkeys only (accepted an invitation so).
-        "has_password": user.has_password,
         # When sign-in from unrecognised browsers is locked until; a past time means unlocked.
         "locked_until": None if user.locked_until is None else user.locked_until.isoformat(),
         "is_locked": user.locked_until is not None and user.locked_until > utcnow(),
@@ -210,7 +208,8 @@ def show(email: str, as_json: bool) -> None:
     user = find_user_by_email(email)
     if user is None:
         fail(f"no account with email {email}")
-    described = describe(user)
+    # Only here, not in every listing: false for an account that signs in with passkeys only.
+    described = {**describe(user), "has_password": user.has_password}
     if as_json:
         emit_json(described)
         return

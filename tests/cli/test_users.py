@@ -81,7 +81,6 @@ def test_create_json_describes_the_account(app: Flask, runner: FlaskCliRunner) -
         "mfa_enabled",
         "created_at",
         "created_via",
-        "has_password",
         "locked_until",
         "roles",
         "is_locked",
