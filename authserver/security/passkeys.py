@@ -133,6 +133,11 @@ def remove_passkey(
     db.session.commit()
 
 
+def is_only_way_in(user: User) -> bool:
+    """Whether the account has no password and one passkey: removing it would lock it out."""
+    return not user.has_password and len(list_passkeys(user.id)) == 1
+
+
 def find_passkey_view(user: User, passkey_id: int) -> PasskeyView:
     """Raises UnknownPasskey."""
     p = _owned(user, passkey_id)

@@ -28,6 +28,7 @@ from authserver.security.passkey_ceremonies import registration_options
 from authserver.security.passkeys import (
     add_passkey,
     find_passkey_view,
+    is_only_way_in,
     remove_passkey,
     rename_passkey,
 )
@@ -106,12 +107,18 @@ def rename(session: BrowserSession, passkey_id: int) -> ResponseReturnValue:
 @bp.get("/account/passkeys/<int:passkey_id>/remove")
 @signed_in
 def remove_page(session: BrowserSession, passkey_id: int) -> ResponseReturnValue:
+    user = get_user(session.user_id)
     try:
-        passkey = find_passkey_view(get_user(session.user_id), passkey_id)
+        passkey = find_passkey_view(user, passkey_id)
     except UnknownPasskey:
         flash(gettext("That passkey had already been removed."))
         return redirect(url_for("account.account_page"), 303)
-    return render_template("passkey_remove.html", passkey=passkey)
+    return render_template(
+        "passkey_remove.html",
+        passkey=passkey,
+        has_password=user.has_password,
+        only_way_in=is_only_way_in(user),
+    )
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/remove")

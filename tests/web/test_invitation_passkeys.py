@@ -360,9 +360,13 @@ def test_the_last_passkey_of_an_account_without_a_password_stays(
     _, client = passkey_account(inviter)
     [stored] = passkeys()
     confirm = client.get(f"/account/passkeys/{stored.id}/remove")
+    assert "This passkey cannot be removed" in confirm.text
+    assert 'class="danger"' not in confirm.text  # no button to press
 
+    # A post all the same (a page open from before, say): refused, nothing changed.
     refused = client.post(
-        f"/account/passkeys/{stored.id}/remove", data={"csrf_token": csrf_token(confirm.text)}
+        f"/account/passkeys/{stored.id}/remove",
+        data={"csrf_token": csrf_token(client.get("/account").text)},
     )
 
     assert refused.status_code == 303
@@ -370,7 +374,9 @@ def test_the_last_passkey_of_an_account_without_a_password_stays(
     assert len(passkeys()) == 1
     assert events("user:passkey:remove") == []
     assert add_password(client).status_code == 303
-    token = csrf_token(client.get("/account").text)
+    confirm = client.get(f"/account/passkeys/{stored.id}/remove").text
+    assert "You can still sign in with your password" in confirm
+    token = csrf_token(confirm)
     removed = client.post(f"/account/passkeys/{stored.id}/remove", data={"csrf_token": token})
     assert removed.status_code == 303
     assert passkeys() == []
