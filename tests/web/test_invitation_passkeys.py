@@ -104,6 +104,8 @@ def test_a_passkey_accepts_the_invitation_and_then_signs_in(inviter: Flask, inbo
     browser = inviter.test_client()
     shown = browser.get(page).text
     assert "Or create a passkey" in shown
+    # Hidden until the script finds WebAuthn: without it the password form stands alone.
+    assert '<section aria-labelledby="passkey-heading" data-webauthn hidden>' in shown
     assert f'data-options="{page}/passkey/options"' in shown
     assert '<script src="/static/passkeys.js" defer></script>' in shown
 
