@@ -52,6 +52,7 @@ from authserver.security.errors import MalformedMfaCode
 from authserver.security.factor_checks import check_password_again
 from authserver.security.mfa.codes import parse_submitted_code
 from authserver.security.mfa.second_factor import find_active_credential, use_second_factor
+from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions.service import session_store
 
 DELETION_STEP = "account-delete"  # names the step in audit rows of failed re-authentication
@@ -88,7 +89,7 @@ class DeletionReport:
 
 
 def delete_own_account(
-    user: User, *, password: str, code: str | None, now: datetime
+    user: User, *, password: str | None, code: str | None, auth_time: datetime, now: datetime
 ) -> DeletionReport:
     """The account page's deletion: prove it is the owner again, then :func:`delete_account`.
 
@@ -96,7 +97,9 @@ def delete_own_account(
     when one is set up. Raises :class:`MalformedMfaCode` (nothing counted, nothing changed),
     ``TooManyAttempts`` (locked: nothing checked), ``WrongPassword`` (counted toward lockout
     like a failed sign-in) or ``InvalidMfaCode`` (counted too); in every case the account stays
-    as it was.
+    as it was. An account without a password (passkeys only) has none to ask for: its session
+    must have signed in a short while ago (``auth_time``), with the passkey, instead, or
+    ``RecentSignInNeeded``.
     """
     credential = find_active_credential(user.id)
     submitted = None
@@ -106,7 +109,10 @@ def delete_own_account(
         submitted = parse_submitted_code(code)  # before anything is counted
     # Through the lockout's gate: this form is no way around the lockout for someone who has
     # found an open session, and a locked account costs no hashing here.
-    check_password_again(user, password, during=DELETION_STEP, now=now)
+    if user.has_password:
+        check_password_again(user, password or "", during=DELETION_STEP, now=now)
+    else:
+        check_recent_sign_in(auth_time, now=now)
     if credential is not None and submitted is not None:
         use_second_factor(user, credential, submitted, now=now, during=DELETION_STEP)
     return delete_account(user, now=now, via="account-page")

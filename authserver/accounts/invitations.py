@@ -110,7 +110,7 @@ def find_invitation(token: str, *, now: datetime) -> Invitation:
     try:
         return _usable(token, now=now)
     except InvalidLink as error:
-        _refuse(error)
+        refuse_invitation(error)
         raise
 
 
@@ -123,7 +123,7 @@ def accept_invitation(token: str, password: str, *, now: datetime) -> User:
     check_password_policy(password, email=invitation.email)
     if not claim_link(Invitation, invitation.id, now=now):
         db.session.rollback()
-        _refuse(InvalidLink("used"))
+        refuse_invitation(InvalidLink("used"))
         raise InvalidLink("used")
 
     def link_to_account(user: User) -> None:
@@ -142,7 +142,7 @@ def accept_invitation(token: str, password: str, *, now: datetime) -> User:
     except EmailAlreadyRegistered:
         # An account got this address after the invitation was sent (`user create`, sign-up).
         db.session.rollback()
-        _refuse(InvalidLink("account-exists"))
+        refuse_invitation(InvalidLink("account-exists"))
         raise InvalidLink("account-exists") from None
 
 
@@ -161,6 +161,7 @@ def _usable(token: str, *, now: datetime) -> Invitation:
     return invitation
 
 
-def _refuse(error: InvalidLink) -> None:
+def refuse_invitation(error: InvalidLink) -> None:
+    """Record a refused invitation link (committed: the refusal is the whole answer)."""
     record_event(EventTag.INVITATION_FAILED, outcome="failure", detail={"reason": error.reason})
     db.session.commit()

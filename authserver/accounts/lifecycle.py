@@ -35,8 +35,8 @@ from authserver.security.passwords import (
     check_password_policy,
     dummy_verify,
     hash_password,
+    matches_password,
     needs_rehash,
-    verify_password,
 )
 
 # RFC 5321 §4.5.3.1: 64 characters for the local part and 254 for a whole address in a path.
@@ -75,11 +75,12 @@ def clean_name(name: str | None) -> str | None:
 
 def create_user(
     email: str,
-    password: str,
+    password: str | None,
     *,
     name: str | None = None,
     email_verified_at: datetime | None = None,
     created_via: str = "cli",
+    subject: str | None = None,
     before_commit: Callable[[User], None] | None = None,
 ) -> User:
     """Register an account; raise InvalidEmail, PasswordPolicyError or EmailAlreadyRegistered.
@@ -90,23 +91,30 @@ def create_user(
     came to be (``user list`` shows it). ``before_commit`` runs with the new row (id and subject
     set) inside the same transaction: the caller's audit row and links commit with the account
     or not at all.
+
+    ``password`` None makes an account without one, which signs in with the passkey that
+    ``before_commit`` stores (an invitation accepted with a passkey); ``subject`` is for that
+    case too: the passkey was made for a subject chosen before the account existed.
     """
     email = normalise_email(email)
     check_email_shape(email)
     _refuse_look_alikes(email)
-    check_password_policy(password, email=email)
+    if password is not None:
+        check_password_policy(password, email=email)
     name = clean_name(name)
     if find_user_by_email(email) is not None:
         raise EmailAlreadyRegistered(f"an account with email {email} already exists")
     user = User(
         email=email,
         name=name,
-        password_hash=hash_password(password),
+        password_hash=None if password is None else hash_password(password),
         email_verified_at=email_verified_at,
         created_via=created_via,
         # Sign-up and invitations: the page the account was made on; a command: not known yet.
         language=page_language(),
     )
+    if subject is not None:
+        user.subject = subject
     db.session.add(user)
     try:
         db.session.flush()
@@ -176,7 +184,8 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
         raise InvalidCredentials()
 
     def check() -> bool | str:
-        if not verify_password(user.password_hash, password):
+        # An account with passkeys only: a wrong password, at the same cost (no enumeration).
+        if not matches_password(user.password_hash, password):
             return False
         if user.is_disabled:
             return "disabled"
@@ -201,7 +210,7 @@ def check_password(email: str, password: str, *, now: datetime) -> User:
         raise InvalidCredentials() from None
     if not passed:
         raise InvalidCredentials()
-    if needs_rehash(user.password_hash):
+    if user.password_hash is not None and needs_rehash(user.password_hash):
         # The only moment the plain password is at hand to upgrade an old hash.
         user.password_hash = hash_password(password)
         user.updated_at = now

@@ -21,6 +21,7 @@ from authserver.models import User
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.factor_checks import check_password_again
 from authserver.security.passwords import check_password_policy, hash_password
+from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import (
     UnknownSession,
     list_active_sessions,
@@ -66,6 +67,31 @@ def change_password(user: User, *, current_password: str, new_password: str, now
     user.updated_at = now
     end_all_credentials(user, now=now)
     record_event(EventTag.PASSWORD_CHANGED, user_subject=user.subject)
+    revoke_all_sessions(user, now=now)
+    db.session.commit()
+    _notify_password_changed(user, now=now)
+
+
+def add_first_password(
+    user: User, *, new_password: str, auth_time: datetime, now: datetime
+) -> None:
+    """Give an account that signs in with passkeys only (accounts/invitation_passkeys.py) a
+    password as well; afterwards as :func:`change_password`: everything issued so far ends
+    and the owner is mailed.
+
+    There is no current password to prove, so a session that signed in a short while ago
+    stands in for it, as for adding a passkey. Raises :class:`RecentSignInNeeded`,
+    :class:`PasswordPolicyError`, or :class:`WrongPassword` when the account has a password
+    already (only :func:`change_password`, which proves it, replaces one).
+    """
+    if user.has_password:
+        raise WrongPassword()
+    check_recent_sign_in(auth_time, now=now)
+    check_password_policy(new_password, email=user.email)
+    user.password_hash = hash_password(new_password)
+    user.updated_at = now
+    end_all_credentials(user, now=now)
+    record_event(EventTag.PASSWORD_ADDED, user_subject=user.subject)
     revoke_all_sessions(user, now=now)
     db.session.commit()
     _notify_password_changed(user, now=now)

@@ -48,6 +48,8 @@ class EventTag(StrEnum):
     PROFILE_UPDATED = "user:profile:update"
     PASSWORD_CHANGED = "user:password-change"
     PASSWORD_CHANGE_FAILED = "user:password-change:failure"
+    # The first password of an account that signed in with passkeys only.
+    PASSWORD_ADDED = "user:password-add"
     SESSION_REVOKED = "user:session:revoke"
     SESSIONS_REVOKED_ALL = "user:sessions:revoke-all"
     # Asked for when a second factor was set up or removed: every session but the asking one.

@@ -2,7 +2,8 @@
 
 Removing is for support (a lost or suspect passkey); it is allowed even when it was the last
 second factor of someone who signs in to ``--require-mfa`` clients, and the audit event says
-so (security/passkeys.py).
+so (security/passkeys.py). So is removing the only passkey of an account without a password,
+which then cannot sign in until it gets one: the command warns.
 """
 
 from __future__ import annotations
@@ -75,13 +76,25 @@ def remove_command(email: str, passkey_id: int, as_json: bool) -> None:
     """Remove the passkey ID (from `passkeys EMAIL`) of EMAIL; it stops signing in at once."""
     user = user_or_fail(email)
     try:
-        remove_passkey(user, passkey_id, via=VIA)
+        remove_passkey(user, passkey_id, via=VIA, may_remove_last_way_in=True)
     except UnknownPasskey as error:
         fail(str(error))
     left = has_passkeys(user.id)
     if as_json:
-        emit_json({"email": user.email, "removed": passkey_id, "passkeys_left": left})
+        emit_json(
+            {
+                "email": user.email,
+                "removed": passkey_id,
+                "passkeys_left": left,
+                "has_password": user.has_password,
+            }
+        )
         return
     click.echo(f"removed passkey {passkey_id} of {user.email}")
-    if not left:
+    if not left and not user.has_password:
+        warn(
+            f"{user.email} has no passkey and no password left: it cannot sign in until it "
+            "gets a password (`user set-password`, or a password reset)"
+        )
+    elif not left:
         warn(f"{user.email} has no passkey left")

@@ -208,7 +208,8 @@ def show(email: str, as_json: bool) -> None:
     user = find_user_by_email(email)
     if user is None:
         fail(f"no account with email {email}")
-    described = describe(user)
+    # Only here, not in every listing: false for an account that signs in with passkeys only.
+    described = {**describe(user), "has_password": user.has_password}
     if as_json:
         emit_json(described)
         return

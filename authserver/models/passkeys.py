@@ -47,7 +47,14 @@ class PasskeyChallenge(db.Model):  # type: ignore[name-defined,misc]  # dynamic 
     id: Mapped[int] = mapped_column(BigIntPrimaryKey, primary_key=True)
     # SHA-256 of the challenge, hex: the row is found by what the browser signed.
     challenge_hash: Mapped[str] = mapped_column(String(64), unique=True)
-    purpose: Mapped[str] = mapped_column(String(16))  # register | sign-in | second-factor
-    # Whose ceremony it is; None for a passwordless sign-in (the passkey says who).
+    # register | sign-in | second-factor | invitation
+    purpose: Mapped[str] = mapped_column(String(16))
+    # Whose ceremony it is; None for a passwordless sign-in (the passkey says who) and for an
+    # invitation (no account yet).
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    # The invitation a passkey is being made for (purpose "invitation"): its answer is good
+    # for that invitation only, and the challenge goes when the invitation is replaced.
+    invitation_id: Mapped[int | None] = mapped_column(
+        BigIntPrimaryKey, ForeignKey("invitations.id", ondelete="CASCADE")
+    )
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

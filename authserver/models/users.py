@@ -26,7 +26,9 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     # across case and Unicode compatibility forms everywhere.
     email: Mapped[str] = mapped_column(String(320), unique=True)
     name: Mapped[str | None] = mapped_column(String(200))
-    password_hash: Mapped[str] = mapped_column(String(255))
+    # None for an account that signs in with passkeys only (accepted an invitation with one,
+    # accounts/invitation_passkeys.py): no password matches it until the owner sets one.
+    password_hash: Mapped[str | None] = mapped_column(String(255))
     is_disabled: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
@@ -59,3 +61,7 @@ class User(db.Model):  # type: ignore[name-defined,misc]  # Flask-SQLAlchemy's m
     @property
     def is_email_verified(self) -> bool:
         return self.email_verified_at is not None
+
+    @property
+    def has_password(self) -> bool:
+        return self.password_hash is not None

@@ -165,4 +165,10 @@ class UnknownPasskey(PasskeyError):
 
 
 class RecentSignInNeeded(PasskeyError):
-    """A passkey may only be added in a session signed in a few minutes ago."""
+    """A change that needs a session signed in a few minutes ago: adding a passkey, and for an
+    account without a password, setting one or deleting the account."""
+
+
+class LastWayIn(PasskeyError):
+    """The passkey is the only way into an account without a password: removing it from the
+    account page would lock the owner out (an operator may, with ``user passkeys remove``)."""

@@ -29,7 +29,7 @@ from authserver.models import User
 from authserver.security.devices import find_device_id
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.lockout import claim_attempt, register_failure, release_attempt
-from authserver.security.passwords import verify_password
+from authserver.security.passwords import matches_password
 from authserver.security.sign_in_notices import SIGN_IN_STEPS, notify_partial_sign_in
 
 # "passkey": a passwordless sign-in (a second factor after a password is "mfa").
@@ -100,7 +100,7 @@ def check_password_again(user: User, password: str, *, during: str, now: datetim
     """
     if not check_factor(
         user,
-        lambda: verify_password(user.password_hash, password),
+        lambda: matches_password(user.password_hash, password),
         factor="password",
         during=during,
         now=now,

@@ -43,6 +43,7 @@ from webauthn.helpers.structs import (
     ResidentKeyRequirement,
     UserVerificationRequirement,
 )
+from webauthn.registration.verify_registration_response import VerifiedRegistration
 
 from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
@@ -81,23 +82,59 @@ def user_handle(user: User) -> bytes:
 # --- registration ----------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Invitee:
+    """Whom a passkey is made for before their account exists (an invitation accepted with a
+    passkey, accounts/invitation_passkeys.py): the subject the account will have."""
+
+    subject: str
+    email: str
+    name: str | None
+    invitation_id: int
+
+
 def registration_options(user: User, *, now: datetime) -> str:
     """The JSON options to create a passkey for ``user``; commits the challenge."""
+    challenge = issue_challenge("register", user_id=user.id, now=now)
+    # §5.4.3: the authenticators that already hold one of the user's passkeys say so.
+    return _creation_options(
+        user.email, user_handle(user), user.name, challenge, exclude=_descriptors(user.id)
+    )
+
+
+def invitee_registration_options(invitee: Invitee, *, now: datetime) -> str:
+    """The JSON options to create the first passkey of an account that does not exist yet;
+    commits the challenge, which only an answer for this invitation can use."""
+    challenge = issue_challenge(
+        "invitation", user_id=None, invitation_id=invitee.invitation_id, now=now
+    )
+    # The handle is the subject the account will get, so the passkey names it (§14.6.1).
+    handle = invitee.subject.encode()
+    return _creation_options(invitee.email, handle, invitee.name, challenge, exclude=[])
+
+
+def _creation_options(
+    email: str,
+    handle: bytes,
+    name: str | None,
+    challenge: bytes,
+    *,
+    exclude: list[PublicKeyCredentialDescriptor],
+) -> str:
     rp = relying_party()
     options = generate_registration_options(
         rp_id=rp.id,
         rp_name=rp.name,
-        user_name=user.email,
-        user_id=user_handle(user),
-        user_display_name=user.name or user.email,
-        challenge=issue_challenge("register", user_id=user.id, now=now),
+        user_name=email,
+        user_id=handle,
+        user_display_name=name or email,
+        challenge=challenge,
         timeout=TIMEOUT_MS,
         authenticator_selection=AuthenticatorSelectionCriteria(
             resident_key=ResidentKeyRequirement.REQUIRED,
             user_verification=UserVerificationRequirement.REQUIRED,
         ),
-        # §5.4.3: the authenticators that already hold one of the user's passkeys say so.
-        exclude_credentials=_descriptors(user.id),
+        exclude_credentials=exclude,
     )
     db.session.commit()
     return options_to_json(options)
@@ -110,9 +147,40 @@ def verify_new_passkey(user: User, credential: str, *, now: datetime) -> Passkey
     parsed: RegistrationCredential = _parse(credential, parse_registration_credential_json)
     if not _take_challenge(parsed, "register", user_id=user.id, now=now):
         _refuse(user, "challenge", during="register")
+    outcome = _check_registration(parsed)
+    if isinstance(outcome, str):
+        _refuse(user, outcome, during="register")
+    passkey = _new_passkey(parsed, outcome, now=now)
+    passkey.user_id = user.id
+    return passkey
+
+
+def verify_invitee_passkey(invitee: Invitee, credential: str, *, now: datetime) -> Passkey:
+    """Check the answer to :func:`invitee_registration_options`; returns the passkey, staged,
+    without its account (the caller creates that, and commits both together). Raises
+    PasskeyRefused, with the challenge used up and the reason audited as a failed invitation.
+    """
+    parsed: RegistrationCredential = _parse(credential, parse_registration_credential_json)
+    taken = _take_challenge(
+        parsed, "invitation", user_id=None, invitation_id=invitee.invitation_id, now=now
+    )
+    outcome = _check_registration(parsed) if taken else "challenge"
+    if isinstance(outcome, str):
+        record_event(
+            EventTag.INVITATION_FAILED,
+            outcome="failure",
+            detail={"reason": f"passkey-{outcome}"},
+        )
+        db.session.commit()
+        raise PasskeyRefused(REFUSED)
+    return _new_passkey(parsed, outcome, now=now)
+
+
+def _check_registration(parsed: RegistrationCredential) -> VerifiedRegistration | str:
+    """The library's verdict (WebAuthn §7.1): the verified registration, or why not."""
     rp = relying_party()
     try:
-        verified = verify_registration_response(
+        return verify_registration_response(
             credential=parsed,
             expected_challenge=_signed_challenge(parsed),
             expected_rp_id=rp.id,
@@ -120,10 +188,14 @@ def verify_new_passkey(user: User, credential: str, *, now: datetime) -> Passkey
             require_user_verification=True,
         )
     except WebAuthnException as error:
-        _refuse(user, _reason(error), during="register")
+        return _reason(error)
+
+
+def _new_passkey(
+    parsed: RegistrationCredential, verified: VerifiedRegistration, *, now: datetime
+) -> Passkey:
     transports = parsed.response.transports or []
     return Passkey(
-        user_id=user.id,
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
@@ -256,12 +328,13 @@ def _take_challenge(
     *,
     user_id: int | None,
     now: datetime,
+    invitation_id: int | None = None,
 ) -> bool:
     try:
         challenge = _signed_challenge(parsed)
     except (WebAuthnException, ValueError, TypeError, KeyError):
         return False
-    taken = use_challenge(challenge, purpose, user_id=user_id, now=now)
+    taken = use_challenge(challenge, purpose, user_id=user_id, invitation_id=invitation_id, now=now)
     db.session.commit()  # used up whatever the rest of the answer says
     return taken
 

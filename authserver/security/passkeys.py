@@ -2,17 +2,18 @@
 one is called in ``amr``.
 
 Adding a passkey is a security change, so it needs a session that signed in a short while ago
-(:data:`RECENT_SIGN_IN`), as the password and MFA forms need the current secret: an open
+(security/recent_sign_in.py), as the password and MFA forms need the current secret: an open
 browser left behind, or a stolen cookie, cannot plant a way in. Removing one is allowed to the
 owner at any time (it takes a way in away) and to an operator, even the last second factor of
-an account that must use MFA; either is audited. The ceremonies themselves are in
-security/passkey_ceremonies.py.
+an account that must use MFA; either is audited. Only the last passkey of an account without a
+password (accepted an invitation with it) is kept from its owner: it is the only way in. The
+ceremonies themselves are in security/passkey_ceremonies.py.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -23,14 +24,14 @@ from authserver.models import Passkey, User
 from authserver.models.passkeys import MAX_PASSKEY_NAME_LENGTH
 from authserver.security.errors import (
     InvalidName,
+    LastWayIn,
     PasskeyRefused,
-    RecentSignInNeeded,
     UnknownPasskey,
 )
 from authserver.security.mfa.second_factor import is_enrolled
 from authserver.security.passkey_ceremonies import REFUSED, verify_new_passkey
+from authserver.security.recent_sign_in import check_recent_sign_in
 
-RECENT_SIGN_IN = timedelta(minutes=10)
 DEFAULT_NAME = "Passkey"
 # RFC 8176 §2: "hwk" a key bound to hardware, "swk" a software key (a synced passkey can leave
 # its device), "user" the user verification the ceremony required; with it a passkey is "mfa".
@@ -70,19 +71,13 @@ def list_passkeys(user_id: int) -> list[PasskeyView]:
     ]
 
 
-def check_recent_sign_in(auth_time: datetime, *, now: datetime) -> None:
-    """Raises RecentSignInNeeded unless the session signed in within :data:`RECENT_SIGN_IN`."""
-    if now - auth_time > RECENT_SIGN_IN:
-        raise RecentSignInNeeded("sign in again to add a passkey")
-
-
 def add_passkey(
     user: User, credential: str, *, name: str, auth_time: datetime, now: datetime
 ) -> PasskeyView:
     """Store the passkey the browser just made (the answer to registration_options). Commits
     with the audit event. Raises RecentSignInNeeded, InvalidName or PasskeyRefused."""
     check_recent_sign_in(auth_time, now=now)
-    clean_name = _clean_name(name)
+    clean_name = clean_passkey_name(name)
     passkey = verify_new_passkey(user, credential, now=now)
     passkey.name = clean_name
     db.session.add(passkey)
@@ -102,23 +97,45 @@ def add_passkey(
 def rename_passkey(user: User, passkey_id: int, name: str) -> None:
     """Raises UnknownPasskey or InvalidName; commits with the audit event."""
     passkey = _owned(user, passkey_id)
-    passkey.name = _clean_name(name)
+    passkey.name = clean_passkey_name(name)
     record_event(
         EventTag.PASSKEY_RENAMED, user_subject=user.subject, detail={"passkey": passkey.id}
     )
     db.session.commit()
 
 
-def remove_passkey(user: User, passkey_id: int, *, via: str) -> None:
+def remove_passkey(
+    user: User, passkey_id: int, *, via: str, may_remove_last_way_in: bool = False
+) -> None:
     """Remove one of ``user``'s passkeys; ``via`` names who asked ("account", "cli"). Commits
-    with the audit event, which says when it was the account's last second factor."""
+    with the audit event, which says when it was the account's last second factor, or its
+    last way in.
+
+    The last passkey of an account without a password is its only way in: removing it raises
+    :class:`LastWayIn` and changes nothing, unless ``may_remove_last_way_in`` (an operator,
+    who can give the owner another way in: ``user set-password``, or a password reset).
+    """
     passkey = _owned(user, passkey_id)
+    # One removal at a time per account, or two removing its last two passkeys at once would
+    # each see the other's still there.
+    db.session.execute(select(User.id).where(User.id == user.id).with_for_update())
     db.session.execute(delete(Passkey).where(Passkey.id == passkey.id))
     detail: dict[str, object] = {"passkey": passkey.id, "name": passkey.name, "via": via}
-    if not has_passkeys(user.id) and not _has_authenticator_app(user.id):
+    is_last = not has_passkeys(user.id)
+    if is_last and not user.has_password:
+        if not may_remove_last_way_in:
+            db.session.rollback()
+            raise LastWayIn("the only passkey of an account without a password")
+        detail["last_way_in"] = True
+    if is_last and not _has_authenticator_app(user.id):
         detail["last_second_factor"] = True
     record_event(EventTag.PASSKEY_REMOVED, user_subject=user.subject, detail=detail)
     db.session.commit()
+
+
+def is_only_way_in(user: User) -> bool:
+    """Whether the account has no password and one passkey: removing it would lock it out."""
+    return not user.has_password and len(list_passkeys(user.id)) == 1
 
 
 def find_passkey_view(user: User, passkey_id: int) -> PasskeyView:
@@ -134,7 +151,8 @@ def _owned(user: User, passkey_id: int) -> Passkey:
     return passkey
 
 
-def _clean_name(name: str) -> str:
+def clean_passkey_name(name: str) -> str:
+    """Spaces folded, the default when blank; InvalidName when too long."""
     clean = " ".join((name or "").split()) or DEFAULT_NAME
     if len(clean) > MAX_PASSKEY_NAME_LENGTH:
         raise InvalidName(f"a passkey name has at most {MAX_PASSKEY_NAME_LENGTH} characters")

@@ -32,6 +32,7 @@ __all__ = [
     "hash_parameters",
     "hash_password",
     "is_common_password",
+    "matches_password",
     "min_password_length",
     "needs_rehash",
     "password_problems",
@@ -134,6 +135,17 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _off_loop(_hasher().verify, password_hash, _normalise(password))
     except (VerificationError, InvalidHashError):
         return False
+
+
+def matches_password(password_hash: str | None, password: str) -> bool:
+    """:func:`verify_password` for a stored hash that may be missing: an account that signs in
+    with passkeys only has none, and no password matches it. It still costs one verification
+    (:func:`dummy_verify`), so time tells it apart from a wrong password no more than the
+    answer does."""
+    if password_hash is None:
+        dummy_verify(password)
+        return False
+    return verify_password(password_hash, password)
 
 
 def needs_rehash(password_hash: str) -> bool:

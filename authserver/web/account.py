@@ -13,11 +13,13 @@ from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.lifecycle import get_user
 from authserver.accounts.self_service import (
+    add_first_password,
     change_password,
     sign_out_everywhere,
     sign_out_session,
     update_profile,
 )
+from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.oauth.consents import list_connected_apps, revoke_connected_app
 from authserver.oauth.errors import UnknownConsent
@@ -26,6 +28,7 @@ from authserver.ratelimit.limits import limit_reauthentication
 from authserver.security.errors import (
     InvalidName,
     PasswordPolicyError,
+    RecentSignInNeeded,
     TooManyAttempts,
     WrongPassword,
 )
@@ -41,6 +44,7 @@ from authserver.sessions import (
     start_session,
 )
 from authserver.web.account_forms import (
+    AddPasswordForm,
     PasswordChangeForm,
     ProfileForm,
     RevokeAppForm,
@@ -48,7 +52,7 @@ from authserver.web.account_forms import (
     SignOutSessionForm,
 )
 from authserver.web.form_errors import add_password_problems, add_problems
-from authserver.web.guards import signed_in
+from authserver.web.guards import sign_in_location, signed_in
 
 bp = Blueprint("account", __name__)
 
@@ -68,7 +72,7 @@ def render_account(
     session: BrowserSession,
     *,
     profile_form: ProfileForm | None = None,
-    password_form: PasswordChangeForm | None = None,
+    password_form: PasswordChangeForm | AddPasswordForm | None = None,
     error: str | None = None,
     status: int = 200,
 ) -> ResponseReturnValue:
@@ -78,7 +82,7 @@ def render_account(
         "account.html",
         user=user,
         profile_form=profile_form or ProfileForm(formdata=None, name=user.name),
-        password_form=password_form or PasswordChangeForm(formdata=None),
+        password_form=password_form or password_form_for(user)(formdata=None),
         sessions=list_active_sessions(user, now=utcnow(), current_sid=session.sid),
         apps=[(app, describe_scopes(app.scopes)) for app in apps],
         mfa_setup_path=MFA_SETUP_PATH,
@@ -88,6 +92,11 @@ def render_account(
         min_length=min_password_length(),
     )
     return page, status
+
+
+def password_form_for(user: User) -> type[PasswordChangeForm | AddPasswordForm]:
+    """Changing a password proves the current one; an account with passkeys only has none."""
+    return PasswordChangeForm if user.has_password else AddPasswordForm
 
 
 @bp.get("/account")
@@ -121,20 +130,28 @@ def signed_in_email() -> str | None:
 @signed_in
 @limit_reauthentication(account=signed_in_email)
 def password_submit(session: BrowserSession) -> ResponseReturnValue:
-    form = PasswordChangeForm()
     user, now = get_user(session.user_id), utcnow()
+    form = password_form_for(user)()
     if not form.validate_on_submit():
         # With the policy's verdict on the new password, so everything is corrected at once.
         if not form.new_password.errors:
             add_password_problems(form.new_password, email=user.email)
         return render_account(session, password_form=form, status=400)
     try:
-        change_password(
-            user,
-            current_password=form.current_password.data,
-            new_password=form.new_password.data,
-            now=now,
-        )
+        if user.has_password:
+            change_password(
+                user,
+                current_password=form.current_password.data,
+                new_password=form.new_password.data,
+                now=now,
+            )
+        else:
+            add_first_password(
+                user, new_password=form.new_password.data, auth_time=session.auth_time, now=now
+            )
+    except RecentSignInNeeded:
+        flash(gettext("For your security, sign in again to add a password."))
+        return redirect(sign_in_location(url_for("account.account_page")), 303)
     except WrongPassword:
         form.current_password.errors.append(WRONG_CURRENT_PASSWORD)
         return render_account(session, password_form=form, status=400)
@@ -146,7 +163,10 @@ def password_submit(session: BrowserSession) -> ResponseReturnValue:
         return render_account(session, password_form=form, status=400)
     # Everything was ended, this browser's session too; it goes on in a fresh one (new id).
     start_session(user, amr=session.amr, now=now)
-    flash(gettext("Your password was changed. Every other device has been signed out."))
+    if isinstance(form, AddPasswordForm):
+        flash(gettext("Your password was added. Every other device has been signed out."))
+    else:
+        flash(gettext("Your password was changed. Every other device has been signed out."))
     return redirect(url_for("account.account_page"), 303)
 
 

@@ -53,6 +53,13 @@ class PasswordChangeForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no
     )
 
 
+class AddPasswordForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """An account that signs in with passkeys only: no current password to give."""
+
+    new_password = PasswordChangeForm.new_password
+    confirm_password = PasswordChangeForm.confirm_password
+
+
 class SignOutSessionForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
     sid = HiddenField(
         validators=[InputRequired(_l("Choose a session to sign out.")), Length(max=MAX_SID_LENGTH)]

@@ -5,22 +5,26 @@ Rules live in accounts/export.py and accounts/deletion.py; the CLI calls the sam
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.deletion import delete_own_account
 from authserver.accounts.export import export_account, render_export
 from authserver.accounts.lifecycle import get_user
+from authserver.models import User
 from authserver.models.types import utcnow
 from authserver.ratelimit.limits import limit_reauthentication
 from authserver.security.errors import (
     InvalidMfaCode,
     MalformedMfaCode,
+    RecentSignInNeeded,
     TooManyAttempts,
     WrongPassword,
 )
 from authserver.security.mfa.second_factor import is_enrolled
+from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession, end_current_session
 from authserver.web.account import (
     BAD_REQUEST,
@@ -30,8 +34,8 @@ from authserver.web.account import (
     render_account,
     signed_in_email,
 )
-from authserver.web.guards import signed_in
-from authserver.web.privacy_forms import DeleteAccountForm, ExportForm
+from authserver.web.guards import sign_in_location, signed_in
+from authserver.web.privacy_forms import DeleteAccountForm, DeletePasskeyAccountForm, ExportForm
 
 bp = Blueprint("account_privacy", __name__)
 
@@ -60,22 +64,41 @@ def export_download(session: BrowserSession) -> ResponseReturnValue:
     )
 
 
+DeleteForm = DeleteAccountForm | DeletePasskeyAccountForm
+
+
+def delete_form_for(user: User) -> type[DeleteForm]:
+    """The current password is asked again; an account with passkeys only has none."""
+    return DeleteAccountForm if user.has_password else DeletePasskeyAccountForm
+
+
 def render_delete_page(
-    session: BrowserSession, form: DeleteAccountForm | None = None, *, status: int = 200
+    session: BrowserSession, form: DeleteForm | None = None, *, status: int = 200
 ) -> ResponseReturnValue:
     user = get_user(session.user_id)
     page = render_template(
         "account_delete.html",
         user=user,
-        form=form or DeleteAccountForm(formdata=None),
+        form=form or delete_form_for(user)(formdata=None),
         asks_code=is_enrolled(user.id),
     )
     return page, status, NO_STORE
 
 
+def sign_in_again() -> ResponseReturnValue:
+    """An account without a password proves itself by signing in again (with its passkey)."""
+    flash(gettext("For your security, sign in again to delete your account."))
+    return redirect(sign_in_location(url_for("account_privacy.delete_page")), 303)
+
+
 @bp.get("/account/delete")
 @signed_in
 def delete_page(session: BrowserSession) -> ResponseReturnValue:
+    if not get_user(session.user_id).has_password:
+        try:
+            check_recent_sign_in(session.auth_time, now=utcnow())
+        except RecentSignInNeeded:
+            return sign_in_again()
     return render_delete_page(session)
 
 
@@ -83,16 +106,20 @@ def delete_page(session: BrowserSession) -> ResponseReturnValue:
 @signed_in
 @limit_reauthentication(account=signed_in_email)
 def delete_submit(session: BrowserSession) -> ResponseReturnValue:
-    form = DeleteAccountForm()
+    user = get_user(session.user_id)
+    form = delete_form_for(user)()
     if not form.validate_on_submit():
         return render_delete_page(session, form, status=400)
     try:
         delete_own_account(
-            get_user(session.user_id),
-            password=form.password.data,
+            user,
+            password=form.password.data if isinstance(form, DeleteAccountForm) else None,
             code=form.code.data,
+            auth_time=session.auth_time,
             now=utcnow(),
         )
+    except RecentSignInNeeded:
+        return sign_in_again()
     except WrongPassword:
         form.password.errors.append(WRONG_CURRENT_PASSWORD)
         return render_delete_page(session, form, status=400)

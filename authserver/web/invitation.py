@@ -1,23 +1,37 @@
 """Invitation pages: the mailed link shows a password form; submitting it creates the account.
 
-Passkeys do not exist yet, so a password is the only way to accept. While registration is
-``closed`` these routes answer 404, as if they did not exist.
+The page also offers to create a passkey instead (templates/static/passkeys.js, hidden where
+the browser has no WebAuthn or no JavaScript): its two form posts are answered in JSON like the
+account page's (web/passkeys.py), ``{"location": ...}`` or ``{"error": ...}``; the rules are in
+accounts/invitation_passkeys.py. While registration is ``closed`` these routes answer 404, as
+if they did not exist.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, abort, redirect, render_template, url_for
+from flask import Blueprint, Response, abort, jsonify, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
+from authserver.accounts.invitation_passkeys import (
+    accept_invitation_with_passkey,
+    invitation_passkey_options,
+)
 from authserver.accounts.invitations import accept_invitation, find_invitation
 from authserver.accounts.registration import invitations_allowed
 from authserver.extensions import csrf_exempt
 from authserver.models.types import utcnow
 from authserver.ratelimit.limits import limit_reset, link_in_path
-from authserver.security.errors import InvalidLink, PasswordPolicyError
+from authserver.security.errors import (
+    InvalidLink,
+    InvalidName,
+    PasskeyRefused,
+    PasswordPolicyError,
+)
 from authserver.security.passwords import min_password_length
+from authserver.sessions.user_agents import describe_device
 from authserver.web.form_errors import add_problems
-from authserver.web.forms import ChoosePasswordForm
+from authserver.web.forms import ChoosePasswordForm, ConfirmForm
 from authserver.web.link_pages import form_error, private_page
 
 bp = Blueprint("invitation", __name__)
@@ -58,9 +72,63 @@ def link_submit(token: str) -> ResponseReturnValue:
     return private_page(redirect(url_for("invitation.done_page"), 303))
 
 
+# Not rate limited, as the page itself is not: options answer only the holder of a live link
+# and let nobody in (unanswered challenges are purged), and a person whose browser prompt was
+# cancelled may ask again. The answer below counts like the password form.
+@bp.post("/invitation/<token>/passkey/options")
+@csrf_exempt  # checked below, as the form's is: see web/link_pages.py
+def passkey_options(token: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        return _json({"error": _passkey_not_created()}, 400)
+    try:
+        options = invitation_passkey_options(token, now=utcnow())
+    except InvalidLink:
+        return _back_to_page(token)
+    return _json(options)
+
+
+@bp.post("/invitation/<token>/passkey")
+@limit_reset(account=link_in_path)
+@csrf_exempt  # checked below, as the form's is: see web/link_pages.py
+def passkey_submit(token: str) -> ResponseReturnValue:
+    if not ConfirmForm().validate_on_submit():
+        return _json({"error": _passkey_not_created()}, 400)
+    try:
+        accept_invitation_with_passkey(
+            token,
+            request.form.get("credential", ""),
+            passkey_name=describe_device(request.headers.get("User-Agent")),
+            now=utcnow(),
+        )
+    except InvalidLink:
+        return _back_to_page(token)
+    except (PasskeyRefused, InvalidName):
+        return _json({"error": _passkey_not_created()}, 400)
+    return _json({"location": url_for("invitation.done_page", way="passkey")})
+
+
 @bp.get("/invitation/done")
 def done_page() -> ResponseReturnValue:
-    return render_template("invitation_done.html")
+    with_passkey = request.args.get("way") == "passkey"  # only chooses the page's words
+    return render_template("invitation_done.html", with_passkey=with_passkey)
+
+
+def _json(body: dict[str, str] | str, status: int = 200) -> ResponseReturnValue:
+    """JSON for templates/static/passkeys.js (``body`` may be JSON text already), kept as
+    private as the page: no referrer, no cache."""
+    if isinstance(body, str):
+        return private_page(Response(body, status, content_type="application/json"))
+    return private_page(jsonify(body), status)
+
+
+def _passkey_not_created() -> str:
+    message: str = gettext("The passkey was not created. Please try again, or choose a password.")
+    return message
+
+
+def _back_to_page(token: str) -> ResponseReturnValue:
+    """A link that cannot be used (any more): the page itself says so, and what to do."""
+    return _json({"location": url_for("invitation.link_page", token=token)}, 400)
 
 
 def _password_form(

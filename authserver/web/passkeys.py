@@ -19,6 +19,7 @@ from authserver.accounts.lifecycle import get_user
 from authserver.models.types import utcnow
 from authserver.security.errors import (
     InvalidName,
+    LastWayIn,
     PasskeyRefused,
     RecentSignInNeeded,
     UnknownPasskey,
@@ -26,11 +27,12 @@ from authserver.security.errors import (
 from authserver.security.passkey_ceremonies import registration_options
 from authserver.security.passkeys import (
     add_passkey,
-    check_recent_sign_in,
     find_passkey_view,
+    is_only_way_in,
     remove_passkey,
     rename_passkey,
 )
+from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession
 from authserver.sessions.user_agents import describe_device
 from authserver.web.guards import sign_in_location, signed_in
@@ -105,12 +107,18 @@ def rename(session: BrowserSession, passkey_id: int) -> ResponseReturnValue:
 @bp.get("/account/passkeys/<int:passkey_id>/remove")
 @signed_in
 def remove_page(session: BrowserSession, passkey_id: int) -> ResponseReturnValue:
+    user = get_user(session.user_id)
     try:
-        passkey = find_passkey_view(get_user(session.user_id), passkey_id)
+        passkey = find_passkey_view(user, passkey_id)
     except UnknownPasskey:
         flash(gettext("That passkey had already been removed."))
         return redirect(url_for("account.account_page"), 303)
-    return render_template("passkey_remove.html", passkey=passkey)
+    return render_template(
+        "passkey_remove.html",
+        passkey=passkey,
+        has_password=user.has_password,
+        only_way_in=is_only_way_in(user),
+    )
 
 
 @bp.post("/account/passkeys/<int:passkey_id>/remove")
@@ -120,6 +128,13 @@ def remove_submit(session: BrowserSession, passkey_id: int) -> ResponseReturnVal
         remove_passkey(get_user(session.user_id), passkey_id, via="account")
     except UnknownPasskey:
         flash(gettext("That passkey had already been removed."))
+    except LastWayIn:
+        flash(
+            gettext(
+                "The passkey was not removed: it is the only way you can sign in, as your "
+                "account has no password. Add a password or another passkey first."
+            )
+        )
     else:
         flash(gettext("The passkey was removed. It no longer signs you in."))
     return redirect(url_for("account.account_page"), 303)

@@ -34,3 +34,10 @@ class DeleteAccountForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no 
             DataRequired(_l("Tick the box to confirm that you want to delete your account."))
         ],
     )
+
+
+class DeletePasskeyAccountForm(FlaskForm):  # type: ignore[misc]  # flask_wtf ships no type hints
+    """An account without a password (passkeys only): a recent sign-in stands in for it."""
+
+    code = DeleteAccountForm.code
+    confirm = DeleteAccountForm.confirm

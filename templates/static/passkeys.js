@@ -1,7 +1,8 @@
-// Passkeys (WebAuthn): adding one on the account page, signing in with one on the sign-in page
-// (a button, and the browser's own offer in the Email field: conditional mediation), and using
-// one as the second step. The server makes the options and checks the answers; this file only
-// carries them between it and navigator.credentials. Each button is hidden until this script
+// Passkeys (WebAuthn): adding one on the account page (or the first one on the invitation page),
+// signing in with one on the sign-in page (a button, and the browser's own offer in the Email
+// field: conditional mediation), and using one as the second step. The server makes the
+// options and checks the answers; this file only carries them between it and
+// navigator.credentials. Each button is hidden until this script
 // finds WebAuthn, so a browser without it (or without JavaScript) sees the forms alone.
 "use strict";
 
@@ -125,7 +126,13 @@
     window.location.assign(json.location);
   }
 
-  // --- the account page: add a passkey ---------------------------------------------------------
+  // Parts of a page that only make sense where passkeys can be made (the invitation page's
+  // offer); without WebAuthn or JavaScript they stay hidden and the page's form stands alone.
+  Array.prototype.forEach.call(document.querySelectorAll("[data-webauthn]"), function (part) {
+    part.hidden = false;
+  });
+
+  // --- add a passkey: on the account page, and as the first one of an invited account ----------
   var add = document.getElementById("passkey-add");
   if (add) {
     var addError = document.getElementById("passkey-error");

@@ -279,6 +279,21 @@ def other_sessions_ended(world: World) -> tuple[str | None, str | None]:
     return world.subject(), None
 
 
+def first_password_added(world: World) -> tuple[str | None, str | None]:
+    client = world.signed_in()
+    # As an account that accepted its invitation with a passkey: no password yet.
+    the_user().password_hash = None
+    db.session.commit()
+    world.watch()
+    response = submit(
+        client,
+        "/account/password",
+        {"new_password": NEW_PASSWORD, "confirm_password": NEW_PASSWORD},
+    )
+    assert response.status_code == 303, response.text
+    return world.subject(), None
+
+
 def password_changed(world: World) -> tuple[str | None, str | None]:
     client = world.signed_in()
     world.watch()
@@ -510,6 +525,7 @@ CASES = {
     "recovery code used": Case(recovery_code_used, "user:mfa:recovery-code-used"),
     "mfa remove": Case(mfa_removed, "user:mfa:remove"),
     "password change": Case(password_changed, "user:password-change"),
+    "first password added": Case(first_password_added, "user:password-add"),
     "password reset": Case(password_reset, "user:password-reset"),
     "session revoked": Case(session_revoked, "user:session:revoke"),
     "other sessions ended": Case(other_sessions_ended, "user:sessions:revoke-others"),

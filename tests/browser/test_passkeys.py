@@ -1,8 +1,9 @@
 """Passkeys in headless Chromium with its virtual authenticator (Chrome DevTools Protocol
 ``WebAuthn`` domain, through a Playwright CDP session): add one on the account page, sign out,
 sign in with the passkey alone (the button, then the browser's own offer in the Email field),
-use it as the second step after a password, remove it; a removed passkey and a copied one (its
-signature counter put back) are refused, the copy also mailed to the owner. The other refusals
+use it as the second step after a password, remove it; accept an invitation with a passkey
+instead of a password and sign in with it; a removed passkey and a copied one (its signature
+counter put back) are refused, the copy also mailed to the owner. The other refusals
 (wrong origin or RP id, no user verification, a replayed challenge) cannot be made by a real
 browser, which refuses them itself: tests/web/test_passkeys.py makes them over HTTP.
 
@@ -13,6 +14,7 @@ one (ctap2, internal) that keeps discoverable credentials and verifies the user 
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -52,6 +54,7 @@ def localhost_server(
         "AUTHSERVER_SMTP_HOST": inbox.host,
         "AUTHSERVER_SMTP_PORT": str(inbox.port),
         "AUTHSERVER_SMTP_STARTTLS": "false",
+        "AUTHSERVER_REGISTRATION": "invite",  # the invitation pages answer
     }
     with ExitStack() as stack:
         if request.param == "postgresql":
@@ -225,3 +228,30 @@ def test_a_copied_passkey_is_refused_and_the_owner_told(
         inbox, to=account.email, subject="A sign-in with a copied passkey may have been tried"
     )
     assert "signature counter was lower" in text_of(notice)
+
+
+def test_accept_an_invitation_with_a_passkey_and_sign_in_with_it(
+    tab: WatchedPage, localhost_server: LiveServer
+) -> None:
+    server, page = localhost_server, tab.page
+    email = f"invited-{secrets.token_hex(5)}@example.test"
+    invited = server.cli_json("user", "invite", email)
+    cdp, authenticator = virtual_authenticator(tab)
+    page.goto(invited["link"])
+    tab.arrive(urlsplit(invited["link"]).path, "Create your account", name="invitation")
+
+    # The script goes to the done page once the account and its passkey are stored.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create a passkey").click()
+    tab.arrive("/invitation/done", "Account created", name="invitation accepted with a passkey")
+    expect(page.get_by_text("Sign in with a passkey")).to_be_visible()
+    [stored] = credentials(cdp, authenticator)
+    assert stored["isResidentCredential"] is True
+    shown = server.cli_json("user", "show", email)
+    assert (shown["created_via"], shown["has_password"]) == ("invitation", False)
+
+    # As in the first test: the sign-in page's conditional request waits for a touch.
+    presence(cdp, authenticator, automatic=False)
+    sign_in_with_the_button(tab, server, cdp, authenticator)
+    expect(page.get_by_text("Your account has no password")).to_be_visible()
+    expect(page.get_by_role("button", name="Add password")).to_be_visible()

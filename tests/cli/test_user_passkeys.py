@@ -22,7 +22,12 @@ def test_list_then_remove_the_last_second_factor(app: Flask, cli: Cli) -> None:
     assert listed["synced"] is True and listed["last_used_at"] is None
     assert set(listed) == {"id", "name", "synced", "created_at", "last_used_at"}
     assert f"{listed['id']}  {listed['name']}  synced" in text
-    assert removed == {"email": DEFAULT_EMAIL, "removed": listed["id"], "passkeys_left": False}
+    assert removed == {
+        "email": DEFAULT_EMAIL,
+        "removed": listed["id"],
+        "passkeys_left": False,
+        "has_password": True,
+    }
     assert cli.json("user", "passkeys", DEFAULT_EMAIL, "--json") == []
     [(_, _, _, detail)] = audit_rows("user:passkey:remove")
     assert detail == {
