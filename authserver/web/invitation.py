@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, redirect, render_template, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from authserver.accounts.invitations import accept_invitation, find_invitation
 from authserver.accounts.registration import invitations_allowed
@@ -81,7 +82,7 @@ def _password_form(
 def _invalid_link() -> ResponseReturnValue:
     page = render_template(
         "link_invalid.html",
-        title="This invitation link cannot be used",
+        title=gettext("This invitation link cannot be used"),
         again_url=None,
         again_label=None,
     )
