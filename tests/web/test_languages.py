@@ -73,6 +73,24 @@ def test_the_browsers_language_is_used_when_it_is_offered(dutch: FlaskClient) ->
     assert '<option value="en" lang="en">English</option>' in page
 
 
+@pytest.mark.parametrize(
+    ("accepted", "expected"),
+    [
+        # A regional tag reads its language, in the order of preference the browser gives:
+        # Werkzeug's best_match alone would prefer the exact "en" here.
+        ("nl-BE, en;q=0.5", "nl"),
+        ("en-GB, nl;q=0.9", "en"),
+        ("NL_be", "nl"),
+        ("nl;q=0, en;q=0.5", "en"),  # q=0: not acceptable
+        ("*", "en"),
+    ],
+)
+def test_the_browsers_order_of_preference_decides(
+    dutch: FlaskClient, accepted: str, expected: str
+) -> None:
+    assert page_language(dutch, **{"Accept-Language": accepted})[0] == expected
+
+
 def test_an_unoffered_browser_language_falls_back_to_english(dutch: FlaskClient) -> None:
     assert page_language(dutch, **{"Accept-Language": "fr, it;q=0.5"})[0] == "en"
     assert page_language(dutch)[0] == "en"
