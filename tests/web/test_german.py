@@ -25,7 +25,8 @@ from authserver.mail_language import written_time
 from authserver.web.languages import TRANSLATIONS
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
-from tests.support.account import audit_tags, read_outbox, submit, the_user
+from tests.security.test_new_device_alerts import audit_rows
+from tests.support.account import SAFARI_IPHONE, audit_tags, read_outbox, submit, the_user
 from tests.support.web import csrf_token, sign_in
 
 GERMAN = {"HTTP_ACCEPT_LANGUAGE": "de-DE, de;q=0.9, en;q=0.5"}
@@ -168,6 +169,25 @@ def test_a_german_account_page_names_the_device_in_german(
     assert "Firefox unter Linux" in page
     assert "Firefox on Linux" not in page
     assert "Wo Sie angemeldet sind" in page
+
+
+def test_a_new_device_notice_names_the_device_in_german_and_audits_it_in_english(
+    site: Flask, tmp_path: Path
+) -> None:
+    assert sign_in(browser(site, GERMAN), DEFAULT_EMAIL, DEFAULT_PASSWORD).status_code == 303
+    phone = site.test_client()
+    phone.environ_base.update(GERMAN, HTTP_USER_AGENT=SAFARI_IPHONE, REMOTE_ADDR="203.0.113.7")
+    signed_in = sign_in(phone, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+    signed_in.close()  # the notice goes after the response
+    assert signed_in.status_code == 303
+
+    [notice] = read_outbox(tmp_path / "outbox")
+    assert subject_of(notice) == "localhost: Neue Anmeldung bei Ihrem Konto"
+    body = " ".join(body_of(notice).split())
+    assert "Gerät: Safari unter iOS (wie sich der Browser selbst beschreibt)" in body
+    assert "IP-Adresse: 203.0.113.7" in body
+    [row] = audit_rows("user:login:new-device-notice")
+    assert row.detail == {"device": "Safari on iOS"}
 
 
 def test_mail_follows_the_account_language_not_the_asking_browser(
