@@ -12,9 +12,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime
 
+from babel import Locale
+from babel.dates import format_date, format_time, get_datetime_format
 from flask import g, has_app_context, has_request_context
-from flask_babel import get_locale
+from flask_babel import LazyString, get_locale
 from sqlalchemy import update
 
 from authserver.config_languages import SOURCE_LANGUAGE
@@ -71,3 +74,21 @@ def mail_language(stored: str | None) -> str:
     """The language to write to someone in: ``stored`` (their account's ``language``; None for
     an account that never used the pages, or no account), else the page's that caused the mail."""
     return stored or page_language() or SOURCE_LANGUAGE
+
+
+def written_time(moment: datetime) -> LazyString:
+    """``moment`` (aware) as the mail's language writes a date and time, in UTC: "Monday,
+    December 7, 2026, 15:04 UTC", "Montag, 7. Dezember 2026, 15:04 UTC". Rendered with the
+    mail (mail.render_mail forces its language), so a notice caused on an English page still
+    names the day in the recipient's words."""
+    return LazyString(_write_time, moment)
+
+
+def _write_time(moment: datetime) -> str:
+    locale = get_locale() or Locale.parse(SOURCE_LANGUAGE)
+    date = format_date(moment.astimezone(UTC), "full", locale=locale)
+    time = format_time(moment, "HH:mm", tzinfo=UTC, locale=locale)
+    # The language's own way of joining a date and a time (CLDR), its quotes removed as
+    # babel.dates.format_datetime removes them.
+    joined = str(get_datetime_format("long", locale=locale)).replace("'", "")
+    return joined.replace("{0}", time).replace("{1}", date) + " UTC"

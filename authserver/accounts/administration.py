@@ -23,7 +23,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import MailDeliveryError, render_mail, send
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import User
 from authserver.security.errors import AccountStateUnchanged
 from authserver.security.lockout import clear_locks
@@ -115,7 +115,7 @@ def _notify_password_set(user: User, *, now: datetime) -> bool:
         "password_set_by_administrator.txt",
         language=mail_language(user.language),
         email=user.email,
-        when=f"{now:%Y-%m-%d at %H:%M}",
+        when=written_time(now),
         login_link=current_settings().issuer + "/login",
     )
     try:

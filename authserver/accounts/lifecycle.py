@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import datetime
 
+from flask_babel import gettext
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -49,17 +50,26 @@ _EMAIL_SHAPE = re.compile(r"[^@\s]+@[^@\s.]+(\.[^@\s.]+)*")
 
 
 def check_email_shape(email: str) -> None:
-    """Raise :class:`InvalidEmail` unless the (normalised) address looks like one."""
+    """Raise :class:`InvalidEmail` unless the (normalised) address looks like one.
+
+    The messages are in the page's language (English in a command): pages show them.
+    """
     if len(email) > MAX_EMAIL_LENGTH:
-        raise InvalidEmail(f"email address must be at most {MAX_EMAIL_LENGTH} characters")
+        raise InvalidEmail(
+            gettext("email address must be at most %(num)d characters", num=MAX_EMAIL_LENGTH)
+        )
     if has_refused_characters(email):
-        raise InvalidEmail("email address must not contain spaces, invisible or control characters")
+        raise InvalidEmail(
+            gettext("email address must not contain spaces, invisible or control characters")
+        )
     if not _EMAIL_SHAPE.fullmatch(email):
-        raise InvalidEmail("email address must look like name@example.org")
+        raise InvalidEmail(gettext("email address must look like name@example.org"))
     if len(email.partition("@")[0]) > MAX_LOCAL_PART_LENGTH:
         raise InvalidEmail(
-            f"the part of an email address before the @ must be at most "
-            f"{MAX_LOCAL_PART_LENGTH} characters"
+            gettext(
+                "the part of an email address before the @ must be at most %(num)d characters",
+                num=MAX_LOCAL_PART_LENGTH,
+            )
         )
 
 
@@ -69,7 +79,7 @@ def clean_name(name: str | None) -> str | None:
         return None
     name = name.strip()
     if len(name) > MAX_NAME_LENGTH:
-        raise InvalidName(f"name must be at most {MAX_NAME_LENGTH} characters")
+        raise InvalidName(gettext("name must be at most %(num)d characters", num=MAX_NAME_LENGTH))
     return name
 
 
@@ -133,14 +143,19 @@ def _refuse_look_alikes(email: str) -> None:
     part = mixed_script_part(email)
     if part is not None:
         raise InvalidEmail(
-            f"email address mixes Latin, Cyrillic or Greek letters in {part!r}; "
-            "write each part in one script"
+            gettext(
+                "email address mixes Latin, Cyrillic or Greek letters in %(part)s; "
+                "write each part in one script",
+                part=repr(part),
+            )
         )
     imitated = imitated_address(email)
     if imitated is not None and find_user_by_email(imitated) is not None:
         raise InvalidEmail(
-            "email address looks like the address of an existing account "
-            "(letters of another script that resemble Latin ones)"
+            gettext(
+                "email address looks like the address of an existing account "
+                "(letters of another script that resemble Latin ones)"
+            )
         )
 
 

@@ -16,7 +16,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import User
 from authserver.security.errors import TooManyAttempts, WrongPassword
 from authserver.security.factor_checks import check_password_again
@@ -147,7 +147,7 @@ def _notify_password_changed(user: User, *, now: datetime) -> None:
         "password_changed_in_account.txt",
         language=mail_language(user.language),
         email=user.email,
-        when=f"{now:%Y-%m-%d at %H:%M}",
+        when=written_time(now),
         login_link=settings.issuer + "/login",
     )
     # After the response: the SMTP round trip is no part of changing a password. A failure is

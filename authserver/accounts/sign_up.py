@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.email_addresses import mixed_script_part, normalise_email
@@ -53,7 +54,12 @@ def sign_up_problems(email: str, password: str) -> dict[str, list[str]]:
         check_email_shape(normalised)
         part = mixed_script_part(normalised)
         if part is not None:
-            raise InvalidEmail(f"email address mixes Latin, Cyrillic or Greek letters in {part!r}")
+            raise InvalidEmail(
+                gettext(
+                    "email address mixes Latin, Cyrillic or Greek letters in %(part)s",
+                    part=repr(part),
+                )
+            )
     except InvalidEmail as error:
         problems["email"] = [str(error)]
     if broken_rules := password_problems(password, email=normalised):

@@ -23,6 +23,7 @@ from urllib.parse import quote, urlsplit, urlunsplit
 from authlib.oauth2.rfc6749.errors import InsecureTransportError
 from flask import Flask, Response, jsonify, render_template, request
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 
 from authserver.config import app_settings, current_settings
 from authserver.edges.surfaces import is_probe_path, is_protocol_path
@@ -42,7 +43,9 @@ def require_tls() -> ResponseReturnValue | None:
         return jsonify(body), 400, {"Cache-Control": "no-store"}
     if request.method in ("GET", "HEAD"):
         return _redirect_to_https()
-    page = render_template("error.html", status=400, title="Use https", message=TLS_REQUIRED)
+    # The same words as the JSON's, for a person and in the page's language.
+    message = gettext("TLS is required: send this request to the https URL.")
+    page = render_template("error.html", status=400, title=gettext("Use https"), message=message)
     return page, 400, {"Cache-Control": "no-store"}
 
 

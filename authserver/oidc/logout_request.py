@@ -6,6 +6,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from flask_babel import gettext
+
 from authserver.models.clients import Client
 from authserver.oauth.clients import find_client
 from authserver.oauth.redirect_uris import request_problem
@@ -15,7 +17,8 @@ MAX_PARAMETER_LENGTH = 4096
 
 
 class LogoutRequestError(Exception):
-    """The request cannot be honoured safely; the message is shown on an error page."""
+    """The request cannot be honoured safely; the message is shown on an error page, so it is
+    in the page's language."""
 
 
 @dataclass(frozen=True)
@@ -46,12 +49,14 @@ def parse_logout_request(params: Mapping[str, Sequence[str]]) -> LogoutRequest:
     if redirect_uri is not None:
         # §3: the URI MUST match one registered for the client, by exact comparison.
         if client is None:
-            raise LogoutRequestError("The application could not be identified.")
+            raise LogoutRequestError(gettext("The application could not be identified."))
         if request_problem(redirect_uri) is not None:
             # RFC 9700 §2.1, as for redirect URIs: a stored URI that hides its host is unused.
-            raise LogoutRequestError("That return address is not allowed.")
+            raise LogoutRequestError(gettext("That return address is not allowed."))
         if redirect_uri not in client.post_logout_redirect_uris:
-            raise LogoutRequestError("That return address is not registered for the application.")
+            raise LogoutRequestError(
+                gettext("That return address is not registered for the application.")
+            )
     return LogoutRequest(
         client=client,
         post_logout_redirect_uri=redirect_uri,
@@ -63,11 +68,13 @@ def parse_logout_request(params: Mapping[str, Sequence[str]]) -> LogoutRequest:
 def _single(params: Mapping[str, Sequence[str]], name: str) -> str | None:
     values = params.get(name, [])
     if len(values) > 1:
-        raise LogoutRequestError(f"The parameter {name} was given more than once.")
+        raise LogoutRequestError(
+            gettext("The parameter %(name)s was given more than once.", name=name)
+        )
     if not values or not values[0]:
         return None
     if len(values[0]) > MAX_PARAMETER_LENGTH or "\x00" in values[0]:
-        raise LogoutRequestError(f"The parameter {name} is not valid.")
+        raise LogoutRequestError(gettext("The parameter %(name)s is not valid.", name=name))
     return values[0]
 
 
@@ -85,11 +92,11 @@ def _identify_client(client_id: str | None, hint: dict[str, object] | None) -> C
     hinted_client_id = audience[0] if isinstance(audience, list) and audience else audience
     if client_id and hinted_client_id and client_id != hinted_client_id:
         # §2: client_id, when given with a hint, MUST match the hint's audience.
-        raise LogoutRequestError("The application does not match the ID token.")
+        raise LogoutRequestError(gettext("The application does not match the ID token."))
     chosen = client_id or (hinted_client_id if isinstance(hinted_client_id, str) else None)
     if chosen is None:
         return None
     client = find_client(chosen)
     if client is None:
-        raise LogoutRequestError("This application is not registered here.")
+        raise LogoutRequestError(gettext("This application is not registered here."))
     return client

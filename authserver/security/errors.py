@@ -5,6 +5,8 @@ Messages say what went wrong; never a password, a key, a plaintext or a cipherte
 
 from __future__ import annotations
 
+from flask_babel import gettext
+
 
 class SecurityError(Exception):
     """Base class for this package's errors."""
@@ -95,12 +97,12 @@ class InvalidMfaCode(MfaError):
 class MalformedMfaCode(MfaError):
     """The input does not have the shape of a code this field takes (nothing was checked)."""
 
-    def __init__(
-        self,
-        message: str = "enter the 6-digit code from your authenticator app, "
-        "or one of your recovery codes",
-    ) -> None:
-        super().__init__(message)
+    def __init__(self, message: str | None = None) -> None:
+        # In the page's language (English in a command): the account pages show it.
+        default = gettext(
+            "enter the 6-digit code from your authenticator app, or one of your recovery codes"
+        )
+        super().__init__(message or default)
 
 
 class MfaAlreadyEnrolled(MfaError):

@@ -30,9 +30,9 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import NotMeToken, User
-from authserver.sessions.user_agents import describe_device
+from authserver.sessions.user_agents import describe_device, device_label
 
 NEW_DEVICE_SUBJECT = _l("New sign-in to your account")
 # Long enough for someone who reads mail once a day; the link only protects the account.
@@ -49,7 +49,8 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
         return False
     if not current_settings().new_device_alerts:
         return False
-    device = describe_device(request.headers.get("User-Agent"))
+    user_agent = request.headers.get("User-Agent")
+    device = describe_device(user_agent)  # the audit trail's English
     ip = request.remote_addr or "unknown"
     token = store_new_link(
         NotMeToken,
@@ -68,8 +69,8 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
             "new_device.txt",
             language=mail_language(user.language),
             email=user.email,
-            when=now.strftime("%A %d %B %Y at %H:%M UTC"),
-            device=device,
+            when=written_time(now),
+            device=device_label(user_agent),  # rendered in the recipient's language
             ip=ip,
             link=link_url(LinkPurpose.NOT_ME, token),
             hours=int(NOT_ME_LINK_LIFETIME.total_seconds() // 3600),

@@ -54,6 +54,8 @@ from authserver.security.factor_checks import Factor, check_factor
 from authserver.security.passkey_challenges import Purpose, issue_challenge, use_challenge
 from authserver.security.passkey_notices import mail_counter_notice
 
+# The exception's message, for logs and tests; pages and the passkey script say a refusal in
+# the page's language through Flask-Babel (web/passkey_sign_in.py, web/passkeys.py).
 REFUSED = "The passkey was not accepted. Try again, or use another way to sign in."
 TIMEOUT_MS = 120_000
 

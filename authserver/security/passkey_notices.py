@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 
 from authserver.config import current_settings
 from authserver.mail import render_mail, send_after_this_request
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import User
 
 COUNTER_SUBJECT = _l("A sign-in with a copied passkey may have been tried")
@@ -25,7 +25,7 @@ def mail_counter_notice(owner: User, *, passkey_name: str, now: datetime) -> Non
             language=mail_language(owner.language),
             email=owner.email,
             name=passkey_name,
-            when=now.strftime("%Y-%m-%d at %H:%M UTC"),
+            when=written_time(now),
             account_link=settings.issuer + "/account",
             forgot_link=settings.issuer + "/reset",
         )

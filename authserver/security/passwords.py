@@ -16,6 +16,7 @@ from typing import TypeVar
 
 from argon2 import Parameters, PasswordHasher, Type, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from flask_babel import gettext, ngettext
 
 from authserver.config import Settings, current_settings
 from authserver.security.errors import PasswordPolicyError
@@ -199,18 +200,36 @@ def password_problems(password: str, *, email: str) -> list[str]:
     problems: list[str] = []
     length = len(_normalise(password))
     minimum = min_password_length()
+    # Each rule in the language of the page (English in a command); a lower-case clause, made
+    # a sentence where a page shows it (web/link_pages.py).
     if length < minimum:
-        problems.append(f"password must be at least {minimum} characters")
+        problems.append(
+            ngettext(
+                "password must be at least %(num)d character",
+                "password must be at least %(num)d characters",
+                minimum,
+            )
+        )
     if length > MAX_PASSWORD_LENGTH:
-        problems.append(f"password must be at most {MAX_PASSWORD_LENGTH} characters")
+        problems.append(
+            ngettext(
+                "password must be at most %(num)d character",
+                "password must be at most %(num)d characters",
+                MAX_PASSWORD_LENGTH,
+            )
+        )
     local_part = email.strip().partition("@")[0].casefold()
     if len(local_part) >= MIN_CHECKED_LOCAL_PART_LENGTH and local_part in password.casefold():
         # The address is public, so it is the first thing an attacker tries.
-        problems.append("password must not contain the part of the email address before the @")
+        problems.append(
+            gettext("password must not contain the part of the email address before the @")
+        )
     if is_common_password(password):
         # Attackers try these first, against every account (credential stuffing, spraying).
         problems.append(
-            "password is too common: it appears in lists of passwords leaked in data breaches, "
-            "which attackers try first"
+            gettext(
+                "password is too common: it appears in lists of passwords leaked in data "
+                "breaches, which attackers try first"
+            )
         )
     return problems

@@ -25,7 +25,7 @@ from authserver.audit.events import EventTag, record_event
 from authserver.config import current_settings
 from authserver.extensions import db
 from authserver.mail import render_mail, send_after_this_request
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import User
 
 LOCK_SUBJECT = _l("Sign-in to your account was paused")
@@ -56,7 +56,7 @@ def mail_lock_notice(
             email=email,
             scope=scope,
             link=link,
-            until=locked_until.strftime("%Y-%m-%d %H:%M UTC"),
+            until=written_time(locked_until),
             password_was_right=password_was_right,
             forgot_link=settings.issuer + "/reset",
         )
@@ -99,7 +99,7 @@ def notify_partial_sign_in(user_id: int, *, now: datetime) -> bool:
             "partial_sign_in.txt",
             language=language,
             email=email,
-            when=now.strftime("%Y-%m-%d at %H:%M UTC"),
+            when=written_time(now),
             forgot_link=settings.issuer + "/reset",
         )
     )

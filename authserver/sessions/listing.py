@@ -14,7 +14,7 @@ from authserver.backchannel.outbox import announce_ended_sessions
 from authserver.models import User
 from authserver.sessions.errors import UnknownSession
 from authserver.sessions.service import is_live, session_store
-from authserver.sessions.user_agents import describe_device
+from authserver.sessions.user_agents import device_label
 
 
 @dataclass(frozen=True)
@@ -22,7 +22,7 @@ class ActiveSession:
     """One signed-in browser of a user, for display."""
 
     sid: str
-    device: str  # e.g. "Firefox on Linux"
+    device: str  # e.g. "Firefox on Linux", in the language of the page that lists it
     ip: str | None
     signed_in_at: datetime
     last_seen_at: datetime
@@ -36,7 +36,7 @@ def list_active_sessions(
     sessions = [
         ActiveSession(
             sid=stored.public_id,
-            device=describe_device(stored.user_agent),
+            device=str(device_label(stored.user_agent)),  # in the page's language
             ip=stored.ip,
             signed_in_at=stored.created_at,
             last_seen_at=stored.last_seen_at,

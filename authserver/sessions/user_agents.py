@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import re
 
+from flask_babel import LazyString
+from flask_babel import lazy_gettext as _l
+
 UNKNOWN_DEVICE = "Unknown device"
 UNKNOWN_BROWSER = "Unknown browser"
 UNKNOWN_SYSTEM = "an unknown system"
@@ -36,14 +39,34 @@ _SYSTEMS = (
 
 
 def describe_device(user_agent: str | None) -> str:
-    """``"<browser> on <system>"``, or "Unknown device" when the header says nothing we know."""
-    if not user_agent:
-        return UNKNOWN_DEVICE
-    browser = _first_match(_BROWSERS, user_agent)
-    system = _first_match(_SYSTEMS, user_agent)
+    """``"<browser> on <system>"``, or "Unknown device" when the header says nothing we know.
+
+    English, for the audit trail and the data export; :func:`device_label` is for people.
+    """
+    browser, system = _parts(user_agent)
     if browser is None and system is None:
         return UNKNOWN_DEVICE
     return f"{browser or UNKNOWN_BROWSER} on {system or UNKNOWN_SYSTEM}"
+
+
+def device_label(user_agent: str | None) -> LazyString:
+    """The same description as a whole phrase in the reader's language, rendered when it is
+    shown: on a page in the page's language, in a mail in the recipient's. The names come from
+    the tables above, never from the header itself, so the lazy string holds nothing foreign."""
+    browser, system = _parts(user_agent)
+    if browser is not None and system is not None:
+        return _l("%(browser)s on %(system)s", browser=browser, system=system)
+    if browser is not None:
+        return _l("%(browser)s on an unknown system", browser=browser)
+    if system is not None:
+        return _l("Unknown browser on %(system)s", system=system)
+    return _l("Unknown device")
+
+
+def _parts(user_agent: str | None) -> tuple[str | None, str | None]:
+    if not user_agent:
+        return None, None
+    return _first_match(_BROWSERS, user_agent), _first_match(_SYSTEMS, user_agent)
 
 
 def _first_match(table: tuple[tuple[re.Pattern[str], str], ...], user_agent: str) -> str | None:

@@ -149,7 +149,7 @@ def _password_form(
 def _invalid_link() -> ResponseReturnValue:
     page = render_template(
         "link_invalid.html",
-        title="This invitation link cannot be used",
+        title=gettext("This invitation link cannot be used"),
         again_url=None,
         again_label=None,
     )

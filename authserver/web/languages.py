@@ -61,7 +61,32 @@ def select_language() -> str:
     chosen = request.cookies.get(LANGUAGE_COOKIE, "")
     if chosen in languages:
         return chosen
-    return request.accept_languages.best_match(languages, default=SOURCE_LANGUAGE)
+    return browser_language(languages)
+
+
+def browser_language(languages: tuple[str, ...]) -> str:
+    """The first language of Accept-Language, by quality, that we offer, matched by its primary
+    subtag when the exact tag is not offered ("de-AT" reads ``de``, "pt" reads ``pt_BR``);
+    else English.
+
+    Werkzeug's best_match tries every exact match before any regional one, so "de-AT,
+    en;q=0.5" would get English although the reader ranked German first (RFC 9110 §12.5.4:
+    the quality values give the order of preference).
+    """
+    offered = {code.replace("_", "-").lower(): code for code in languages}
+    for value, quality in request.accept_languages:  # highest quality first
+        if quality <= 0:
+            continue  # RFC 9110 §12.4.2: q=0 means "not acceptable"
+        tag = value.replace("_", "-").lower()
+        primary = tag.partition("-")[0]
+        same_language = [code for key, code in offered.items() if key.partition("-")[0] == primary]
+        if tag in offered:
+            return offered[tag]
+        if primary in offered:
+            return offered[primary]
+        if same_language:
+            return same_language[0]
+    return SOURCE_LANGUAGE
 
 
 def current_language() -> str:

@@ -34,7 +34,7 @@ from authserver.security.passkeys import (
 )
 from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession
-from authserver.sessions.user_agents import describe_device
+from authserver.sessions.user_agents import device_label
 from authserver.web.guards import sign_in_location, signed_in
 
 bp = Blueprint("passkeys", __name__)
@@ -73,7 +73,8 @@ def options(session: BrowserSession) -> ResponseReturnValue:
 @signed_in
 def register(session: BrowserSession) -> ResponseReturnValue:
     credential = request.form.get("credential", "")
-    name = describe_device(request.headers.get("User-Agent"))
+    # The passkey's first name is the person's own label, in the language of their page.
+    name = str(device_label(request.headers.get("User-Agent")))
     try:
         add_passkey(
             get_user(session.user_id),

@@ -11,6 +11,7 @@ from flask import (
     url_for,
 )
 from flask.typing import ResponseReturnValue
+from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 
 from authserver.accounts.password_reset import (
@@ -127,9 +128,9 @@ def _password_form_again(
 def _invalid_link() -> ResponseReturnValue:
     page = render_template(
         "link_invalid.html",
-        title="This reset link cannot be used",
+        title=gettext("This reset link cannot be used"),
         again_url=url_for("reset.request_page"),
-        again_label="Send a new reset link",
+        again_label=gettext("Send a new reset link"),
     )
     return private_page(page, 400)
 

@@ -122,7 +122,8 @@ def test_a_second_browser_mails_one_notice_with_when_what_and_where(
     [notice] = notices(outbox)
     assert notice["To"] == DEFAULT_EMAIL
     body = text_of(notice)
-    assert clock.now().strftime("%A %d %B %Y at %H:%M UTC") in body
+    now = clock.now()  # as English writes it (mail_language.written_time): "Tuesday, May 6, ..."
+    assert f"When: {now:%A, %B} {now.day}, {now:%Y, %H:%M} UTC" in body
     assert "Safari on iOS" in body
     assert STRANGER_IP in body
     assert "within 24 hours" in " ".join(body.split())

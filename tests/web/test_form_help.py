@@ -320,3 +320,16 @@ def test_every_password_field_has_a_show_password_button_for_its_script(site: Fl
     script = client.get("/static/password_toggle.js", buffered=True)  # closes the file
     assert script.status_code == 200
     assert script.mimetype == "text/javascript"
+
+
+def test_each_show_password_button_names_its_field(site: Flask) -> None:
+    """The account page's three buttons, told apart by a screen reader: each name begins with
+    the visible text (WCAG 2.2 SC 2.5.3, Label in Name) and ends with its field's label; the
+    script swaps in the "Hide" name while the password shows."""
+    page = read(signed_in_browser(site).get("/account").text)
+    buttons = [e for e in page.elements if "password-toggle" in e.attrs.get("class", "")]
+    fields = ["Current password", "New password", "Repeat new password"]
+    assert [b.attrs["aria-label"] for b in buttons] == [f"Show password: {f}" for f in fields]
+    assert [b.attrs["data-show-name"] for b in buttons] == [f"Show password: {f}" for f in fields]
+    assert [b.attrs["data-hide-name"] for b in buttons] == [f"Hide password: {f}" for f in fields]
+    assert [page.by_id(b.attrs["aria-controls"]) is not None for b in buttons] == [True] * 3

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 from babel.messages.extract import extract_from_dir
+from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from flask import Flask
@@ -51,8 +52,13 @@ def page_language(client: FlaskClient, path: str = "/login", **headers: str) -> 
     return page[start : page.index('"', start)], page
 
 
-def test_english_alone_offers_no_switcher(client: FlaskClient) -> None:
-    language, page = page_language(client, **{"Accept-Language": "nl, de;q=0.8"})
+def test_english_alone_offers_no_switcher(
+    make_app: AppFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # English alone: no compiled catalog anywhere, as in a checkout before `make translations`.
+    monkeypatch.setattr("authserver.web.languages.TRANSLATIONS", tmp_path / "no-catalogs")
+    english_only = make_app().test_client()
+    language, page = page_language(english_only, **{"Accept-Language": "nl, de;q=0.8"})
     assert language == "en"
     assert 'action="/language"' not in page
 
@@ -67,8 +73,26 @@ def test_the_browsers_language_is_used_when_it_is_offered(dutch: FlaskClient) ->
     assert '<option value="en" lang="en">English</option>' in page
 
 
+@pytest.mark.parametrize(
+    ("accepted", "expected"),
+    [
+        # A regional tag reads its language, in the order of preference the browser gives:
+        # Werkzeug's best_match alone would prefer the exact "en" here.
+        ("nl-BE, en;q=0.5", "nl"),
+        ("en-GB, nl;q=0.9", "en"),
+        ("NL_be", "nl"),
+        ("nl;q=0, en;q=0.5", "en"),  # q=0: not acceptable
+        ("*", "en"),
+    ],
+)
+def test_the_browsers_order_of_preference_decides(
+    dutch: FlaskClient, accepted: str, expected: str
+) -> None:
+    assert page_language(dutch, **{"Accept-Language": accepted})[0] == expected
+
+
 def test_an_unoffered_browser_language_falls_back_to_english(dutch: FlaskClient) -> None:
-    assert page_language(dutch, **{"Accept-Language": "fr, de;q=0.5"})[0] == "en"
+    assert page_language(dutch, **{"Accept-Language": "fr, it;q=0.5"})[0] == "en"
     assert page_language(dutch)[0] == "en"
 
 
@@ -117,24 +141,28 @@ def test_a_missing_translations_folder_is_a_configuration_error(tmp_path: Path) 
     assert "AUTHSERVER_TRANSLATIONS_DIR: no such folder" in raised.value.problems
 
 
-def extracted_messages() -> set[str]:
-    """Every message the code and templates mark for translation (babel.cfg's rules)."""
-    method_map = [
-        ("authserver/**.py", "python"),
-        ("templates/**.html", "jinja2"),
-        ("templates/mail/**.txt", "jinja2"),
-    ]
-    found: set[str] = set()
+def extracted_messages() -> set[str | tuple[str, str]]:
+    """Every message the code and templates mark for translation, read by babel.cfg's rules
+    (as `pybabel extract -F babel.cfg` does): a text, or (singular, plural) for a count."""
+    with (PROJECT / "babel.cfg").open() as config:
+        method_map, options_map = parse_mapping_cfg(config)
+    found: set[str | tuple[str, str]] = set()
     for _file, _line, message, _comments, _context in extract_from_dir(
-        str(PROJECT), method_map=method_map
+        str(PROJECT), method_map=method_map, options_map=options_map
     ):
-        found.update([message] if isinstance(message, str) else [m for m in message if m])
+        found.add(message if isinstance(message, str) else (message[0], message[1]))
     return found
 
 
 def test_extraction_finds_the_marked_messages() -> None:
     found = extracted_messages()
     assert {"Language", "Change language"} <= found
+    # Module-level constants are marked with lazy_gettext (_l), which babel.cfg names.
+    assert "Your current password is not correct." in found
+    assert (
+        "password must be at least %(num)d character",
+        "password must be at least %(num)d characters",
+    ) in found
 
 
 SHIPPED = sorted(p.parent.parent.name for p in TRANSLATIONS.glob("*/LC_MESSAGES/messages.po"))
@@ -145,8 +173,17 @@ def test_a_shipped_language_translates_every_message(language: str) -> None:
     with (TRANSLATIONS / language / "LC_MESSAGES" / "messages.po").open("rb") as po:
         catalog = read_po(po, locale=language)
     missing = sorted(
-        message
-        for message in extracted_messages()
-        if not (entry := catalog.get(message)) or entry.fuzzy or not entry.string
+        str(message) for message in extracted_messages() if not _is_translated(catalog, message)
     )
     assert missing == [], f"{language}: {len(missing)} untranslated: {missing[:20]}"
+
+
+def _is_translated(catalog: Catalog, message: str | tuple[str, str]) -> bool:
+    """Present, not fuzzy, and every form filled in (a count's entry has one per plural form)."""
+    entry = catalog.get(message if isinstance(message, str) else message[0])
+    if entry is None or entry.fuzzy:
+        return False
+    if isinstance(message, tuple):
+        forms = entry.string if isinstance(entry.string, tuple) else ()
+        return entry.id == message and len(forms) == catalog.num_plurals and all(forms)
+    return isinstance(entry.string, str) and bool(entry.string)

@@ -18,6 +18,7 @@ from sqlalchemy import select
 from authserver.cli import main
 from authserver.extensions import db
 from authserver.models import Invitation, User
+from authserver.web.languages import shipped_languages
 from tests.conftest import AppFactory
 from tests.support.mailbox import smtp_app, text_of, wait_for_messages
 from tests.support.oauth import make_user, sign_in
@@ -164,9 +165,12 @@ def test_an_unknown_invitation_language_is_refused_and_nothing_is_made(
     runner: FlaskCliRunner = dutch_mailer.test_cli_runner()
     with dutch_mailer.app_context():
         answer = runner.invoke(main, ["user", "invite", "xx@example.com", "--language", "xx"])
+        shipped = shipped_languages()
     assert answer.exit_code != 0
     assert "unknown language 'xx'" in answer.output
-    assert "en, nl" in answer.output
+    # Every language there is (English first, the operator's Dutch, and what the project ships).
+    assert shipped[0] == "en" and "nl" in shipped
+    assert f"this server ships {', '.join(shipped)}" in answer.output
     db.session.rollback()
     assert db.session.execute(select(Invitation)).first() is None
     assert inbox.messages == []

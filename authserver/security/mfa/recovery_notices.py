@@ -14,7 +14,7 @@ from flask_babel import lazy_gettext as _l
 
 from authserver.config import current_settings
 from authserver.mail import render_mail, send_after_this_request
-from authserver.mail_language import mail_language
+from authserver.mail_language import mail_language, written_time
 from authserver.models import User
 from authserver.security.mfa.codes import parse_submitted_code
 from authserver.security.mfa.second_factor import count_unused_recovery_codes
@@ -37,7 +37,7 @@ def recovery_codes_left_after(user: User, code: str, *, now: datetime) -> int | 
             "recovery_code_used.txt",
             language=mail_language(user.language),
             email=user.email,
-            when=now.strftime("%A %d %B %Y at %H:%M UTC"),
+            when=written_time(now),
             remaining=remaining,
             setup_link=settings.issuer + SETUP_PATH,
         )
