@@ -21,8 +21,14 @@ run: $(VENV)/.installed-main translations
 init: $(VENV)/.installed-main
 	$(BIN)/authserver init
 
+# The suite runs in TEST_WORKERS processes (pytest-xdist), each given whole files, so a file's
+# live server or browser starts once. TEST_WORKERS=0 runs it in this one process (a debugger,
+# a print): `make test TEST_WORKERS=0`.
+TEST_WORKERS ?= 2
+PYTEST := $(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
+
 test: $(VENV)/.installed-test translations chromium apache interop lint typecheck
-	$(BIN)/pytest
+	$(PYTEST)
 
 # The tests that use PostgreSQL or Redis (.ci/run starts them when they are down): their
 # postgresql and redis variants, and tests that need a service. Everything else would run exactly
@@ -31,7 +37,7 @@ test: $(VENV)/.installed-test translations chromium apache interop lint typechec
 # variables and run .venv/bin/pytest.
 test-services: $(VENV)/.installed-test translations chromium interop
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest --services-only
+		$(PYTEST) --services-only
 
 # The fault suite (tests/faults: two live instances on PostgreSQL + Redis, the services stopped
 # and started under load, slow clients) and the bounded fuzzer (tests/fuzz). Not part of

@@ -29,6 +29,7 @@ from tests.support.databases import (
     skip_for_want_of,
     uses_service,
 )
+from tests.support.screenshots import ScreenshotListing
 from tests.support.settings import make_test_settings
 
 
@@ -39,6 +40,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="run only the tests that use PostgreSQL or Redis (both variables must be set); "
         "CI runs everything else once, on SQLite, in the pass before",
     )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(ScreenshotListing(), "screenshot-listing")
 
 
 # The fault suite and the fuzzer start live servers, stop PostgreSQL and take minutes: they run

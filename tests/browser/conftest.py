@@ -24,10 +24,10 @@ from playwright.sync_api import Error as PlaywrightError
 from tests.support.chromium import WatchedPage, slug
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
+from tests.support.screenshots import record_folder
 from tests.support.smtp import Inbox, smtp_server
 
 ARTEFACTS = Path("test-artifacts", "browser")
-SCREENSHOT_FOLDERS = pytest.StashKey[list[Path]]()
 OUTCOME = pytest.StashKey[pytest.TestReport]()
 
 
@@ -95,7 +95,7 @@ def tab(request: pytest.FixtureRequest, chromium: Browser) -> Iterator[WatchedPa
     """A new tab in a fresh browser context, screenshotting into the test's own folder."""
     folder = request.config.rootpath / ARTEFACTS / slug(request.node.name)
     shutil.rmtree(folder, ignore_errors=True)
-    request.config.stash.setdefault(SCREENSHOT_FOLDERS, []).append(folder)
+    record_folder(request.node, folder)
     context = chromium.new_context(viewport={"width": 1024, "height": 768}, locale="en-GB")
     try:
         watched = WatchedPage(context.new_page(), folder)
@@ -120,11 +120,3 @@ def pytest_runtest_makereport(
     if report.when == "call":
         item.stash[OUTCOME] = report
     return report
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    folders = terminalreporter.config.stash.get(SCREENSHOT_FOLDERS, [])
-    if folders:
-        terminalreporter.section("browser screenshots")
-        for folder in folders:
-            terminalreporter.write_line(str(folder))

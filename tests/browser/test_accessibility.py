@@ -32,7 +32,7 @@ import pytest
 import requests
 from playwright.sync_api import Browser
 
-from tests.browser.conftest import SCREENSHOT_FOLDERS, delete_keys
+from tests.browser.conftest import delete_keys
 from tests.browser.flows import (
     PASSWORD,
     fill_in_sign_in,
@@ -47,6 +47,7 @@ from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
 from tests.support.loopback_site import LoopbackSite, html_page, loopback_site
 from tests.support.mailbox import link_in, wait_for_mail
+from tests.support.screenshots import record_folder
 from tests.support.smtp import Inbox
 
 pytestmark = pytest.mark.e2e
@@ -66,11 +67,10 @@ NEW_PASSWORD = "another phrase for the audit run"
 
 
 @pytest.fixture(scope="module")
-def artefacts(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def artefacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
     chosen = os.environ.get(SCREENSHOTS_ENV)
     folder = Path(chosen) if chosen else tmp_path_factory.getbasetemp() / "screenshots"
     folder.mkdir(parents=True, exist_ok=True)
-    request.config.stash.setdefault(SCREENSHOT_FOLDERS, []).append(folder)
     return folder
 
 
@@ -149,6 +149,7 @@ def auditor(
     request: pytest.FixtureRequest, chromium: Browser, artefacts: Path, tmp_path: Path
 ) -> Iterator[Auditor]:
     size: str = request.param
+    record_folder(request.node, artefacts)
     context = chromium.new_context(locale="en-GB", color_scheme="light", **SIZES[size])
     try:
         yield Auditor(WatchedPage(context.new_page(), tmp_path / "steps"), size, artefacts)
