@@ -36,9 +36,42 @@ def run_migrations_online() -> None:
     options.setdefault("render_item", render_item)
     options.setdefault("compare_type", True)
     with migrate_extension.db.engine.connect() as connection:
-        context.configure(connection=connection, target_metadata=target_metadata, **options)
-        with context.begin_transaction():
-            context.run_migrations()
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            _enforce_sqlite_foreign_keys(connection, enforce=False)
+        try:
+            context.configure(connection=connection, target_metadata=target_metadata, **options)
+            with context.begin_transaction():
+                context.run_migrations()
+                if sqlite:
+                    _refuse_broken_references(connection)
+        finally:
+            if sqlite:
+                _enforce_sqlite_foreign_keys(connection, enforce=True)
+
+
+def _enforce_sqlite_foreign_keys(connection: Any, *, enforce: bool) -> None:
+    """Switch SQLite's foreign-key enforcement for this connection (the app turns it on).
+
+    A batch operation that changes a column on SQLite copies the table, drops the old one and
+    renames the copy: with enforcement on, dropping `users` deletes every row that references
+    it through ON DELETE CASCADE (sessions, passkeys, tokens, links). The switch only works
+    outside a transaction (SQLite ignores it inside one), so it is committed on its own; the
+    references are checked before the migration's transaction commits instead.
+    """
+    connection.exec_driver_sql(f"PRAGMA foreign_keys={'ON' if enforce else 'OFF'}")
+    connection.commit()
+
+
+def _refuse_broken_references(connection: Any) -> None:
+    """Fail the migration (its transaction rolls back) if a row references nothing."""
+    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        table, rowid, parent, _ = broken[0]
+        raise RuntimeError(
+            f"the migration left {len(broken)} row(s) referencing missing rows, the first in "
+            f"{table} (rowid {rowid}) referencing {parent}: nothing was changed"
+        )
 
 
 if context.is_offline_mode():

@@ -7,12 +7,14 @@
 for (const button of document.querySelectorAll("button.password-toggle")) {
   const field = document.getElementById(button.getAttribute("aria-controls"));
   if (field === null) continue;
+  // Only the visible words change; the text for screen readers after them keeps naming the
+  // field: "Hide password: New password".
+  const text = button.querySelector(".password-toggle-text");
+  if (text === null) continue;
   const show = (visible) => {
     field.type = visible ? "text" : "password";
     button.setAttribute("aria-pressed", String(visible));
-    button.textContent = visible ? button.dataset.hideLabel : button.dataset.showLabel;
-    // The name keeps naming the field: "Hide password: New password".
-    button.setAttribute("aria-label", visible ? button.dataset.hideName : button.dataset.showName);
+    text.textContent = visible ? button.dataset.hideLabel : button.dataset.showLabel;
   };
   button.addEventListener("click", () => show(field.type === "password"));
   // A password must never be sent from a text field: browsers keep what text fields sent and

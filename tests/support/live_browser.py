@@ -44,11 +44,17 @@ class _FormParser(HTMLParser):
                 form.fields[named["name"]] = named.get("value", "")
 
 
+# Every page carries the language switcher's form once a second language ships; it is never the
+# form a step of a flow fills in.
+LANGUAGE_SWITCHER = "/language"
+
+
 def forms_of(html: str) -> list[Form]:
+    """The page's forms, but for the language switcher."""
     parser = _FormParser()
     parser.feed(html)
     parser.close()
-    return parser.forms
+    return [form for form in parser.forms if urlsplit(form.action).path != LANGUAGE_SWITCHER]
 
 
 def only_form(page: requests.Response) -> Form:
