@@ -1,4 +1,4 @@
-"""The installed ``authserver`` command, run in a subprocess against a test app's database.
+"""The ``authserver`` command, run in a process of its own against a test app's database.
 
     def test_something(app, cli):
         make_user()                                  # through the services, in the test
@@ -26,6 +26,7 @@ from flask import Flask
 
 from authserver.config import Settings, env_name, setting_fields
 from authserver.extensions import db
+from tests.support.command_process import run_command
 from tests.support.live_server import AUTHSERVER, CLI_TIMEOUT_SECONDS
 
 
@@ -63,15 +64,13 @@ class Cli:
         }
         db.session.commit()  # let the command see (and not wait for) what the test wrote
         try:
-            return subprocess.run(
-                [AUTHSERVER, *args],
+            return run_command(
+                AUTHSERVER,
+                args,
                 env=env,
                 cwd=self.workdir,
-                input=stdin,
-                capture_output=True,
-                text=True,
+                stdin=stdin,
                 timeout=CLI_TIMEOUT_SECONDS,
-                check=False,
             )
         finally:
             db.session.rollback()  # the next query starts a transaction that sees its writes
@@ -118,12 +117,11 @@ def run_authserver(
     app: Flask, workdir: Path, *args: str, stdin: str = ""
 ) -> subprocess.CompletedProcess[str]:
     """`authserver ARGS...` on the app's storage; the caller checks the exit status."""
-    return subprocess.run(
-        [AUTHSERVER, *args],
+    return run_command(
+        AUTHSERVER,
+        args,
         env=cli_environment(app, workdir),
         cwd=workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
+        stdin=stdin,
         timeout=CLI_TIMEOUT_SECONDS,
     )

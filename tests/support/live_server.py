@@ -28,6 +28,7 @@ from typing import Any
 import pytest
 import requests
 
+from tests.support.command_process import run_command
 from tests.support.databases import fresh_postgres_database
 
 AUTHSERVER = str(Path(sys.executable).parent / "authserver")
@@ -72,14 +73,8 @@ def run_cli(
     env: Mapping[str, str], workdir: Path, *args: str, stdin: str | None = None
 ) -> subprocess.CompletedProcess[str]:
     """Run `authserver ARGS...` as an operator would; fail the test (with stderr) on non-zero."""
-    result = subprocess.run(
-        [AUTHSERVER, *args],
-        env=dict(env),
-        cwd=workdir,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=CLI_TIMEOUT_SECONDS,
+    result = run_command(
+        AUTHSERVER, args, env=env, cwd=workdir, stdin=stdin, timeout=CLI_TIMEOUT_SECONDS
     )
     if result.returncode != 0:
         pytest.fail(f"`authserver {' '.join(args)}` exited {result.returncode}:\n{result.stderr}")
