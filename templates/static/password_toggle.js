@@ -8,7 +8,7 @@ for (const button of document.querySelectorAll("button.password-toggle")) {
   const field = document.getElementById(button.getAttribute("aria-controls"));
   if (field === null) continue;
   // Only the visible words change; the text for screen readers after them keeps naming the
-  // field: "Hide password: New password".
+  // field: "Hide password (New password)".
   const text = button.querySelector(".password-toggle-text");
   if (text === null) continue;
   const show = (visible) => {

@@ -70,12 +70,12 @@ def test_the_toggle_shows_and_hides_the_password_from_the_keyboard(
     # The next stop after the field: a real button, reached and pressed with the keyboard.
     password.press("Tab")
     # Its name, as Chromium computes it, names the field too (text only screen readers read).
-    toggle = page.get_by_role("button", name="Show password: Password", exact=True)
+    toggle = page.get_by_role("button", name="Show password (Password)", exact=True)
     expect(toggle).to_be_focused()
     expect(toggle).to_have_attribute("aria-pressed", "false")
     expect(password).to_have_attribute("type", "password")
     page.keyboard.press("Space")
-    hide = page.get_by_role("button", name="Hide password: Password", exact=True)
+    hide = page.get_by_role("button", name="Hide password (Password)", exact=True)
     expect(hide).to_be_focused()
     expect(hide).to_have_attribute("aria-pressed", "true")
     expect(password).to_have_attribute("type", "text")

@@ -341,7 +341,7 @@ def test_each_show_password_button_names_its_field(site: Flask) -> None:
             r'<button[^>]*class="secondary password-toggle"[^>]*>(.*?)</button>', html, re.S
         )
     ]
-    assert names == [f"Show password: {f}" for f in fields]
+    assert names == [f"Show password ({f})" for f in fields]
     assert html.count('<span class="password-toggle-text">Show password</span>') == 3
     assert ["aria-label" in b.attrs for b in buttons] == [False] * 3  # not a second "label"
     assert [page.by_id(b.attrs["aria-controls"]) is not None for b in buttons] == [True] * 3

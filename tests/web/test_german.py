@@ -86,7 +86,7 @@ def test_a_german_browser_gets_the_sign_in_page_in_german(site: Flask) -> None:
     assert '<button type="submit">Anmelden</button>' in page
     assert "Passwort vergessen?" in page
     assert '"password-toggle-text">Passwort anzeigen</span>' in page
-    assert 'class="visually-hidden">: Passwort</span>' in page  # the toggle's name ends so
+    assert 'class="visually-hidden"> (Passwort)</span>' in page  # the toggle's name ends so
     # Nothing of the English page is left on it.
     for english in (">Sign in<", ">Email<", ">Password<", "Forgot password?", "Show password"):
         assert english not in page
