@@ -24,8 +24,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from authserver.accounts.emailed_links import claim_link
-from authserver.accounts.invitations import find_invitation, refuse_invitation
+from authserver.accounts.invitations import claim_invitation, find_invitation, refuse_invitation
 from authserver.accounts.lifecycle import create_user
 from authserver.accounts.registration import INVITATION
 from authserver.audit.events import EventTag, record_event
@@ -90,10 +89,7 @@ def accept_invitation_with_passkey(
         )
         db.session.commit()
         raise PasskeyRefused(REFUSED)
-    if not claim_link(Invitation, invitee.invitation_id, now=now):
-        db.session.rollback()
-        refuse_invitation(InvalidLink("used"))
-        raise InvalidLink("used")
+    claim_invitation(invitation, now=now)
 
     def store_passkey(user: User) -> None:
         invitation.user_id = user.id

@@ -114,6 +114,15 @@ def find_invitation(token: str, *, now: datetime) -> Invitation:
         raise
 
 
+def claim_invitation(invitation: Invitation, *, now: datetime) -> None:
+    """Use up the link (a conditional UPDATE, so of two requests racing only one gets it);
+    raise :class:`InvalidLink` ``used``, audited, when another request got it first."""
+    if not claim_link(Invitation, invitation.id, now=now):
+        db.session.rollback()
+        refuse_invitation(InvalidLink("used"))
+        raise InvalidLink("used")
+
+
 def accept_invitation(token: str, password: str, *, now: datetime) -> User:
     """Create the invited account with ``password``, its address verified; use up the link.
 
@@ -121,10 +130,7 @@ def accept_invitation(token: str, password: str, *, now: datetime) -> User:
     """
     invitation = find_invitation(token, now=now)
     check_password_policy(password, email=invitation.email)
-    if not claim_link(Invitation, invitation.id, now=now):
-        db.session.rollback()
-        refuse_invitation(InvalidLink("used"))
-        raise InvalidLink("used")
+    claim_invitation(invitation, now=now)
 
     def link_to_account(user: User) -> None:
         invitation.user_id = user.id

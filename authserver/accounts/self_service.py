@@ -63,13 +63,7 @@ def change_password(user: User, *, current_password: str, new_password: str, now
         record_event(EventTag.PASSWORD_CHANGE_FAILED, outcome="failure", user_subject=user.subject)
         db.session.commit()
         raise
-    user.password_hash = hash_password(new_password)
-    user.updated_at = now
-    end_all_credentials(user, now=now)
-    record_event(EventTag.PASSWORD_CHANGED, user_subject=user.subject)
-    revoke_all_sessions(user, now=now)
-    db.session.commit()
-    _notify_password_changed(user, now=now)
+    _set_password(user, new_password, event=EventTag.PASSWORD_CHANGED, now=now)
 
 
 def add_first_password(
@@ -88,10 +82,15 @@ def add_first_password(
         raise WrongPassword()
     check_recent_sign_in(auth_time, now=now)
     check_password_policy(new_password, email=user.email)
+    _set_password(user, new_password, event=EventTag.PASSWORD_ADDED, now=now)
+
+
+def _set_password(user: User, new_password: str, *, event: EventTag, now: datetime) -> None:
+    """Store the new password; everything issued so far ends, and the owner is mailed."""
     user.password_hash = hash_password(new_password)
     user.updated_at = now
     end_all_credentials(user, now=now)
-    record_event(EventTag.PASSWORD_ADDED, user_subject=user.subject)
+    record_event(event, user_subject=user.subject)
     revoke_all_sessions(user, now=now)
     db.session.commit()
     _notify_password_changed(user, now=now)
