@@ -251,7 +251,8 @@ class Settings(FeatureSettings):
     totp_issuer: str = setting(
         "",
         parse_totp_issuer,
-        "Name authenticator apps show for our codes; empty means the issuer URL's host name",
+        "Name authenticator apps show for our codes; empty means the brand name, else the "
+        "issuer URL's host name",
     )
     mfa_pending_ttl: int = setting(
         300,

@@ -118,6 +118,28 @@ def test_a_custom_issuer_name_is_what_the_app_shows(
     assert parse_qs(urlsplit(uri).query)["issuer"] == ["Example ID"]
 
 
+def test_without_an_issuer_name_the_app_shows_the_brand(
+    app: Flask, make_app: AppFactory, clock: Clock
+) -> None:
+    client = make_app(brand_name="Acme: Staff Sign-in").test_client()
+    sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+
+    _, uri = read_setup_page(client.get("/account/mfa"))
+
+    # No colon of the brand's: the app splits its label at the first one.
+    assert unquote(urlsplit(uri).path) == f"/Acme Staff Sign-in:{DEFAULT_EMAIL}"
+    assert parse_qs(urlsplit(uri).query)["issuer"] == ["Acme Staff Sign-in"]
+
+
+def test_an_issuer_name_wins_over_the_brand(app: Flask, make_app: AppFactory, clock: Clock) -> None:
+    client = make_app(brand_name="Acme", totp_issuer="Example ID").test_client()
+    sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
+
+    _, uri = read_setup_page(client.get("/account/mfa"))
+
+    assert parse_qs(urlsplit(uri).query)["issuer"] == ["Example ID"]
+
+
 def test_a_wrong_code_does_not_enrol(client: FlaskClient, clock: Clock) -> None:
     sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
     page = client.get("/account/mfa")

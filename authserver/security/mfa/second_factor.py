@@ -373,6 +373,13 @@ def _enrolment_key(user: User, secret: str) -> EnrolmentKey:
 
 
 def totp_issuer() -> str:
-    """The name authenticator apps list our codes under."""
+    """The name authenticator apps list our codes under: AUTHSERVER_TOTP_ISSUER, else the
+    brand's name (the name people know the service by), else the issuer's host name."""
     settings = current_settings()
-    return settings.totp_issuer or urlsplit(settings.issuer).hostname or settings.issuer
+    if settings.totp_issuer:
+        return settings.totp_issuer
+    if settings.brand_name:
+        # The app's label is "issuer:account", split at the colon (Google Authenticator's Key
+        # Uri Format: neither part may hold one), so a colon in a brand name becomes a space.
+        return " ".join(settings.brand_name.replace(":", " ").split())
+    return urlsplit(settings.issuer).hostname or settings.issuer
