@@ -44,10 +44,14 @@ test-services: $(VENV)/.installed-test translations chromium interop
 # `make test`: they restart the machine's PostgreSQL and take minutes. .ci/run runs them. Each
 # scenario's figures (requests, answers by status, latency in and outside the fault) are printed
 # at the end and written to fault-figures/ in pytest's base temporary folder.
-FAULT_SUITES := $(wildcard tests/faults tests/fuzz)
+# The scenarios run one at a time in one process (each is timed, and some stop services); the
+# fuzzer, which only reads and writes its own SQLite files and live server, runs afterwards in
+# TEST_WORKERS processes (its in-process requests are in shards).
 test-faults: $(VENV)/.installed-test translations
 	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
-		$(BIN)/pytest -p no:cacheprovider $(FAULT_SUITES)
+		$(BIN)/pytest -p no:cacheprovider tests/faults
+	AUTHSERVER_TEST_DATABASE_URL=$(TEST_DATABASE_URL) AUTHSERVER_TEST_REDIS_URL=$(TEST_REDIS_URL) \
+		$(BIN)/pytest -p no:cacheprovider -n $(TEST_WORKERS) --dist load tests/fuzz
 
 lint: $(VENV)/.installed-test
 	$(BIN)/ruff check .

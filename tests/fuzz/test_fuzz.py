@@ -3,10 +3,11 @@
 Issue 10 ("Done when"): 10^5 fuzzed requests answer no 5xx. Two parts:
 
 * in-process, through the Flask test client: AUTHSERVER_TEST_FUZZ_REQUESTS requests (10^5 by
-  default), a mix over every route (tests/fuzz/generate.py), sent by an anonymous browser, a
-  signed-in one and one half-way through MFA, after real secrets were minted (a client secret,
-  an authorization code, access, refresh and ID tokens, a session cookie, a CSRF token, a
-  password, live reset, verification and unlock links);
+  default, in two shards that `make test-faults` runs in two processes), a mix over every
+  route (tests/fuzz/generate.py), sent by an anonymous browser, a signed-in one and one
+  half-way through MFA, after real secrets were minted (a client secret, an authorization
+  code, access, refresh and ID tokens, a session cookie, a CSRF token, a password, live reset,
+  verification and unlock links);
 * against a live `authserver serve`, over raw sockets: AUTHSERVER_TEST_FUZZ_LIVE_REQUESTS (3000)
   requests, many of them things only a server sees (broken request lines, chunked framing,
   header syntax, Host values clients refuse to send).
@@ -66,6 +67,9 @@ REQUESTS = int(os.environ.get("AUTHSERVER_TEST_FUZZ_REQUESTS", "100000"))
 LIVE_REQUESTS = int(os.environ.get("AUTHSERVER_TEST_FUZZ_LIVE_REQUESTS", "3000"))
 SEED = int(os.environ.get("AUTHSERVER_TEST_FUZZ_SEED", "20261206"))
 ONLY = [int(i) for i in os.environ.get("AUTHSERVER_TEST_FUZZ_ONLY", "").split(",") if i]
+# The in-process requests are sent by this many tests (each on an app of its own), one in
+# SHARDS requests each; together they send all of them.
+SHARDS = 2
 # Limits no fuzzed request should reach: a 429 would stop the rest from testing anything.
 NO_LIMIT = "10000000/minute"
 SIGNED_IN_EMAIL = "fuzz-signed-in@example.org"
@@ -301,7 +305,10 @@ def send(stage: Stage, request: FuzzRequest) -> tuple[int, Headers]:
         builder.close()
 
 
-def test_fuzzed_requests_get_no_5xx_and_leak_no_secret(stage: Stage) -> None:
+@pytest.mark.parametrize("shard", range(SHARDS))
+def test_fuzzed_requests_get_no_5xx_and_leak_no_secret(stage: Stage, shard: int) -> None:
+    """Shard ``shard`` of the requests: every SHARDS-th, so pytest-xdist can spread them over
+    the cores (`make test-faults`); request ``i`` is the same whichever shard sends it."""
     generator = Generator(SEED, stage.routes, stage.secrets)
     secrets = stage.secrets.values()
     findings = Findings(SEED)
@@ -312,7 +319,7 @@ def test_fuzzed_requests_get_no_5xx_and_leak_no_secret(stage: Stage) -> None:
     for writer in writers:
         root.removeHandler(writer)
     root.addHandler(collector)
-    indexes = ONLY or range(REQUESTS)
+    indexes = [i for i in ONLY if i % SHARDS == shard] if ONLY else range(shard, REQUESTS, SHARDS)
     started = time.perf_counter()
     try:
         for index in indexes:
