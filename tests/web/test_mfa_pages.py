@@ -106,38 +106,26 @@ def test_the_set_up_page_shows_the_qr_code_the_key_and_the_uri(
     assert_page_is_csp_ready(page.text)
 
 
-def test_a_custom_issuer_name_is_what_the_app_shows(
-    app: Flask, make_app: AppFactory, clock: Clock
+@pytest.mark.parametrize(
+    ("settings", "shown"),
+    [
+        ({"totp_issuer": "Example ID"}, "Example ID"),
+        # No colon of the brand's: the app splits its label at the first one.
+        ({"brand_name": "Acme: Staff Sign-in"}, "Acme Staff Sign-in"),
+        ({"brand_name": "Acme", "totp_issuer": "Example ID"}, "Example ID"),
+    ],
+    ids=["issuer-name", "brand-name", "issuer-name-over-brand"],
+)
+def test_the_app_shows_the_issuer_name_or_else_the_brand(
+    app: Flask, make_app: AppFactory, clock: Clock, settings: dict[str, str], shown: str
 ) -> None:
-    client = make_app(totp_issuer="Example ID").test_client()
+    client = make_app(**settings).test_client()
     sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
 
     _, uri = read_setup_page(client.get("/account/mfa"))
 
-    assert unquote(urlsplit(uri).path) == f"/Example ID:{DEFAULT_EMAIL}"
-    assert parse_qs(urlsplit(uri).query)["issuer"] == ["Example ID"]
-
-
-def test_without_an_issuer_name_the_app_shows_the_brand(
-    app: Flask, make_app: AppFactory, clock: Clock
-) -> None:
-    client = make_app(brand_name="Acme: Staff Sign-in").test_client()
-    sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
-
-    _, uri = read_setup_page(client.get("/account/mfa"))
-
-    # No colon of the brand's: the app splits its label at the first one.
-    assert unquote(urlsplit(uri).path) == f"/Acme Staff Sign-in:{DEFAULT_EMAIL}"
-    assert parse_qs(urlsplit(uri).query)["issuer"] == ["Acme Staff Sign-in"]
-
-
-def test_an_issuer_name_wins_over_the_brand(app: Flask, make_app: AppFactory, clock: Clock) -> None:
-    client = make_app(brand_name="Acme", totp_issuer="Example ID").test_client()
-    sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD)
-
-    _, uri = read_setup_page(client.get("/account/mfa"))
-
-    assert parse_qs(urlsplit(uri).query)["issuer"] == ["Example ID"]
+    assert unquote(urlsplit(uri).path) == f"/{shown}:{DEFAULT_EMAIL}"
+    assert parse_qs(urlsplit(uri).query)["issuer"] == [shown]
 
 
 def test_a_wrong_code_does_not_enrol(client: FlaskClient, clock: Clock) -> None:
