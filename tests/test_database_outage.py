@@ -31,7 +31,7 @@ from werkzeug.test import TestResponse
 from authserver import create_app
 from authserver.dev_secrets import new_encryption_key
 from authserver.extensions import db
-from authserver.keys.jwks import jwks_cache
+from authserver.keys.jwks import build_before_serving, jwks_cache
 from authserver.keys.manager import ensure_active_keys
 from authserver.models.audit import AuditEvent
 from tests.conftest import IsolatedClient
@@ -267,6 +267,30 @@ def test_jwks_is_served_from_memory_when_its_database_check_falls_due_in_an_outa
     assert [r.status_code for r in during] == [200, 200, 200]
     assert all(r.data == known.data for r in during)
     assert int(during[-1].headers["Age"]) >= 1  # how long since the database confirmed it
+    _assert_one_outage_logged(log)
+
+
+def test_a_worker_starting_while_the_database_is_away_builds_its_jwks_once_it_is_back(
+    make_proxied_app: Callable[..., Flask], proxy: TcpProxy
+) -> None:
+    """What a gunicorn worker does as it starts (serving/background_work.py) must neither hang
+    nor log more than the outage itself while the database is away; the JWKS then answers 503
+    (there is nothing in memory yet) until the database answers again."""
+    app = make_proxied_app()
+    client = app.test_client()
+    with captured_log() as log:
+        proxy.cut()
+        started = time.monotonic()
+        build_before_serving(app)
+        seconds = time.monotonic() - started
+        during = client.get("/.well-known/jwks.json")
+        proxy.restore()
+        _wait_until_ready(client)
+    after = client.get("/.well-known/jwks.json")
+
+    assert seconds < BUDGET_SECONDS
+    assert during.status_code == 503 and during.json["error"] == "temporarily_unavailable"
+    assert after.status_code == 200 and after.json["keys"]
     _assert_one_outage_logged(log)
 
 

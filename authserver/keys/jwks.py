@@ -9,6 +9,8 @@ are "cached only with a short TTL"); a query per request cost about half of the 
 While the database is away, the last document built keeps being served (DESIGN.md: JWKS and
 discovery keep answering from memory): verifiers that cannot fetch keys reject every token, so
 a key set a few seconds or minutes old is far better than none. Its ``Age`` keeps growing.
+Each gunicorn worker builds the document as it starts (:func:`build_before_serving`), so a
+worker no request had asked for it yet has one to serve too.
 
 A document may thus be up to a few seconds behind the database. The ``Age`` header says by how
 much (RFC 9111 §5.1), so an HTTP cache still drops it ``jwks_max_age`` after the database last
@@ -20,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -29,10 +32,12 @@ from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
-from authserver.database_faults import database_unavailability
+from authserver.database_faults import database_unavailability, is_database_outage
 from authserver.extensions import db, discard_failed_transaction
 from authserver.keys.algorithms import PUBLIC_JWK_MEMBERS
 from authserver.models.keys import SigningKey
+
+log = logging.getLogger(__name__)
 
 CACHE_EXTENSION = "authserver.keys.jwks"
 # At most this long between two checks of the key set; never more than a tenth of the time
@@ -97,6 +102,18 @@ def current_jwks() -> JwksDocument:
         return cache.document  # unconfirmed: checked_at stays, so Age tells how long
     cache.checked_at = now
     return cache.document
+
+
+def build_before_serving(app: Flask) -> None:
+    """Build ``app``'s document now, so that an outage before the first JWKS request still finds
+    one in memory. With the database away already, the first request that finds it back does it."""
+    with app.app_context():
+        try:
+            current_jwks()
+        except SQLAlchemyError as exc:
+            discard_failed_transaction()
+            if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
+                log.warning("JWKS not built before serving: %s", type(exc).__name__)
 
 
 # Every stored key is published: next (before use), active, retired (until its tokens expire).

@@ -1,7 +1,7 @@
 """Running under gunicorn (`authserver serve`): its configuration, logger and metrics hooks, the
-per-request time limit, work run after a response has gone out, each worker's background work
-(back-channel logout delivery), and keeping a gevent worker's event loop free (PostgreSQL waits,
-argon2).
+per-request time limit, work run after a response has gone out, what each worker prepares as it
+starts (the JWKS) and its background work (back-channel logout delivery), and keeping a gevent
+worker's event loop free (PostgreSQL waits, argon2).
 
 Attached last, so its WSGI middleware wraps everything else: the per-request time limit covers
 the whole request, the other middlewares included.

@@ -19,7 +19,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.live_server import AUTHSERVER, STARTUP_DEADLINE_SECONDS, stop
+from authserver.serving.background_work import READY_MESSAGE
+from tests.support.live_server import AUTHSERVER, STARTUP_DEADLINE_SECONDS, parse_log_line, stop
 
 POLL_SECONDS = 0.1
 
@@ -58,7 +59,8 @@ class Instance:
 
 
 def start_instance(name: str, port: int, env: Mapping[str, str], workdir: Path) -> Instance:
-    """Start `authserver serve` on 127.0.0.1:port and wait until /healthz answers."""
+    """Start `authserver serve` on 127.0.0.1:port and wait until every worker is ready (it has
+    built what it serves from memory) and /healthz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:
@@ -72,18 +74,21 @@ def start_instance(name: str, port: int, env: Mapping[str, str], workdir: Path) 
         )
     instance = Instance(name, port, process, log_path)
     try:
-        wait_until_healthy(instance)
+        wait_until_healthy(instance, workers=int(env["AUTHSERVER_WORKERS"]))
     except BaseException:
         instance.stop()
         raise
     return instance
 
 
-def wait_until_healthy(instance: Instance) -> None:
+def wait_until_healthy(instance: Instance, *, workers: int) -> None:
     deadline = time.monotonic() + STARTUP_DEADLINE_SECONDS
     while time.monotonic() < deadline:
         if instance.process.poll() is not None:
             pytest.fail(f"{instance.name} exited early:\n{instance.log()}")
+        if _workers_ready(instance) < workers:
+            time.sleep(POLL_SECONDS)
+            continue
         try:
             if requests.get(instance.url("/healthz"), timeout=1).status_code == 200:
                 return
@@ -91,6 +96,11 @@ def wait_until_healthy(instance: Instance) -> None:
             pass  # still starting: gunicorn binds before a worker has imported the app
         time.sleep(POLL_SECONDS)
     pytest.fail(f"{instance.name} did not answer within {STARTUP_DEADLINE_SECONDS}s")
+
+
+def _workers_ready(instance: Instance) -> int:
+    lines = (parse_log_line(line) for line in instance.log().splitlines())
+    return sum(1 for line in lines if line and line.get("message") == READY_MESSAGE)
 
 
 def _group_alive(group: int) -> bool:

@@ -148,3 +148,40 @@ def test_postgres_restarted_under_load_answers_503_then_recovers_by_itself(
         problems += log_problems(instance)
         problems += outage_log_problems(instance, lines_before)
     assert not problems, "\n".join([summary, *problems])
+
+
+FRESH_CONNECTIONS_PER_INSTANCE = 20
+
+
+def test_every_worker_answers_the_jwks_while_the_database_is_away_before_any_request_asked(
+    system: Deployment,
+) -> None:
+    """DESIGN.md: the JWKS keeps answering from memory while the database is away. A worker that
+    had not yet been asked for it has that memory too: verifiers that cannot fetch keys reject
+    every token, so "no request had come to this process yet" must not turn into a 503.
+
+    The deployment was made without a single JWKS request. Each request goes over a new
+    connection, so each instance's workers share them (the kernel hands each to one of them)."""
+    answers: list[tuple[str, int, bytes]] = []
+    with postgres_outage() as outage:
+        for instance in system.instances:
+            for _ in range(FRESH_CONNECTIONS_PER_INSTANCE):
+                response = requests.get(
+                    instance.url("/.well-known/jwks.json"),
+                    headers={"Connection": "close"},
+                    timeout=ANSWER_WITHIN_SECONDS + 1,
+                )
+                answers.append((instance.name, response.status_code, response.content))
+        outage.start()
+    wait_for(
+        lambda: all(is_ready(each) for each in system.instances),
+        timeout=RECOVERY_DEADLINE_SECONDS,
+        what="both instances ready again after PostgreSQL came back",
+    )
+    published = requests.get(system.instances[0].url("/.well-known/jwks.json"), timeout=5)
+    assert published.status_code == 200
+    wrong = sorted({(name, status) for name, status, body in answers
+                    if status != 200 or body != published.content})  # fmt: skip
+    assert not wrong, f"JWKS answers while the database was away that were not today's: {wrong}"
+    for instance in system.instances:
+        assert not log_problems(instance)
