@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import nullcontext
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -108,3 +110,27 @@ def test_every_revision_goes_up_and_down(empty_app: Flask) -> None:
         upgrade(revision=revision)
         assert schema_snapshot() == after
         previous = revision
+
+
+def test_an_account_without_a_password_has_none_again_after_a_downgrade_and_upgrade(
+    empty_app: Flask,
+) -> None:
+    # 0025 lets password_hash be NULL (an invitation accepted with a passkey); going back below
+    # it stores a value no password verifies against, and coming back must read it as "none"
+    # again, or the account page asks for a current password nobody ever had.
+    upgrade()
+    users = sa.Table("users", sa.MetaData(), autoload_with=db.engine)
+    now = datetime.now(UTC)
+    with db.engine.begin() as connection:
+        connection.execute(users.insert().values(
+            id=1, subject="00000000-0000-4000-8000-000000000001", email="grace@example.com",
+            password_hash=None, is_disabled=False, created_at=now, updated_at=now,
+        ))  # fmt: skip
+
+    downgrade(revision="0024_user_language")
+    below = db.session.scalar(sa.text("SELECT password_hash FROM users"))
+    db.session.rollback()
+    upgrade()
+
+    assert below == "!no-password"
+    assert db.session.scalar(sa.text("SELECT password_hash FROM users WHERE id = 1")) is None

@@ -3,11 +3,12 @@ password, with that passkey as its way in, its address verified.
 
 A passkey names the account it belongs to (its user handle, WebAuthn Level 3 §14.6.1, is the
 subject), but it is made before the account exists. So the subject is fixed by the invitation:
-an HMAC of its stored token hash under a key of its own (security/derived_keys.py), shaped as a
-UUID like every other subject: the options and the account agree without storing anything, and
-nobody without the link can learn it. Only the holder of the link gets options, and their
-challenge is bound to that invitation (security/passkey_challenges.py): an answer made for one
-invitation cannot accept another.
+a hash of its stored token hash, shaped as a UUID like every other subject, so the options and
+the account agree without storing anything. No secret goes into it: a secret key rotated
+between the options and the answer would give the account a subject its passkey does not name,
+and an account with no password would be locked out. Only the holder of the link gets options,
+and their challenge is bound to that invitation (security/passkey_challenges.py): an answer
+made for one invitation cannot accept another.
 
 The invitation stays single use. The answer is checked first (its challenge used up whatever
 the outcome); then, in one transaction, the link is claimed by its conditional UPDATE, the
@@ -18,20 +19,20 @@ invitation exactly one creates anything, and a refusal leaves no account and a u
 from __future__ import annotations
 
 import hashlib
-import hmac
 import uuid
 from datetime import datetime
 
 from sqlalchemy import select
 
-from authserver.accounts.invitations import claim_invitation, find_invitation, refuse_invitation
-from authserver.accounts.lifecycle import create_user
-from authserver.accounts.registration import INVITATION
+from authserver.accounts.invitations import (
+    claim_invitation,
+    create_invited_account,
+    find_invitation,
+)
 from authserver.audit.events import EventTag, record_event
 from authserver.extensions import db
 from authserver.models import Invitation, Passkey, User
-from authserver.security.derived_keys import derived_key
-from authserver.security.errors import EmailAlreadyRegistered, InvalidLink, PasskeyRefused
+from authserver.security.errors import PasskeyRefused
 from authserver.security.passkey_ceremonies import (
     REFUSED,
     Invitee,
@@ -40,14 +41,12 @@ from authserver.security.passkey_ceremonies import (
 )
 from authserver.security.passkeys import clean_passkey_name
 
-SUBJECT_KEY_PURPOSE = b"authserver:invitation-subject"
+SUBJECT_PREFIX = b"authserver:invitation-subject:"
 
 
 def invitation_subject(invitation: Invitation) -> str:
     """The subject the account made from ``invitation`` will have (always the same one)."""
-    digest = hmac.new(
-        derived_key(SUBJECT_KEY_PURPOSE), invitation.token_hash.encode(), hashlib.sha256
-    ).digest()
+    digest = hashlib.sha256(SUBJECT_PREFIX + invitation.token_hash.encode()).digest()
     # A version-4 UUID of the first 128 bits, so it looks like every other subject (users.py).
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
@@ -104,22 +103,13 @@ def accept_invitation_with_passkey(
             detail={"passkey": passkey.name, "synced": passkey.backup_state},
         )
 
-    try:
-        return create_user(
-            invitee.email,
-            None,  # the passkey is the way in; a password can be set later on the account page
-            name=invitee.name,
-            email_verified_at=now,  # the link reached this address
-            created_via=INVITATION,
-            subject=invitee.subject,
-            before_commit=store_passkey,
-        )
-    except EmailAlreadyRegistered:
-        # An account got this address after the invitation was sent, or a race with the same
-        # credential lost at the unique constraints: nothing was created.
-        db.session.rollback()
-        refuse_invitation(InvalidLink("account-exists"))
-        raise InvalidLink("account-exists") from None
+    return create_invited_account(
+        invitation,
+        None,  # the passkey is the way in; a password can be set later on the account page
+        now=now,
+        subject=invitee.subject,
+        before_commit=store_passkey,
+    )
 
 
 def _is_registered(credential_id: bytes) -> bool:

@@ -11,6 +11,7 @@ Invitations work while ``AUTHSERVER_REGISTRATION`` is ``invite`` or ``open``; wh
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,6 +32,7 @@ from authserver.accounts.lifecycle import (
     clean_name,
     create_user,
     find_user_by_email,
+    refuse_look_alikes,
 )
 from authserver.accounts.registration import INVITATION, invitations_allowed
 from authserver.audit.events import EventTag, record_event
@@ -40,6 +42,7 @@ from authserver.mail import Mail, render_mail
 from authserver.models import Invitation, User
 from authserver.security.errors import (
     EmailAlreadyRegistered,
+    InvalidEmail,
     InvalidLink,
     RegistrationClosed,
 )
@@ -69,6 +72,9 @@ def invite(email: str, *, name: str | None, language: str, now: datetime) -> Iss
         )
     email = normalise_email(email)
     check_email_shape(email)
+    # The rules an account's address must meet, checked now: a link that could never make an
+    # account is not mailed.
+    refuse_look_alikes(email)
     name = clean_name(name)
     if find_user_by_email(email) is not None:
         raise EmailAlreadyRegistered(
@@ -136,20 +142,42 @@ def accept_invitation(token: str, password: str, *, now: datetime) -> User:
         invitation.user_id = user.id
         record_event(EventTag.INVITATION_ACCEPTED, user_subject=user.subject)
 
+    return create_invited_account(invitation, password, now=now, before_commit=link_to_account)
+
+
+def create_invited_account(
+    invitation: Invitation,
+    password: str | None,
+    *,
+    now: datetime,
+    before_commit: Callable[[User], None],
+    subject: str | None = None,
+) -> User:
+    """The account ``invitation`` was for, its address verified (the link reached it), in the
+    transaction that claimed the link. An address that can no longer have an account refuses
+    the link (:class:`InvalidLink`, audited; nothing is created): one got an account after the
+    invitation was sent, or now imitates one that did."""
     try:
         return create_user(
             invitation.email,
             password,
             name=invitation.name,
-            email_verified_at=now,  # the link reached this address
+            email_verified_at=now,
             created_via=INVITATION,
-            before_commit=link_to_account,
+            subject=subject,
+            before_commit=before_commit,
         )
     except EmailAlreadyRegistered:
-        # An account got this address after the invitation was sent (`user create`, sign-up).
         db.session.rollback()
-        refuse_invitation(InvalidLink("account-exists"))
-        raise InvalidLink("account-exists") from None
+        # Also a race lost at another unique constraint (a passkey's credential id): whether
+        # the address has an account now says which.
+        taken = find_user_by_email(invitation.email) is not None
+        reason = "account-exists" if taken else "conflict"
+    except InvalidEmail:
+        db.session.rollback()
+        reason = "refused"
+    refuse_invitation(InvalidLink(reason))
+    raise InvalidLink(reason)
 
 
 def _usable(token: str, *, now: datetime) -> Invitation:

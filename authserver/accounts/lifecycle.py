@@ -108,7 +108,7 @@ def create_user(
     """
     email = normalise_email(email)
     check_email_shape(email)
-    _refuse_look_alikes(email)
+    refuse_look_alikes(email)
     if password is not None:
         check_password_policy(password, email=email)
     name = clean_name(name)
@@ -138,8 +138,9 @@ def create_user(
     return user
 
 
-def _refuse_look_alikes(email: str) -> None:
-    """An address that could pass for another (accounts/email_addresses.py has the rules)."""
+def refuse_look_alikes(email: str) -> None:
+    """Raise InvalidEmail for an address that could pass for another (accounts/email_addresses.py
+    has the rules): letters of mixed scripts, or an imitation of an existing account's address."""
     part = mixed_script_part(email)
     if part is not None:
         raise InvalidEmail(

@@ -196,12 +196,14 @@ def _check_registration(parsed: RegistrationCredential) -> VerifiedRegistration 
 def _new_passkey(
     parsed: RegistrationCredential, verified: VerifiedRegistration, *, now: datetime
 ) -> Passkey:
-    transports = parsed.response.transports or []
+    # Each transport once: the list is the client's to write, and thirty "internal" say no more
+    # than one (nor fit the column).
+    transports = sorted({str(t.value) for t in parsed.response.transports or []})
     return Passkey(
         credential_id=verified.credential_id,
         public_key=verified.credential_public_key,
         sign_count=verified.sign_count,
-        transports=",".join(str(t.value) for t in transports),
+        transports=",".join(transports),
         backup_eligible=verified.credential_device_type.value == "multi_device",
         backup_state=verified.credential_backed_up,
         created_at=now,

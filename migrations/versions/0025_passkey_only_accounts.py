@@ -21,6 +21,12 @@ NO_PASSWORD = "!no-password"
 def upgrade() -> None:
     with op.batch_alter_table("users") as batch_op:
         batch_op.alter_column("password_hash", existing_type=sa.String(length=255), nullable=True)
+    # Back from a downgrade: the accounts it marked as having no password have none again.
+    op.execute(
+        sa.text("UPDATE users SET password_hash = NULL WHERE password_hash = :none").bindparams(
+            none=NO_PASSWORD
+        )
+    )
     with op.batch_alter_table("passkey_challenges") as batch_op:
         batch_op.add_column(sa.Column("invitation_id", BIG_ID, nullable=True))
         batch_op.create_foreign_key(

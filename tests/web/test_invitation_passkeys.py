@@ -21,11 +21,26 @@ from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models import AuditEvent, Passkey, PasskeyChallenge, User
 from tests.conftest import AppFactory
-from tests.support.oauth import Pkce, exchange_code, make_relying_party, obtain_code, verify_jwt
+from tests.support.oauth import (
+    Pkce,
+    exchange_code,
+    make_relying_party,
+    make_user,
+    obtain_code,
+    verify_jwt,
+)
 from tests.support.passkeys import SoftPasskey, b64url, passkey_sign_in, post_form, unb64url
 from tests.support.smtp import Inbox
 from tests.support.web import csrf_token, sign_in
-from tests.web.test_invitations import EMAIL, PASSWORD, events, invite, invited_app, run_cli
+from tests.web.test_invitations import (
+    EMAIL,
+    PASSWORD,
+    SEA_IN_CYRILLIC,
+    events,
+    invite,
+    invited_app,
+    run_cli,
+)
 from tests.web.test_reset import request_reset, reset_link, set_password
 from tests.web.test_verify_email import stored_user
 
@@ -273,6 +288,38 @@ def test_a_passkey_registered_elsewhere_is_refused(inviter: Flask, inbox: Inbox)
     assert refused.status_code == 400
     assert accounts() == 1 and len(passkeys()) == 1
     assert detail_of("user:invitation:failure") == {"reason": "passkey-taken"}
+
+
+def test_transports_named_again_and_again_are_stored_once(inviter: Flask, inbox: Inbox) -> None:
+    # The browser's answer is the client's to write: thirty "internal" would not fit the column
+    # (PostgreSQL refuses the row), and one says as much as thirty.
+    page = path_of(invite(inviter)["link"])
+    browser = inviter.test_client()
+    created = options_for(browser, page)
+    credential = passkey_for(created).create(created)
+    credential["response"]["transports"] = ["internal"] * 30 + ["hybrid"]
+
+    accepted = answer(browser, page, credential)
+
+    assert accepted.status_code == 200, accepted.text
+    assert [stored.transports for stored in passkeys()] == ["hybrid,internal"]
+
+
+def test_an_invitation_that_came_to_imitate_a_newer_account_refuses_the_passkey(
+    inviter: Flask, inbox: Inbox
+) -> None:
+    result = run_cli(inviter, "user", "invite", f"{SEA_IN_CYRILLIC}@example.com", "--json")
+    page = path_of(json.loads(result.stdout)["link"])
+    browser = inviter.test_client()
+    created = options_for(browser, page)
+    make_user("sea@example.com", name=None)  # after the invitation went out
+
+    refused = answer(browser, page, passkey_for(created).create(created))
+
+    assert refused.status_code == 400
+    assert refused.json == {"location": page}
+    assert accounts() == 1 and passkeys() == []
+    assert detail_of("user:invitation:failure") == {"reason": "refused"}
 
 
 # --- the account afterwards ---------------------------------------------------------------------

@@ -15,11 +15,13 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from werkzeug.test import TestResponse
 
+from authserver.accounts.lifecycle import list_users
 from authserver.cli import main
 from authserver.extensions import db
 from authserver.models import AuditEvent
 from tests.conftest import AppFactory
 from tests.support.mailbox import link_in, smtp_app, text_of
+from tests.support.oauth import make_user
 from tests.support.smtp import Inbox
 from tests.support.web import csrf_token, sign_in
 from tests.web.test_verify_email import stored_user
@@ -172,6 +174,39 @@ def test_an_address_with_an_account_is_not_invited(inviter: Flask, inbox: Inbox)
     assert f"an account with email {EMAIL} already exists; it needs no invitation" in (
         refused.stderr
     )
+
+
+# An all-Cyrillic local part that reads as "sea" (accounts/email_addresses.py).
+SEA_IN_CYRILLIC = (
+    "\N{CYRILLIC SMALL LETTER DZE}\N{CYRILLIC SMALL LETTER IE}\N{CYRILLIC SMALL LETTER A}"
+)
+
+
+def test_an_address_of_mixed_scripts_is_not_invited(inviter: Flask, inbox: Inbox) -> None:
+    refused = run_cli(inviter, "user", "invite", "\N{CYRILLIC SMALL LETTER ER}aypal@example.com")
+
+    assert refused.exit_code == 1
+    assert "email address mixes Latin, Cyrillic or Greek letters" in refused.stderr
+    assert inbox.messages == [] and events("user:invitation") == []
+
+
+def test_an_invitation_that_came_to_imitate_a_newer_account_is_refused_at_the_link(
+    inviter: Flask, inbox: Inbox
+) -> None:
+    result = run_cli(inviter, "user", "invite", f"{SEA_IN_CYRILLIC}@example.com", "--json")
+    assert result.exit_code == 0, result.output
+    link = json.loads(result.stdout)["link"]
+    # The real sea@ signs up after the invitation went out: the invitation now imitates it.
+    make_user("sea@example.com", name=None)
+
+    refused = accept(inviter.test_client(), link)
+
+    assert refused.status_code == 400
+    assert "This invitation link cannot be used" in refused.text
+    assert [user.email for user in list_users()] == ["sea@example.com"]
+    assert events("user:invitation:failure") == [("user:invitation:failure", "failure", None)]
+    failures = select(AuditEvent.detail).where(AuditEvent.event == "user:invitation:failure")
+    assert db.session.scalars(failures).all() == [{"reason": "refused"}]
 
 
 def test_closed_registration_refuses_invitations_and_hides_the_pages(
