@@ -69,6 +69,7 @@ class Attempt:
     user_subject: str
     email: str
     language: str  # of the lock notice, should this attempt lock the account (mail_language.py)
+    has_password: bool  # the lock notice speaks of passwords only to accounts that have one
     # The recognised device it was counted on; None means the account's shared counter.
     device_id: str | None
     failures: int  # the counter including this attempt (0 when refused)
@@ -140,6 +141,7 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
         user_subject=user.subject,
         email=user.email,
         language=mail_language(user.language),
+        has_password=user.has_password,
         device_id=None if known is None else known.device_id,
         failures=counted or 0,
         is_allowed=counted is not None,
@@ -190,16 +192,20 @@ def register_failure(
             locked_until=state.locked_until,
             # Only a session (made with the password) or a pending sign-in gets to a code.
             password_was_right=reason == "mfa",
+            has_password=attempt.has_password,
         )
     db.session.commit()
     return state
 
 
-def register_success(user: User, *, now: datetime, device: str | None) -> None:
+def register_success(
+    user: User, *, now: datetime, device: str | None, password_used: bool = True
+) -> None:
     """The sign-in is complete (every factor passed): the counters and the doubling restart.
 
     In a request, the browser gets a fresh device id for this account (the one it presented is
-    replaced), and a browser new to the account mails the owner (security/new_device_alerts.py).
+    replaced), and a browser new to the account mails the owner (security/new_device_alerts.py;
+    ``password_used`` False for a passkey alone, so the mail does not blame a password).
     Audits the sign-in; the caller commits, together with the session it starts, so
     that a sign-in cut off before its commit leaves no trace of having happened.
     """
@@ -220,7 +226,7 @@ def register_success(user: User, *, now: datetime, device: str | None) -> None:
         detail={"device": "new" if known is None else "recognised"},
     )
     # A browser new to the account tells the owner (unless it is the account's first sign-in).
-    note_completed_sign_in(user, now=now, recognised=known is not None)
+    note_completed_sign_in(user, now=now, recognised=known is not None, password_used=password_used)
 
 
 def release_attempt(attempt: Attempt, *, now: datetime) -> None:

@@ -39,11 +39,14 @@ NEW_DEVICE_SUBJECT = _l("New sign-in to your account")
 NOT_ME_LINK_LIFETIME = timedelta(hours=24)
 
 
-def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bool:
+def note_completed_sign_in(
+    user: User, *, now: datetime, recognised: bool, password_used: bool = True
+) -> bool:
     """After every factor passed: mail a new-device notice if this browser is new to a
     not-new account. Stages the link and the audit row in the caller's transaction (the
     caller commits, with the session); the mail goes after the response. Returns whether
-    a notice was mailed."""
+    a notice was mailed. ``password_used`` False (a passkey alone) makes the mail speak of
+    passkeys, not of a password someone knows."""
     first = _claim_first_sign_in(user.id, now=now)
     if first or recognised or not has_request_context():
         return False
@@ -74,6 +77,7 @@ def note_completed_sign_in(user: User, *, now: datetime, recognised: bool) -> bo
             ip=ip,
             link=link_url(LinkPurpose.NOT_ME, token),
             hours=int(NOT_ME_LINK_LIFETIME.total_seconds() // 3600),
+            password_used=password_used,
         )
     )
     return True

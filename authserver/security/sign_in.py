@@ -104,7 +104,7 @@ def sign_in_with_passkey(credential: str, *, now: datetime) -> SignedIn:
     PasskeyRefused (any failure alike) or TooManyAttempts (the account is locked)."""
     passkey = verify_assertion(credential, "sign-in", user=None, during="sign-in", now=now)
     user = get_user(passkey.user_id)
-    register_success(user, now=now, device=find_device_id(user))
+    register_success(user, now=now, device=find_device_id(user), password_used=False)
     return SignedIn(user, start_session(user, amr=passkey_amr(passkey), now=now))
 
 

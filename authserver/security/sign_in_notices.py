@@ -44,6 +44,7 @@ def mail_lock_notice(
     link: str,
     locked_until: datetime,
     password_was_right: bool,
+    has_password: bool,
 ) -> None:
     """Mail the owner that sign-in is paused, after the response. The caller commits."""
     settings = current_settings()
@@ -58,6 +59,7 @@ def mail_lock_notice(
             link=link,
             until=written_time(locked_until),
             password_was_right=password_was_right,
+            has_password=has_password,
             forgot_link=settings.issuer + "/reset",
         )
     )

@@ -102,7 +102,7 @@ def setup_submit() -> ResponseReturnValue:
             handover = hand_over(codes, sid=_current_sid(), now=utcnow())
             return _show_recovery_codes(user, handover, form.next.data, replaced=True)
         remove_mfa(user, form.code.data, now=utcnow(), end_sessions_except=keep_only)
-        return _no_store(render_template("mfa_removed.html"))
+        return _no_store(render_template("mfa_removed.html", has_password=user.has_password))
     except MalformedMfaCode:
         return _page(user, form, error=MALFORMED_CODE, status=400)
     except InvalidMfaCode:

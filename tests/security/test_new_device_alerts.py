@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
-from authserver.models import AuditEvent
+from authserver.models import AuditEvent, User
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import (
@@ -36,6 +36,7 @@ from tests.support.account import (
 from tests.support.mailbox import has_subject, text_of
 from tests.support.mfa import Clock, answer_challenge, enrol, frozen_clock
 from tests.support.oauth import Pkce, exchange_code, make_relying_party, obtain_code, token_request
+from tests.support.passkeys import passkey_sign_in, registered
 from tests.support.web import csrf_token, sign_in
 
 SUBJECT = "New sign-in to your account"
@@ -381,3 +382,36 @@ def test_the_button_without_a_csrf_token_changes_nothing(site: Flask, outbox: Pa
     assert "user:login:not-me" not in audit_tags()
     # The link still works: a stale form is not a spent link.
     assert confirm(clicker, path).status_code == 303
+
+
+def test_a_passkey_sign_in_from_a_new_browser_speaks_of_passkeys_not_a_password(
+    site: Flask, outbox: Path
+) -> None:
+    passkey = registered(site)  # the owner's first sign-in, with the password, then a passkey
+
+    assert passkey_sign_in(stranger(site), passkey).status_code == 200
+
+    [notice] = notices(outbox)
+    body = " ".join(text_of(notice).split())
+    assert "someone signed in with one of your passkeys: remove any you do not recognise" in body
+    assert "someone knows your password" not in body
+    not_me_link(notice)
+
+
+def test_a_passkey_only_account_is_not_told_of_its_password_when_locked(
+    site: Flask, outbox: Path
+) -> None:
+    passkey = registered(site)
+    owner_row = db.session.scalars(select(User)).one()
+    owner_row.password_hash = None  # as an invitation accepted with a passkey leaves it
+    db.session.commit()
+    for _ in range(5):
+        assert passkey_sign_in(stranger(site), passkey, uv=False).status_code == 401
+
+    [lock] = [
+        m for m in read_outbox(outbox) if has_subject(m, "Sign-in to your account was paused")
+    ]
+    body = " ".join(text_of(lock).split())
+    assert "Someone failed to sign in to your" in body
+    assert "your account is safe: it has no password anyone could guess" in body
+    assert "wrong passwords" not in body and "your password" not in body

@@ -21,6 +21,7 @@ from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models import AuditEvent, Passkey, PasskeyChallenge, User
 from tests.conftest import AppFactory
+from tests.support.mfa import enrol, post_code
 from tests.support.oauth import (
     Pkce,
     exchange_code,
@@ -348,6 +349,9 @@ def test_the_account_page_adds_a_first_password_without_asking_for_one(
     page = client.get("/account").text
     assert "Your account has no password" in page
     assert "Current password" not in page and "Add password" in page
+    # Two-step verification speaks of the passkeys it has, not of a password it has not.
+    assert "Your passkeys already count as two steps" in " ".join(page.split())
+    assert "asks for your password only" not in page
 
     added = add_password(client)
 
@@ -360,6 +364,7 @@ def test_the_account_page_adds_a_first_password_without_asking_for_one(
     assert any("Your password was changed" in m["Subject"] for m in inbox.messages)
     assert sign_in(inviter.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
     assert "Current password" in client.get("/account").text
+    assert "asks for your password only" in client.get("/account").text
 
 
 def test_a_first_password_needs_a_recent_sign_in(inviter: Flask, inbox: Inbox) -> None:
@@ -456,3 +461,18 @@ def test_a_password_reset_gives_an_account_without_one_a_password(
     assert stored_user(EMAIL).password_hash is not None
     assert sign_in(inviter.test_client(), EMAIL, NEW_PASSWORD).status_code == 303
     assert passkey_sign_in(inviter.test_client(), passkey).status_code == 200  # still works
+
+
+def test_removing_the_app_of_an_account_without_a_password_speaks_of_its_passkeys(
+    inviter: Flask, inbox: Inbox
+) -> None:
+    _, client = passkey_account(inviter)
+    enrolled = enrol(client)
+    page = client.get("/account/mfa")
+
+    removed = post_code(client, "/account/mfa", page, enrolled.recovery_codes[0], action="remove")
+
+    assert removed.status_code == 200, removed.text
+    text = " ".join(removed.text.split())
+    assert "You sign in with your passkeys as before" in text
+    assert "asks for your password only" not in text
