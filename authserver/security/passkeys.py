@@ -31,6 +31,7 @@ from authserver.security.errors import (
 from authserver.security.mfa.second_factor import is_enrolled
 from authserver.security.passkey_ceremonies import REFUSED, verify_new_passkey
 from authserver.security.recent_sign_in import check_recent_sign_in
+from authserver.sessions.user_agents import device_label
 
 DEFAULT_NAME = "Passkey"
 # RFC 8176 §2: "hwk" a key bound to hardware, "swk" a software key (a synced passkey can leave
@@ -149,6 +150,14 @@ def _owned(user: User, passkey_id: int) -> Passkey:
     if passkey is None or passkey.user_id != user.id:
         raise UnknownPasskey(f"no passkey {passkey_id} of {user.email}")
     return passkey
+
+
+def first_passkey_name(user_agent: str | None) -> str:
+    """A new passkey's name until its owner edits it: the device, in the page's language. Cut
+    to the longest name allowed rather than refused: a translation of our own choosing (a
+    catalog in AUTHSERVER_TRANSLATIONS_DIR) must not make every new passkey fail."""
+    label = " ".join(str(device_label(user_agent)).split())
+    return label[:MAX_PASSKEY_NAME_LENGTH].rstrip() or DEFAULT_NAME
 
 
 def clean_passkey_name(name: str) -> str:

@@ -28,8 +28,8 @@ from authserver.security.errors import (
     PasskeyRefused,
     PasswordPolicyError,
 )
+from authserver.security.passkeys import first_passkey_name
 from authserver.security.passwords import min_password_length
-from authserver.sessions.user_agents import device_label
 from authserver.web.form_errors import add_problems
 from authserver.web.forms import ChoosePasswordForm, ConfirmForm
 from authserver.web.link_pages import form_error, private_page
@@ -97,7 +97,7 @@ def passkey_submit(token: str) -> ResponseReturnValue:
         accept_invitation_with_passkey(
             token,
             request.form.get("credential", ""),
-            passkey_name=str(device_label(request.headers.get("User-Agent"))),  # page language
+            passkey_name=first_passkey_name(request.headers.get("User-Agent")),
             now=utcnow(),
         )
     except InvalidLink:

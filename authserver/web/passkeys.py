@@ -28,13 +28,13 @@ from authserver.security.passkey_ceremonies import registration_options
 from authserver.security.passkeys import (
     add_passkey,
     find_passkey_view,
+    first_passkey_name,
     is_only_way_in,
     remove_passkey,
     rename_passkey,
 )
 from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession
-from authserver.sessions.user_agents import device_label
 from authserver.web.guards import sign_in_location, signed_in
 
 bp = Blueprint("passkeys", __name__)
@@ -73,8 +73,7 @@ def options(session: BrowserSession) -> ResponseReturnValue:
 @signed_in
 def register(session: BrowserSession) -> ResponseReturnValue:
     credential = request.form.get("credential", "")
-    # The passkey's first name is the person's own label, in the language of their page.
-    name = str(device_label(request.headers.get("User-Agent")))
+    name = first_passkey_name(request.headers.get("User-Agent"))
     try:
         add_passkey(
             get_user(session.user_id),

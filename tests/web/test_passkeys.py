@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -18,8 +19,10 @@ from werkzeug.test import TestResponse
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
 from authserver.models import AuditEvent, Passkey, PasskeyChallenge
+from authserver.models.passkeys import MAX_PASSKEY_NAME_LENGTH
+from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
-from tests.support.account import audit_tags, read_outbox, the_user
+from tests.support.account import FIREFOX_LINUX, audit_tags, read_outbox, the_user
 from tests.support.mailbox import text_of
 from tests.support.mfa import enrol
 from tests.support.oauth import (
@@ -42,6 +45,7 @@ from tests.support.passkeys import (
     token_of,
 )
 from tests.support.web import csrf_token, sign_in
+from tests.web.test_languages import compile_catalog
 
 JSON = {"Referer": "http://localhost/account"}
 
@@ -135,6 +139,27 @@ def test_renaming_and_removing_after_a_confirm_page(app: Flask, user: None) -> N
     assert "Work laptop" in confirm.text
     assert db.session.scalars(select(Passkey)).all() == []
     assert {"user:passkey:rename", "user:passkey:remove"} <= set(audit_tags())
+
+
+def test_a_long_translated_device_name_is_cut_to_fit_not_refused(
+    make_app: AppFactory, tmp_path: Path, user: None
+) -> None:
+    # An operator's own catalog may describe a device at length; the passkey is still added,
+    # its first name cut to the longest a name may be.
+    own = tmp_path / "translations"
+    wordy = "%(browser)s, gebruikt op een apparaat met het besturingssysteem %(system)s"
+    compile_catalog(own, "nl", {"%(browser)s on %(system)s": wordy})
+    site = make_app(translations_dir=str(own))
+    client = signed_in(site)
+    client.environ_base.update(HTTP_ACCEPT_LANGUAGE="nl", HTTP_USER_AGENT=FIREFOX_LINUX)
+
+    added = register(client, a_passkey())
+
+    assert added.status_code == 200, added.text
+    [stored] = db.session.scalars(select(Passkey)).all()
+    full = wordy % {"browser": "Firefox", "system": "Linux"}
+    assert len(full) > MAX_PASSKEY_NAME_LENGTH
+    assert stored.name == full[:MAX_PASSKEY_NAME_LENGTH].rstrip()
 
 
 def test_someone_elses_passkey_cannot_be_removed(app: Flask, user: None) -> None:
