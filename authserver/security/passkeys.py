@@ -154,8 +154,9 @@ def _owned(user: User, passkey_id: int) -> Passkey:
 
 def first_passkey_name(user_agent: str | None) -> str:
     """A new passkey's name until its owner edits it: the device, in the page's language. Cut
-    to the longest name allowed rather than refused: a translation of our own choosing (a
-    catalog in AUTHSERVER_TRANSLATIONS_DIR) must not make every new passkey fail."""
+    to the longest name allowed rather than refused: an operator's own catalog
+    (AUTHSERVER_TRANSLATIONS_DIR) that describes devices at length must not make every new
+    passkey fail."""
     label = " ".join(str(device_label(user_agent)).split())
     return label[:MAX_PASSKEY_NAME_LENGTH].rstrip() or DEFAULT_NAME
 
