@@ -3,10 +3,10 @@ at desktop and at phone size, in headless Chromium (issue 15, items 5 and 9).
 
 One journey per size reaches each state as a person does (links, forms, mailed links) in one
 browser context; at each state the page is audited twice, light then dark (the same page, the
-scheme switched by media emulation), its focus rings are measured (axe does not), and a
-full-page screenshot of each scheme is kept as <state>-<scheme>-<size>.png in the artefacts
-folder: $AUTHSERVER_TEST_SCREENSHOTS when set (CI keeps it), else pytest's base temporary
-folder. The folder is listed at the end of the run. Every finding of the journey is collected
+scheme switched by media emulation), its focus rings are measured and its width checked against
+the window (axe does neither: WCAG 2.2 SC 1.4.11 and 1.4.10), and a full-page screenshot of
+each scheme is kept as <state>-<scheme>-<size>.png in the artefacts folder:
+$AUTHSERVER_TEST_SCREENSHOTS when set (CI keeps it), else pytest's base temporary folder. The folder is listed at the end of the run. Every finding of the journey is collected
 and reported at once, so one run shows all there is to fix.
 
 Its own live server (per database backend) has sign-up open and mails through the package's
@@ -43,7 +43,7 @@ from tests.browser.flows import (
     presence,
     virtual_authenticator,
 )
-from tests.support.axe import audit, focus_rings
+from tests.support.axe import audit, focus_rings, reflow
 from tests.support.chromium import WatchedPage
 from tests.support.databases import REDIS_ENV, backends, fresh_postgres_database
 from tests.support.live_server import LiveServer, live_server
@@ -137,6 +137,8 @@ class Auditor:
             where = f"{state} ({scheme}, {self.size}, {page.url})"
             self.findings.extend(f"{where}: {found}" for found in audit(page))
             self.findings.extend(f"{where}: {found}" for found in focus_rings(page))
+        where = f"{state} ({self.size}, {page.url})"
+        self.findings.extend(f"{where}: {found}" for found in reflow(page))
         page.emulate_media(color_scheme="light")
         # A page's own checks (console, CSP) again, after the audit ran in it.
         self.tab.assert_clean()
@@ -181,6 +183,50 @@ def test_every_page_state_passes_axe_in_both_schemes(
             "states:\n  " + "\n  ".join(auditor.findings),
             pytrace=False,
         )
+
+
+# WCAG 2.2 SC 1.4.10 asks for content that fits 320 CSS pixels; German has the longest words
+# of the languages we ship ("Wiederherstellungscodes"), so it is the one to try there.
+NARROW_GERMAN = {"viewport": {"width": 320, "height": 640}, "is_mobile": True, "has_touch": True}
+
+
+def test_german_pages_fit_a_320_pixel_screen_and_pass_axe(
+    open_server: LiveServer, chromium: Browser, artefacts: Path, tmp_path: Path,
+    request: pytest.FixtureRequest,
+) -> None:  # fmt: skip
+    server = open_server
+    record_folder(request.node, artefacts)
+    context = chromium.new_context(
+        locale="de-DE", extra_http_headers={"Accept-Language": "de"}, **NARROW_GERMAN
+    )
+    try:
+        auditor = Auditor(WatchedPage(context.new_page(), tmp_path / "steps"), "de-320", artefacts)
+        page = auditor.tab.page
+        for path, heading, state, status in [
+            ("/login", "Anmelden", "sign-in", 200),
+            ("/reset", "Passwort zurücksetzen", "reset-request", 200),
+            ("/signup", "Konto erstellen", "sign-up", 200),
+            ("/no-such-page", "Seite nicht gefunden", "not-found", 404),
+        ]:
+            page.goto(server.url(path))
+            auditor.arrive(path, heading, state, status=status)
+        account = new_account(server)
+        page.goto(server.url("/login"))
+        page.get_by_label("E-Mail").fill(account.email)
+        page.get_by_label("Passwort", exact=True).fill(PASSWORD)
+        page.get_by_role("button", name="Anmelden", exact=True).click()
+        auditor.tab.arrive("/", home_heading(server))
+        for path, heading, state in [
+            ("/account", "Ihr Konto", "account"),
+            ("/account/mfa", "Authenticator-App einrichten", "mfa-setup"),
+            ("/account/delete", "Ihr Konto löschen", "account-delete"),
+        ]:
+            page.goto(server.url(path))
+            auditor.arrive(path, heading, state)
+    finally:
+        context.close()
+
+    assert auditor.findings == [], "\n".join(auditor.findings)
 
 
 def signed_out_pages(server: LiveServer, auditor: Auditor) -> None:

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser
 
-from tests.support.axe import audit, contrast, focus_rings
+from tests.support.axe import audit, contrast, focus_rings, reflow
 from tests.support.chromium import WatchedPage
 from tests.support.loopback_site import LoopbackSite, Resource, html_page, loopback_site
 
@@ -28,6 +28,7 @@ a:focus-visible, button:focus-visible { outline: 3px solid #8ab4f8; outline-offs
 .no-ring:focus-visible { outline: none; }
 .dim-ring:focus-visible { outline: 3px solid #2456c8; }
 .over-gradient { background: linear-gradient(#121212, #fafafa); color: #808080; }
+.too-wide { width: 40rem; }
 """
 HEADINGS = {
     "/clean": "Readable in the dark",
@@ -35,6 +36,7 @@ HEADINGS = {
     "/no-ring": "A button without a focus ring",
     "/dim-ring": "A focus ring too dim",
     "/over-gradient": "Text on a gradient",
+    "/too-wide": "A box wider than a phone",
 }
 STYLESHEET = '<link rel="stylesheet" href="/style.css">'
 SITE = {
@@ -62,6 +64,11 @@ SITE = {
     "/over-gradient": html_page(
         HEADINGS["/over-gradient"],
         STYLESHEET + '<main><p class="over-gradient">Readable here and there</p></main>',
+        Content_Security_Policy=STRICT,
+    ),
+    "/too-wide": html_page(
+        HEADINGS["/too-wide"],
+        STYLESHEET + '<main><p class="too-wide">Forty rems of text</p></main>',
         Content_Security_Policy=STRICT,
     ),
     "/style.css": Resource(STYLE, "text/css"),
@@ -95,6 +102,7 @@ def test_a_clean_page_has_no_findings_and_the_audit_breaks_no_csp(
 
     assert audit(watched.page) == []
     assert focus_rings(watched.page) == []
+    assert reflow(watched.page) == []
     watched.assert_clean()  # no CSP violation, console error or exception from the audit
 
 
@@ -157,3 +165,23 @@ def test_contrast_follows_wcag_relative_luminance(
 ) -> None:
     assert contrast(first, second) == pytest.approx(ratio, abs=0.01)
     assert contrast(second, first) == pytest.approx(ratio, abs=0.01)
+
+
+def test_a_page_wider_than_a_phone_names_what_reaches_past_its_edge(
+    chromium: Browser, site: LoopbackSite, tmp_path: Path
+) -> None:
+    # A window as narrow as a small phone (this page has no viewport meta tag, so a phone's
+    # emulation would lay it out 980 pixels wide, as phones do such pages).
+    context = chromium.new_context(viewport={"width": 320, "height": 640})
+    try:
+        phone = WatchedPage(context.new_page(), tmp_path / "screenshots")
+        visit(phone, site, "/too-wide")
+
+        [finding] = reflow(phone.page)
+    finally:
+        context.close()
+
+    assert (
+        finding.startswith("the page is ") and "px wide in a 320px viewport (SC 1.4.10)" in finding
+    )
+    assert '<p class="too-wide">' in finding

@@ -2,6 +2,7 @@
 
     violations = audit(page)                 # WCAG 2.0/2.1/2.2 A and AA rules only
     problems = focus_rings(page)             # what axe leaves out
+    problems += reflow(page)                 # a page wider than the screen
 
 axe-core comes from tests/interop's lock file (`make interop`, run by `make test`); without it
 the audit fails and says so rather than skipping. Its source is evaluated through the DevTools
@@ -11,6 +12,8 @@ checks stay on for everything the page itself does.
 
 `focus_rings` adds what axe leaves out: each control's visible focus indicator must reach 3:1
 against the colour around it (WCAG 2.2 SC 1.4.11 non-text contrast, SC 2.4.7 focus visible).
+`reflow` too: nothing may reach past the page's width, which would make a phone scroll (or, in
+Chromium's mobile emulation, zoom the whole page out) sideways (SC 1.4.10 reflow).
 """
 
 from __future__ import annotations
@@ -114,6 +117,36 @@ def audit(page: Page) -> list[Violation]:
         Violation(rule["id"], rule["impact"], rule["help"], node["target"], node["summary"])
         for rule in found
         for node in rule["nodes"]
+    ]
+
+
+# What reaches past the layout viewport's right edge (the page's width, not the visual viewport:
+# on a phone the browser zooms out to show what overflows, and innerWidth grows with it).
+OVERFLOW = """
+() => {
+  const width = document.documentElement.clientWidth;
+  const scrolled = document.documentElement.scrollWidth;
+  if (scrolled <= width) return null;
+  const past = [];
+  for (const element of document.body.querySelectorAll("*")) {
+    const box = element.getBoundingClientRect();
+    if (box.width > 0 && box.right > width + 1) {
+      past.push(`${element.outerHTML.slice(0, 100)} (right edge at ${Math.round(box.right)})`);
+    }
+  }
+  return {width: width, scrolled: scrolled, past: past.slice(0, 5)};
+}
+"""
+
+
+def reflow(page: Page) -> list[str]:
+    """Whatever makes the page wider than its viewport (WCAG 2.2 SC 1.4.10)."""
+    found = page.evaluate(OVERFLOW)
+    if found is None:
+        return []
+    return [
+        f"the page is {found['scrolled']}px wide in a {found['width']}px viewport (SC 1.4.10): "
+        + "; ".join(found["past"])
     ]
 
 
