@@ -6,8 +6,9 @@ browser context; at each state the page is audited twice, light then dark (the s
 scheme switched by media emulation), its focus rings are measured and its width checked against
 the window (axe does neither: WCAG 2.2 SC 1.4.11 and 1.4.10), and a full-page screenshot of
 each scheme is kept as <state>-<scheme>-<size>.png in the artefacts folder:
-$AUTHSERVER_TEST_SCREENSHOTS when set (CI keeps it), else pytest's base temporary folder. The folder is listed at the end of the run. Every finding of the journey is collected
-and reported at once, so one run shows all there is to fix.
+$AUTHSERVER_TEST_SCREENSHOTS when set (CI keeps it), else pytest's base temporary folder. The
+folder is listed at the end of the run. Every finding of the journey is collected and reported
+at once, so one run shows all there is to fix.
 
 Its own live server (per database backend) has sign-up open and mails through the package's
 SMTP server. The 503 page (unavailable.html) is reached on SQLite only, with the database's
