@@ -88,6 +88,15 @@ class DeletionReport:
     audit_rows_pseudonymised: int
 
 
+def check_may_ask_to_delete(user: User, *, auth_time: datetime, now: datetime) -> None:
+    """Before the deletion form is even shown: an account without a password will be asked
+    for no secret, so its session must have signed in a short while ago, or
+    ``RecentSignInNeeded`` (the person signs in again first, rather than after filling the
+    form in). An account with a password proves itself on the form."""
+    if not user.has_password:
+        check_recent_sign_in(auth_time, now=now)
+
+
 def delete_own_account(
     user: User, *, password: str | None, code: str | None, auth_time: datetime, now: datetime
 ) -> DeletionReport:

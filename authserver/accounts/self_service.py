@@ -85,6 +85,25 @@ def add_first_password(
     _set_password(user, new_password, event=EventTag.PASSWORD_ADDED, now=now)
 
 
+def set_password_from_account_page(
+    user: User,
+    *,
+    current_password: str | None,
+    new_password: str,
+    auth_time: datetime,
+    now: datetime,
+) -> None:
+    """The account page's password form: changes a password the account has (proving the
+    current one, :func:`change_password`) or adds the first one to an account that has none
+    (a recent sign-in instead, :func:`add_first_password`). Raises as those do."""
+    if user.has_password:
+        change_password(
+            user, current_password=current_password or "", new_password=new_password, now=now
+        )
+    else:
+        add_first_password(user, new_password=new_password, auth_time=auth_time, now=now)
+
+
 def _set_password(user: User, new_password: str, *, event: EventTag, now: datetime) -> None:
     """Store the new password; everything issued so far ends, and the owner is mailed."""
     user.password_hash = hash_password(new_password)

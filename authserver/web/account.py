@@ -13,8 +13,7 @@ from flask_babel import lazy_gettext as _l
 
 from authserver.accounts.lifecycle import get_user
 from authserver.accounts.self_service import (
-    add_first_password,
-    change_password,
+    set_password_from_account_page,
     sign_out_everywhere,
     sign_out_session,
     update_profile,
@@ -138,17 +137,15 @@ def password_submit(session: BrowserSession) -> ResponseReturnValue:
             add_password_problems(form.new_password, email=user.email)
         return render_account(session, password_form=form, status=400)
     try:
-        if user.has_password:
-            change_password(
-                user,
-                current_password=form.current_password.data,
-                new_password=form.new_password.data,
-                now=now,
-            )
-        else:
-            add_first_password(
-                user, new_password=form.new_password.data, auth_time=session.auth_time, now=now
-            )
+        set_password_from_account_page(
+            user,
+            current_password=(
+                form.current_password.data if isinstance(form, PasswordChangeForm) else None
+            ),
+            new_password=form.new_password.data,
+            auth_time=session.auth_time,
+            now=now,
+        )
     except RecentSignInNeeded:
         flash(gettext("For your security, sign in again to add a password."))
         return redirect(sign_in_location(url_for("account.account_page")), 303)

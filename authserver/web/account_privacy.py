@@ -10,7 +10,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 
-from authserver.accounts.deletion import delete_own_account
+from authserver.accounts.deletion import check_may_ask_to_delete, delete_own_account
 from authserver.accounts.export import export_account, render_export
 from authserver.accounts.lifecycle import get_user
 from authserver.models import User
@@ -24,7 +24,6 @@ from authserver.security.errors import (
     WrongPassword,
 )
 from authserver.security.mfa.second_factor import is_enrolled
-from authserver.security.recent_sign_in import check_recent_sign_in
 from authserver.sessions import BrowserSession, end_current_session
 from authserver.web.account import (
     BAD_REQUEST,
@@ -94,11 +93,12 @@ def sign_in_again() -> ResponseReturnValue:
 @bp.get("/account/delete")
 @signed_in
 def delete_page(session: BrowserSession) -> ResponseReturnValue:
-    if not get_user(session.user_id).has_password:
-        try:
-            check_recent_sign_in(session.auth_time, now=utcnow())
-        except RecentSignInNeeded:
-            return sign_in_again()
+    try:
+        check_may_ask_to_delete(
+            get_user(session.user_id), auth_time=session.auth_time, now=utcnow()
+        )
+    except RecentSignInNeeded:
+        return sign_in_again()
     return render_delete_page(session)
 
 
