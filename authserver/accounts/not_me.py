@@ -1,6 +1,7 @@
 """The "This wasn't me" link of a new-device notice (security/new_device_alerts.py).
 
-The owner did not make that sign-in, so whoever did holds the password. Using the link:
+The owner did not make that sign-in, so whoever did holds the password (or, after a passkey
+sign-in, one of the passkeys: the mail says so, and to remove it). Using the link:
 
 1. spends it (accounts/emailed_links.py's conditional UPDATE: of two clicks exactly one acts);
 2. forgets every recognised browser of the account (``login_devices``): the stranger's browser

@@ -6,9 +6,11 @@ the same is asked of the database at most every few seconds per process (DESIGN.
 are "cached only with a short TTL"); a query per request cost about half of the endpoint's time
 (BENCHMARKS.md). A change made by this process is seen at once (:meth:`JwksCache.forget`).
 
-While the database is away, the last document built keeps being served (DESIGN.md: JWKS and
-discovery keep answering from memory): verifiers that cannot fetch keys reject every token, so
-a key set a few seconds or minutes old is far better than none. Its ``Age`` keeps growing.
+While the database is away, the last document built keeps being served (issue 10: JWKS and
+discovery answer 200 through a PostgreSQL outage; docs/deploy.md): verifiers that cannot fetch
+keys reject every token, so a key set a few seconds or minutes old is far better than none. Its
+``Age`` keeps growing, so a cache that honours it does not keep the set past ``jwks_max_age``
+after the database last confirmed it (the exception DESIGN.md's "short TTL" leaves room for).
 Each gunicorn worker builds the document as it starts (:func:`build_before_serving`), so a
 worker no request had asked for it yet has one to serve too.
 
@@ -29,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from flask import Flask, current_app
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from authserver.database_faults import database_unavailability, is_database_outage
@@ -43,6 +45,8 @@ CACHE_EXTENSION = "authserver.keys.jwks"
 # At most this long between two checks of the key set; never more than a tenth of the time
 # verifiers are told to cache the document for.
 RECHECK_SECONDS = 5.0
+# The longest a starting worker waits for the key set (build_before_serving).
+BUILD_BEFORE_SERVING_SECONDS = 2.0
 
 
 @dataclass(frozen=True)
@@ -104,16 +108,37 @@ def current_jwks() -> JwksDocument:
     return cache.document
 
 
-def build_before_serving(app: Flask) -> None:
+def build_before_serving(app: Flask) -> bool:
     """Build ``app``'s document now, so that an outage before the first JWKS request still finds
-    one in memory. With the database away already, the first request that finds it back does it."""
-    with app.app_context():
-        try:
-            current_jwks()
-        except SQLAlchemyError as exc:
-            discard_failed_transaction()
-            if not is_database_outage(exc):  # an outage is logged once, by authserver/outages.py
-                log.warning("JWKS not built before serving: %s", type(exc).__name__)
+    one in memory; returns whether it did. With the database away (or slow) already, the first
+    request that finds it back does it.
+
+    Never raises, and waits at most ``BUILD_BEFORE_SERVING_SECONDS`` for the query: it runs in
+    gunicorn's ``post_worker_init``, where an exception fails the worker's boot, which halts the
+    whole server, and a wait holds the worker out of serving (a migration's lock on the keys,
+    a stalled server) until gunicorn's timeout kills it and the next one waits again.
+    """
+    try:
+        with app.app_context():
+            try:
+                _limit_statement_time(BUILD_BEFORE_SERVING_SECONDS)
+                current_jwks()
+                return True
+            except SQLAlchemyError as exc:
+                discard_failed_transaction()
+                if not is_database_outage(exc):  # an outage is logged once, by outages.py
+                    log.warning("JWKS not built before serving: %s", type(exc).__name__)
+                return False
+    except Exception:  # building early is a convenience, never a reason not to serve
+        log.warning("JWKS not built before serving", exc_info=True)
+        return False
+
+
+def _limit_statement_time(seconds: float) -> None:
+    """On PostgreSQL, for the rest of this transaction only (SET LOCAL: the pooled connection
+    goes back without it); SQLite's waits are bounded by its busy timeout already."""
+    if db.session.get_bind().dialect.name == "postgresql":
+        db.session.execute(text(f"SET LOCAL statement_timeout = {int(seconds * 1000)}"))
 
 
 # Every stored key is published: next (before use), active, retired (until its tokens expire).

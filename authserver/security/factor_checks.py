@@ -61,7 +61,7 @@ def check_factor(
     if not attempt.is_allowed:
         if when_locked is not None:
             when_locked()
-        register_failure(attempt, now=now, reason="locked", during=during)
+        register_failure(attempt, now=now, factor=factor, reason="locked", during=during)
         raise TooManyAttempts()
     try:
         passed = check()
@@ -83,7 +83,11 @@ def check_factor(
             detail={"during": during},
         )
     state = register_failure(
-        attempt, now=now, reason=reason, during=None if during == SIGN_IN else during
+        attempt,
+        now=now,
+        factor=factor,
+        reason=reason,
+        during=None if during == SIGN_IN else during,
     )
     if reason == "mfa" and during in SIGN_IN_STEPS and not state.is_locked:
         # The lock notice already says it when this failure locked.

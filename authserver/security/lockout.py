@@ -151,14 +151,15 @@ def claim_attempt(user: User, *, now: datetime, device: str | None) -> Attempt:
 
 
 def register_failure(
-    attempt: Attempt, *, now: datetime, reason: str, during: str | None = None
+    attempt: Attempt, *, now: datetime, factor: str, reason: str, during: str | None = None
 ) -> LockState:
     """A claimed attempt failed (wrong password, wrong code, disabled account, or refused).
 
     Audits it; the attempt that used up the quota locks the account (or device), audits the lock
-    and mails the owner an unlock link once the response has gone out. Commits. ``during``
-    names a step other than signing in that asked for the password again (such as deleting
-    the account); it is recorded with the failure.
+    and mails the owner an unlock link once the response has gone out, saying what was tried
+    (``factor``: "password", "mfa" or "passkey", security/factor_checks.py). Commits.
+    ``during`` names a step other than signing in that asked for the password again (such as
+    deleting the account); it is recorded with the failure.
     """
     state = _lock_if_due(attempt, now=now)
     detail: dict[str, Any] = {
@@ -190,12 +191,24 @@ def register_failure(
             scope=attempt.scope,
             link=link_url(UNLOCK, token),
             locked_until=state.locked_until,
-            # Only a session (made with the password) or a pending sign-in gets to a code.
-            password_was_right=reason == "mfa",
+            failed_with=what_failed(factor, reason, has_password=attempt.has_password),
             has_password=attempt.has_password,
         )
     db.session.commit()
     return state
+
+
+def what_failed(factor: str, reason: str, *, has_password: bool) -> str:
+    """What the lock notice tells the owner was tried, so it never blames a password that was
+    right, or one the account does not have: ``code`` or ``passkey-step`` (the password was
+    right, the second step failed), ``password`` (wrong passwords), or ``sign-in`` (passkeys,
+    or guesses at an account that has no password)."""
+    if factor == "mfa" and has_password:
+        # Only a pending sign-in (made with the password) or a session gets to a second step.
+        return "passkey-step" if reason.startswith("passkey") else "code"
+    if factor == "password" and has_password:
+        return "password"
+    return "sign-in"
 
 
 def register_success(

@@ -43,7 +43,7 @@ def mail_lock_notice(
     scope: str,
     link: str,
     locked_until: datetime,
-    password_was_right: bool,
+    failed_with: str,
     has_password: bool,
 ) -> None:
     """Mail the owner that sign-in is paused, after the response. The caller commits."""
@@ -58,7 +58,7 @@ def mail_lock_notice(
             scope=scope,
             link=link,
             until=written_time(locked_until),
-            password_was_right=password_was_right,
+            failed_with=failed_with,
             has_password=has_password,
             forgot_link=settings.issuer + "/reset",
         )

@@ -6,7 +6,8 @@ while the database is away. In the background it runs the back-channel logout de
 lives, and instances share the outbox through the database. gunicorn calls
 ``post_worker_init`` in the worker after it has loaded the app (and, under gevent, after the
 monkey-patching), and ``worker_exit`` as the worker stops. gunicorn logs "Booting worker" as
-it forks one; "worker ready" here says when it has loaded the app and begins to serve.
+it forks one; "worker ready" here says when it has loaded the app and begins to serve, and
+whether it holds the JWKS already (``jwks``: "built", or "not built" with the database away).
 """
 
 from __future__ import annotations
@@ -26,10 +27,11 @@ READY_MESSAGE = "worker ready"
 
 def post_worker_init(worker: Any) -> None:  # Any: gunicorn's Worker (untyped)
     app = worker.wsgi
+    ready: dict[str, object] = {"pid": os.getpid()}
     if isinstance(app, Flask):  # `wsgi:app`; a hand-made gunicorn setup may serve another
-        build_before_serving(app)
+        ready["jwks"] = "built" if build_before_serving(app) else "not built"
         start_delivery_worker(app)
-    log.info(READY_MESSAGE, extra={"pid": os.getpid()})
+    log.info(READY_MESSAGE, extra=ready)
 
 
 def worker_exit(server: Any, worker: Any) -> None:  # Any: gunicorn's Arbiter and Worker

@@ -59,8 +59,8 @@ class Instance:
 
 
 def start_instance(name: str, port: int, env: Mapping[str, str], workdir: Path) -> Instance:
-    """Start `authserver serve` on 127.0.0.1:port and wait until every worker is ready (it has
-    built what it serves from memory) and /healthz answers."""
+    """Start `authserver serve` on 127.0.0.1:port and wait until every worker is ready (with
+    the database up, it has built the JWKS it serves from memory) and /healthz answers."""
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / f"{name}.log"
     with log_path.open("ab") as log:

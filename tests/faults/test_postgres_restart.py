@@ -156,9 +156,10 @@ FRESH_CONNECTIONS_PER_INSTANCE = 20
 def test_every_worker_answers_the_jwks_while_the_database_is_away_before_any_request_asked(
     system: Deployment,
 ) -> None:
-    """DESIGN.md: the JWKS keeps answering from memory while the database is away. A worker that
-    had not yet been asked for it has that memory too: verifiers that cannot fetch keys reject
-    every token, so "no request had come to this process yet" must not turn into a 503.
+    """The JWKS keeps answering from memory while the database is away (issue 10 §1, "JWKS and
+    discovery answer 200 throughout"; docs/deploy.md). A worker that had not yet been asked for
+    it has that memory too: verifiers that cannot fetch keys reject every token, so "no request
+    had come to this process yet" must not turn into a 503.
 
     The deployment was made without a single JWKS request. Each request goes over a new
     connection, so each instance's workers share them (the kernel hands each to one of them)."""

@@ -495,7 +495,7 @@ def test_second_factor_failures_count_towards_the_same_lock(app: Flask) -> None:
     for _ in range(5):
         counted = claim_attempt(alice, now=START, device=None)
         assert counted.is_allowed
-        states.append(register_failure(counted, now=START, reason="mfa"))
+        states.append(register_failure(counted, now=START, factor="mfa", reason="mfa"))
 
     assert [state.just_locked for state in states] == [False, False, False, False, True]
     assert is_locked(alice, now=START, device=None)

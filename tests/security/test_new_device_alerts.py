@@ -21,7 +21,7 @@ from werkzeug.test import TestResponse
 
 from authserver.extensions import db
 from authserver.keys.manager import ensure_active_keys
-from authserver.models import AuditEvent, User
+from authserver.models import AuditEvent
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
 from tests.support.account import (
@@ -396,22 +396,3 @@ def test_a_passkey_sign_in_from_a_new_browser_speaks_of_passkeys_not_a_password(
     assert "someone signed in with one of your passkeys: remove any you do not recognise" in body
     assert "someone knows your password" not in body
     not_me_link(notice)
-
-
-def test_a_passkey_only_account_is_not_told_of_its_password_when_locked(
-    site: Flask, outbox: Path
-) -> None:
-    passkey = registered(site)
-    owner_row = db.session.scalars(select(User)).one()
-    owner_row.password_hash = None  # as an invitation accepted with a passkey leaves it
-    db.session.commit()
-    for _ in range(5):
-        assert passkey_sign_in(stranger(site), passkey, uv=False).status_code == 401
-
-    [lock] = [
-        m for m in read_outbox(outbox) if has_subject(m, "Sign-in to your account was paused")
-    ]
-    body = " ".join(text_of(lock).split())
-    assert "Someone failed to sign in to your" in body
-    assert "your account is safe: it has no password anyone could guess" in body
-    assert "wrong passwords" not in body and "your password" not in body

@@ -19,11 +19,21 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from authserver.extensions import db
 from tests.conftest import AppFactory
 from tests.factories import DEFAULT_EMAIL, DEFAULT_PASSWORD, make_user
-from tests.support.account import audit_tags, read_outbox, signed_in_browser
+from tests.support.account import audit_tags, read_outbox, signed_in_browser, the_user
 from tests.support.mailbox import has_subject, text_of
 from tests.support.mfa import Clock, Enrolment, answer_challenge, enrol, frozen_clock
+from tests.support.passkeys import (
+    a_passkey,
+    options,
+    passkey_sign_in,
+    post_form,
+    register,
+    registered,
+    signed_in,
+)
 from tests.support.web import sign_in
 
 THRESHOLD = 5  # the default AUTHSERVER_LOCKOUT_THRESHOLD
@@ -139,3 +149,59 @@ def test_a_lock_by_wrong_passwords_still_says_so(site: Flask, outbox: Path) -> N
     assert "wrong passwords" in body
     assert "right password" not in body
     assert mails_with(outbox, PARTIAL_SIGN_IN_SUBJECT) == []
+
+
+# --- locks by passkeys ------------------------------------------------------------------------
+
+
+def lock_notice_text(outbox: Path) -> str:
+    [notice] = mails_with(outbox, LOCK_SUBJECT)
+    return " ".join(text_of(notice).split())
+
+
+def test_a_lock_by_failed_passkeys_blames_no_password(site: Flask, outbox: Path) -> None:
+    passkey = registered(site)
+    for _ in range(THRESHOLD):
+        assert passkey_sign_in(site.test_client(), passkey, uv=False).status_code == 401
+
+    body = lock_notice_text(outbox)
+    assert "Someone failed to sign in to your" in body
+    assert "your account is safe: nobody can guess a passkey" in body
+    assert "wrong passwords" not in body and "right password" not in body
+
+
+def test_a_lock_of_an_account_without_a_password_speaks_of_passkeys_only(
+    site: Flask, outbox: Path
+) -> None:
+    passkey = registered(site)
+    the_user().password_hash = None  # as an invitation accepted with a passkey leaves it
+    db.session.commit()
+    for _ in range(THRESHOLD):
+        assert passkey_sign_in(site.test_client(), passkey, uv=False).status_code == 401
+
+    body = lock_notice_text(outbox)
+    assert "Someone failed to sign in to your" in body
+    assert "your account is safe: it has no password anyone could guess" in body
+    assert "password" not in body.replace("it has no password anyone could guess", "")
+
+
+def test_a_lock_by_failed_passkeys_after_the_right_password_says_the_password_was_right(
+    site: Flask, outbox: Path
+) -> None:
+    owner = signed_in(site)
+    enrol(owner)
+    passkey = a_passkey()
+    assert register(owner, passkey).status_code == 200
+    for _ in range(THRESHOLD):
+        client = site.test_client()
+        assert (
+            sign_in(client, DEFAULT_EMAIL, DEFAULT_PASSWORD).headers["Location"].startswith("/mfa")
+        )
+        asked = options(client, "/mfa/passkey/options", page="/mfa")
+        body = {"credential": passkey.get(asked, uv=False), "next": "/account"}
+        assert post_form(client, "/mfa/passkey", body, page="/mfa").status_code == 401
+
+    body = lock_notice_text(outbox)
+    assert "entered the right password" in body
+    assert "but then failed to confirm it with a passkey" in body
+    assert "someone knows your password: change it now" in body
