@@ -26,6 +26,7 @@ from tests.support.account import audit_tags, read_outbox, signed_in_browser, th
 from tests.support.mailbox import has_subject, text_of
 from tests.support.mfa import Clock, Enrolment, answer_challenge, enrol, frozen_clock
 from tests.support.passkeys import (
+    SoftPasskey,
     a_passkey,
     options,
     passkey_sign_in,
@@ -154,6 +155,12 @@ def test_a_lock_by_wrong_passwords_still_says_so(site: Flask, outbox: Path) -> N
 # --- locks by passkeys ------------------------------------------------------------------------
 
 
+def fail_passkey_sign_ins(site: Flask, passkey: SoftPasskey) -> None:
+    """As many refused passkey sign-ins (no user verification) as lock the account."""
+    for _ in range(THRESHOLD):
+        assert passkey_sign_in(site.test_client(), passkey, uv=False).status_code == 401
+
+
 def lock_notice_text(outbox: Path) -> str:
     [notice] = mails_with(outbox, LOCK_SUBJECT)
     return " ".join(text_of(notice).split())
@@ -161,8 +168,7 @@ def lock_notice_text(outbox: Path) -> str:
 
 def test_a_lock_by_failed_passkeys_blames_no_password(site: Flask, outbox: Path) -> None:
     passkey = registered(site)
-    for _ in range(THRESHOLD):
-        assert passkey_sign_in(site.test_client(), passkey, uv=False).status_code == 401
+    fail_passkey_sign_ins(site, passkey)
 
     body = lock_notice_text(outbox)
     assert "Someone failed to sign in to your" in body
@@ -176,8 +182,7 @@ def test_a_lock_of_an_account_without_a_password_speaks_of_passkeys_only(
     passkey = registered(site)
     the_user().password_hash = None  # as an invitation accepted with a passkey leaves it
     db.session.commit()
-    for _ in range(THRESHOLD):
-        assert passkey_sign_in(site.test_client(), passkey, uv=False).status_code == 401
+    fail_passkey_sign_ins(site, passkey)
 
     body = lock_notice_text(outbox)
     assert "Someone failed to sign in to your" in body
